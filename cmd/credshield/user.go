@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/credshield/credshield/config"
+	"github.com/credshield/credshield/password"
+	"github.com/credshield/credshield/store"
+	"github.com/credshield/credshield/userfile"
+	"github.com/credshield/credshield/username"
+)
+
+func newUserCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Manage accounts: add, list, disable, enable, reset, import",
+	}
+	cfg := config.Default()
+	cfg.RegisterHashFlags(cmd.PersistentFlags())
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "add NAME",
+			Short: "Add an account; the password is read from a TTY prompt or stdin, never argv",
+			Args:  exactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return userSetPassword(cmd.Context(), e, cfg, args[0], true)
+			},
+		},
+		&cobra.Command{
+			Use:   "reset NAME",
+			Short: "Set a new password; read from a TTY prompt or stdin",
+			Args:  exactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return userSetPassword(cmd.Context(), e, cfg, args[0], false)
+			},
+		},
+		&cobra.Command{
+			Use:   "disable NAME",
+			Short: "Disable an account: logins fail and its tokens stop working at /users/me",
+			Args:  exactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return userSetDisabled(cmd.Context(), e, args[0], true)
+			},
+		},
+		&cobra.Command{
+			Use:   "enable NAME",
+			Short: "Enable a disabled account",
+			Args:  exactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return userSetDisabled(cmd.Context(), e, args[0], false)
+			},
+		},
+		&cobra.Command{
+			Use:   "list",
+			Short: "List accounts",
+			Args:  exactArgs(0),
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				return userList(cmd.Context(), e)
+			},
+		},
+		&cobra.Command{
+			Use:   "import FILE",
+			Short: "Import accounts with existing hashes from CSV or JSONL (username,hash)",
+			Long: `Import accounts from CSV (username,hash; an optional header line) or JSONL
+({"username": ..., "hash": ...} per line; chosen by a .jsonl/.ndjson name or
+a first line starting with "{"). Hashes may be bcrypt ($2a$, $2b$, $2y$),
+passlib's argon2 and bcrypt forms, or credshield's own argon2id PHC strings;
+they are verified at login and rehashed to argon2id on the first success.
+Every line is checked before anything is written: one bad line, or two names
+that are equal after normalisation, and nothing is imported.`,
+			Args: exactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return userImport(cmd.Context(), e, args[0])
+			},
+		},
+	)
+	return cmd
+}
+
+// exactArgs is cobra.ExactArgs with a usage exit code.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+func userSetPassword(ctx context.Context, e *env, cfg config.Serve, rawName string, create bool) error {
+	name, err := username.Normalize(rawName)
+	if err != nil {
+		return usageError{fmt.Errorf("username %q: %w", rawName, err)}
+	}
+	params := argonParams(cfg)
+	if err := params.Validate(); err != nil {
+		return usageError{err}
+	}
+	pw, err := readPassword(e, name)
+	if err != nil {
+		return err
+	}
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	hash, err := password.Hash(rand.Reader, []byte(pw), params)
+	if err != nil {
+		return err
+	}
+	class, err := password.Check(hash)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if create {
+		u, err := st.CreateUser(ctx, store.NewUser{Username: name, PasswordHash: hash, HashClass: class}, now)
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("user %q already exists", name)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "added user %q (sub %s)\n", u.Username, u.ID)
+		return nil
+	}
+	if err := st.SetPassword(ctx, name, hash, class, now); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no user %q", name)
+		}
+		return err
+	}
+	fmt.Fprintf(e.stdout, "password of %q reset\n", name)
+	return nil
+}
+
+// readPassword reads a new password: from a TTY with a hidden, confirmed
+// prompt, else the first line of stdin. Passwords are never taken from
+// argv, where every user of the machine can read them.
+func readPassword(e *env, name string) (string, error) {
+	var pw string
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(e.stderr, "Password for %s: ", name)
+		b1, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		fmt.Fprint(e.stderr, "Repeat password: ")
+		b2, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if string(b1) != string(b2) {
+			return "", errors.New("passwords do not match")
+		}
+		pw = string(b1)
+	} else {
+		line, err := bufio.NewReader(io.LimitReader(e.stdin, password.MaxLen+3)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from stdin: %w", err)
+		}
+		pw = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	}
+	if err := password.CheckPolicy(pw); err != nil {
+		return "", usageError{err}
+	}
+	return pw, nil
+}
+
+func userSetDisabled(ctx context.Context, e *env, rawName string, disabled bool) error {
+	name, err := username.Normalize(rawName)
+	if err != nil {
+		return usageError{fmt.Errorf("username %q: %w", rawName, err)}
+	}
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.SetDisabled(ctx, name, disabled, time.Now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no user %q", name)
+		}
+		return err
+	}
+	state := "enabled"
+	if disabled {
+		state = "disabled"
+	}
+	fmt.Fprintf(e.stdout, "user %q %s\n", name, state)
+	return nil
+}
+
+func userList(ctx context.Context, e *env) error {
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tSUB\tSTATUS\tHASH\tCREATED")
+	for _, u := range users {
+		status := "enabled"
+		if u.Disabled {
+			status = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.ID, status, u.HashClass, u.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func userImport(ctx context.Context, e *env, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return usageError{err}
+	}
+	defer f.Close()
+	users, err := userfile.Parse(f, path, userfile.Auto)
+	if err != nil {
+		return fmt.Errorf("import %s: nothing imported:\n%w", path, err)
+	}
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.CreateUsers(ctx, users, time.Now()); err != nil {
+		return fmt.Errorf("import %s: nothing imported: %w", path, err)
+	}
+	fmt.Fprintf(e.stdout, "imported %d users; their hashes are rehashed to argon2id at their next successful login\n", len(users))
+	return nil
+}

@@ -1,0 +1,248 @@
+// Package config holds credshield's typed configuration: defaults, the flags
+// that set it, the CREDSHIELD_* environment variables that stand in for flags,
+// and the validation that runs before anything starts. Every part of the
+// service is built from a validated Serve value, so a bad setting fails at
+// start with a message naming the flag, never later under load.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Signing algorithms accepted by --signing-alg. Symmetric algorithms are
+// deliberately absent: a shared HMAC secret lets every verifier mint tokens.
+var signingAlgs = []string{"EdDSA", "ES256", "RS256"}
+
+// MaxLeeway caps clock-skew tolerance on token time claims; more than a
+// minute turns an expired token into a live one.
+const MaxLeeway = 60 * time.Second
+
+// Serve is the configuration of `credshield serve`. The zero value is not
+// usable; start from Default and let flags and environment override it.
+type Serve struct {
+	DataDir     string
+	Listen      string
+	Issuer      string
+	Audience    string
+	SigningAlg  string
+	AccessTTL   time.Duration
+	Leeway      time.Duration
+	CORSOrigins []string
+
+	// Argon2id parameters for new hashes and rehashes.
+	ArgonMemoryKiB uint32
+	ArgonTime      uint32
+	ArgonThreads   uint8
+
+	// HasherWorkers bounds concurrent password hashes (0 = one per CPU);
+	// HasherQueue bounds attempts waiting for a worker, beyond which the
+	// service answers 503 instead of queueing.
+	HasherWorkers int
+	HasherQueue   int
+
+	// FailureFloor is the least time any failed login takes. The server
+	// raises it at start to cover the slowest stored hash scheme, so the
+	// configured value is only a lower bound.
+	FailureFloor time.Duration
+
+	ShutdownTimeout time.Duration
+}
+
+// Default returns the secure defaults: every one of them is safe without a
+// flag.
+func Default() Serve {
+	return Serve{
+		DataDir:         "./credshield-data",
+		Listen:          "127.0.0.1:8080",
+		SigningAlg:      "EdDSA",
+		AccessTTL:       15 * time.Minute,
+		Leeway:          30 * time.Second,
+		ArgonMemoryKiB:  19 * 1024,
+		ArgonTime:       2,
+		ArgonThreads:    1,
+		HasherQueue:     64,
+		FailureFloor:    0,
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// RegisterFlags binds every field of c to a flag on fs, with c's current
+// values as defaults. Flag names are the documented interface; each has an
+// environment variable twin (see ApplyEnv).
+func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (host:port)")
+	fs.StringVar(&c.Issuer, "issuer", c.Issuer, "public base URL of this service: the iss claim, metadata URLs and every URL the service compares against; https, or http on loopback (default http://<listen>)")
+	fs.StringVar(&c.Audience, "audience", c.Audience, "aud claim of access tokens (default: the issuer)")
+	fs.StringVar(&c.SigningAlg, "signing-alg", c.SigningAlg, "access-token signing algorithm: EdDSA, ES256 or RS256")
+	fs.DurationVar(&c.AccessTTL, "access-token-ttl", c.AccessTTL, "lifetime of access tokens")
+	fs.DurationVar(&c.Leeway, "leeway", c.Leeway, "clock-skew tolerance on exp/nbf/iat (at most 60s)")
+	fs.StringSliceVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "origins allowed to call the API from a browser (comma separated; none by default; * is refused)")
+	c.RegisterHashFlags(fs)
+	fs.IntVar(&c.HasherWorkers, "hasher-workers", c.HasherWorkers, "password hashes computed at once (0 = one per CPU)")
+	fs.IntVar(&c.HasherQueue, "hasher-queue", c.HasherQueue, "login attempts allowed to wait for a hasher; beyond it the service answers 503")
+	fs.DurationVar(&c.FailureFloor, "failure-floor", c.FailureFloor, "least time a failed login takes (raised automatically to the slowest stored hash scheme)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
+}
+
+// RegisterHashFlags binds the argon2id parameters alone, for the commands
+// that hash passwords without serving (user add, user reset).
+func (c *Serve) RegisterHashFlags(fs *pflag.FlagSet) {
+	fs.Uint32Var(&c.ArgonMemoryKiB, "argon2-memory", c.ArgonMemoryKiB, "argon2id memory per hash in KiB (OWASP minimum 19456)")
+	fs.Uint32Var(&c.ArgonTime, "argon2-time", c.ArgonTime, "argon2id passes")
+	fs.Uint8Var(&c.ArgonThreads, "argon2-threads", c.ArgonThreads, "argon2id parallelism")
+}
+
+// ApplyEnv sets every flag of fs that was not given on the command line from
+// the environment variable CREDSHIELD_<NAME>, where NAME is the flag name in
+// upper case with dashes as underscores (--data-dir -> CREDSHIELD_DATA_DIR).
+// Command-line flags win, so a wrapper script can override a deployment's
+// environment.
+func ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		name := EnvName(f.Name)
+		v, ok := lookup(name)
+		if !ok {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// EnvName is the environment variable that stands in for a flag.
+func EnvName(flag string) string {
+	return "CREDSHIELD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// Validate checks c and fills the derived defaults (issuer, audience). It
+// reports every problem at once, each naming its flag.
+func (c *Serve) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	} else {
+		c.DataDir = filepath.Clean(c.DataDir)
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: %w", c.Listen, err))
+	} else if port == "" {
+		errs = append(errs, fmt.Errorf("--listen %q: missing port", c.Listen))
+	}
+	if c.Issuer == "" && err == nil {
+		if host == "" || isUnspecified(host) {
+			errs = append(errs, fmt.Errorf("--issuer is required when --listen %q is not a single host: the issuer is the public URL clients use", c.Listen))
+		} else {
+			c.Issuer = "http://" + c.Listen
+		}
+	}
+	if c.Issuer != "" {
+		iss, err := ValidateIssuer(c.Issuer)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--issuer: %w", err))
+		} else {
+			c.Issuer = iss
+		}
+	}
+	if c.Audience == "" {
+		c.Audience = c.Issuer
+	}
+	if !slices.Contains(signingAlgs, c.SigningAlg) {
+		errs = append(errs, fmt.Errorf("--signing-alg %q: want one of %s", c.SigningAlg, strings.Join(signingAlgs, ", ")))
+	}
+	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--access-token-ttl %s: want between 1m and 24h", c.AccessTTL))
+	}
+	if c.Leeway < 0 || c.Leeway > MaxLeeway {
+		errs = append(errs, fmt.Errorf("--leeway %s: want between 0 and %s", c.Leeway, MaxLeeway))
+	}
+	for _, o := range c.CORSOrigins {
+		if err := validateOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("--cors-origins: %w", err))
+		}
+	}
+	if c.HasherWorkers < 0 {
+		errs = append(errs, fmt.Errorf("--hasher-workers %d: must not be negative", c.HasherWorkers))
+	}
+	if c.HasherQueue < 0 {
+		errs = append(errs, fmt.Errorf("--hasher-queue %d: must not be negative", c.HasherQueue))
+	}
+	if c.FailureFloor < 0 || c.FailureFloor > 10*time.Second {
+		errs = append(errs, fmt.Errorf("--failure-floor %s: want between 0 and 10s", c.FailureFloor))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateIssuer checks that raw is an absolute https URL (http only for a
+// loopback host), without query, fragment or user info, and returns it
+// without a trailing slash so "iss" comparisons are exact.
+func ValidateIssuer(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL: %w", raw, err)
+	}
+	if u.Host == "" || u.Opaque != "" {
+		return "", fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", fmt.Errorf("%q must not carry user info, a query or a fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopbackHost(u.Hostname()) {
+			return "", fmt.Errorf("%q: http is allowed only on loopback; use https", raw)
+		}
+	default:
+		return "", fmt.Errorf("%q: scheme must be https", raw)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// IsLoopbackHost reports whether host names this machine only: "localhost",
+// 127.0.0.0/8 or ::1.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+func isUnspecified(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsUnspecified()
+}
+
+// validateOrigin accepts a serialized origin: scheme://host[:port], nothing
+// else. "*" is refused because a wildcard with credentials is never safe.
+func validateOrigin(o string) error {
+	if o == "*" || o == "null" {
+		return fmt.Errorf("origin %q is not allowed; list each origin", o)
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("origin %q: want scheme://host[:port]", o)
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// handlerFunc is an HTTP handler that returns its failure instead of writing
+// it, so that one adapter (Server.handle) decides status, body and log line
+// for every error in the service.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// oauthError is an RFC 6749 §5.2 error response. Code and Description are
+// what the client sees; Cause is for the log only and never leaves the
+// process, so a database or crypto error cannot leak through a response.
+type oauthError struct {
+	Status      int
+	Code        string
+	Description string
+	RetryAfter  int // seconds; 0 means no Retry-After header
+	Cause       error
+}
+
+func (e *oauthError) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Description, e.Cause)
+	}
+	return e.Code + ": " + e.Description
+}
+
+func (e *oauthError) Unwrap() error { return e.Cause }
+
+// invalidRequest is the answer to a request the server cannot parse. The
+// description says precisely what was wrong with the request; it never
+// mentions accounts.
+func invalidRequest(format string, args ...any) *oauthError {
+	return &oauthError{Status: http.StatusBadRequest, Code: "invalid_request", Description: fmt.Sprintf(format, args...)}
+}
+
+// unavailable is the answer when a dependency (the hasher pool, the
+// database) cannot serve now; Retry-After tells well-behaved clients when to
+// come back.
+func unavailable(cause error) *oauthError {
+	return &oauthError{
+		Status:      http.StatusServiceUnavailable,
+		Code:        "temporarily_unavailable",
+		Description: "the service is busy; retry later",
+		RetryAfter:  1,
+		Cause:       cause,
+	}
+}
+
+// bearerError is an RFC 6750 §3 error from a protected resource. Code is
+// empty when the request carried no credentials at all: then the challenge
+// names only the realm, as §3.1 asks.
+type bearerError struct {
+	Status      int
+	Code        string
+	Description string
+	Cause       error
+}
+
+func (e *bearerError) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("bearer %s: %s: %v", e.Code, e.Description, e.Cause)
+	}
+	return "bearer " + e.Code + ": " + e.Description
+}
+
+func (e *bearerError) Unwrap() error { return e.Cause }
+
+// errorBody is the JSON body of every error. "detail" repeats the
+// description because FastAPI front ends display that field. Error is empty
+// only for a bare RFC 6750 challenge (no credentials sent).
+type errorBody struct {
+	Error       string `json:"error,omitempty"`
+	Description string `json:"error_description,omitempty"`
+	Detail      string `json:"detail,omitempty"`
+}
+
+// handle adapts a handlerFunc to http.Handler: the one place where errors
+// become responses and log lines.
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var oe *oauthError
+		var be *bearerError
+		switch {
+		case errors.As(err, &oe):
+			if oe.Status >= 500 {
+				s.log.LogAttrs(r.Context(), slog.LevelWarn, "request failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+			}
+			if oe.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
+			}
+			writeJSON(w, oe.Status, errorBody{Error: oe.Code, Description: oe.Description, Detail: oe.Description})
+		case errors.As(err, &be):
+			w.Header().Set("WWW-Authenticate", s.bearerChallenge(be))
+			writeJSON(w, be.Status, errorBody{Error: be.Code, Description: be.Description, Detail: be.Description})
+		default:
+			s.log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+			writeJSON(w, http.StatusInternalServerError, errorBody{Error: "server_error", Description: "internal error", Detail: "internal error"})
+		}
+	})
+}
+
+// bearerChallenge renders the WWW-Authenticate value for e (RFC 6750 §3).
+func (s *Server) bearerChallenge(e *bearerError) string {
+	var b strings.Builder
+	b.WriteString(`Bearer realm=`)
+	b.WriteString(strconv.Quote(s.cfg.Realm))
+	if e.Code != "" {
+		fmt.Fprintf(&b, `, error=%q`, e.Code)
+		if e.Description != "" {
+			fmt.Fprintf(&b, `, error_description=%q`, e.Description)
+		}
+	}
+	return b.String()
+}
+
+// writeJSON writes v as the response body. Encoding our own response types
+// cannot fail, so an error here means the client went away.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"server_error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

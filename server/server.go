@@ -1,0 +1,203 @@
+// Package server is credshield's HTTP surface: routes, handlers, the error
+// adapter and the middleware around them. A request to POST /token reads top
+// to bottom in token.go: parse strictly, look the user up, verify the
+// password in the bounded hasher pool, pad failures to one floor, issue.
+//
+// The package depends on small interfaces (Users, Keys, Hasher) declared
+// here, where they are consumed; cmd/credshield wires the concrete SQLite
+// store, key set and hasher pool into them.
+package server
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/credshield/credshield/password"
+	"github.com/credshield/credshield/store"
+	"github.com/credshield/credshield/token"
+)
+
+// Users is the account storage the server reads. Implementations must be
+// safe for concurrent use and wrap store.ErrNotFound / store.ErrStale.
+type Users interface {
+	UserByName(ctx context.Context, username string) (store.User, error)
+	UserByID(ctx context.Context, id string) (store.User, error)
+	ReplaceHash(ctx context.Context, id, oldHash, newHash, class string, now time.Time) error
+	HashClasses(ctx context.Context) ([]string, error)
+	Ping(ctx context.Context) error
+}
+
+// Keys signs access tokens and publishes the public half.
+type Keys interface {
+	Sign(c token.Claims) (string, error)
+	JWKS() ([]byte, error)
+	PublicKey(kid string) (crypto.PublicKey, string, bool)
+}
+
+// Hasher runs password work with bounded concurrency; Do fails fast with
+// password.ErrOverloaded rather than queueing without limit.
+type Hasher interface {
+	Do(ctx context.Context, fn func()) error
+}
+
+// Config is the server's part of the service configuration, already
+// validated by package config.
+type Config struct {
+	Issuer      string
+	Audience    string
+	AccessTTL   time.Duration
+	Leeway      time.Duration
+	CORSOrigins []string
+	// Argon are the parameters for new hashes; a stored hash under others
+	// is rehashed on the next successful login.
+	Argon password.Params
+	// FailureFloor is the configured least duration of a failed login.
+	FailureFloor time.Duration
+	// Realm names the protection space in WWW-Authenticate; default
+	// "credshield".
+	Realm string
+	// DefaultClientID fills the client_id claim (RFC 9068 requires one)
+	// when a public client sends none; default "public".
+	DefaultClientID string
+	// Now is the clock for token claims; default time.Now. Tests step it.
+	Now func() time.Time
+}
+
+// Server serves the token service's HTTP API. Build it with New; it is safe
+// for concurrent use.
+type Server struct {
+	cfg      Config
+	users    Users
+	keys     Keys
+	hasher   Hasher
+	log      *slog.Logger
+	verifier *token.Verifier
+	dummy    string // argon2id hash verified when the user does not exist
+	floor    *floor
+	openapi  []byte
+	metadata []byte
+	handler  http.Handler
+}
+
+// New builds a Server. It computes the dummy hash and calibrates the
+// failure floor against the hash schemes present in users, so it takes a
+// few hash durations to return.
+func New(ctx context.Context, cfg Config, users Users, keys Keys, hasher Hasher, log *slog.Logger) (*Server, error) {
+	if cfg.Issuer == "" || cfg.Audience == "" {
+		return nil, errors.New("server: issuer and audience are required")
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "credshield"
+	}
+	if cfg.DefaultClientID == "" {
+		cfg.DefaultClientID = "public"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := cfg.Argon.Validate(); err != nil {
+		return nil, fmt.Errorf("server: argon2 parameters: %w", err)
+	}
+	dummy, err := password.Dummy(rand.Reader, cfg.Argon)
+	if err != nil {
+		return nil, fmt.Errorf("server: dummy hash: %w", err)
+	}
+	s := &Server{
+		cfg:    cfg,
+		users:  users,
+		keys:   keys,
+		hasher: hasher,
+		log:    log,
+		dummy:  dummy,
+		verifier: &token.Verifier{
+			Keys:     keys,
+			Issuer:   cfg.Issuer,
+			Audience: cfg.Audience,
+			Type:     "at+jwt",
+			Leeway:   cfg.Leeway,
+		},
+		floor: newFloor(cfg.FailureFloor),
+	}
+	if err := s.RefreshFloor(ctx); err != nil {
+		return nil, err
+	}
+	if s.openapi, err = openAPIDocument(cfg.Issuer); err != nil {
+		return nil, err
+	}
+	if s.metadata, err = metadataDocument(cfg.Issuer); err != nil {
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// routes is the whole public API: read it to find where a request goes.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /token", s.handle(s.token))
+	mux.Handle("GET /users/me", s.handle(s.me))
+	mux.Handle("GET /.well-known/jwks.json", s.handle(s.jwks))
+	mux.Handle("GET /.well-known/oauth-authorization-server", s.handle(s.serveStatic(s.metadata, "public, max-age=300")))
+	mux.Handle("GET /openapi.json", s.handle(s.serveStatic(s.openapi, "public, max-age=300")))
+	mux.Handle("GET /healthz", s.handle(s.healthz))
+	mux.Handle("GET /readyz", s.handle(s.readyz))
+	mux.Handle("/", s.handle(func(http.ResponseWriter, *http.Request) error {
+		return &oauthError{Status: http.StatusNotFound, Code: "not_found", Description: "no such endpoint"}
+	}))
+	return s.recoverPanics(securityHeaders(newCORS(s.cfg.CORSOrigins).wrap(mux)))
+}
+
+// HTTPServer returns an http.Server for s with timeouts on every phase, so
+// slow clients cannot hold connections or goroutines open indefinitely.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// recoverPanics turns a panic into a logged 500 with a generic body: a bug
+// must never send a stack trace to a client or kill the process.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.LogAttrs(r.Context(), slog.LevelError, "panic in handler", slog.String("path", r.URL.Path), slog.Any("panic", v))
+				writeJSON(w, http.StatusInternalServerError, errorBody{Error: "server_error", Description: "internal error", Detail: "internal error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets headers every response should carry: nothing here is
+// meant to be rendered or sniffed as HTML.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,285 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/credshield/credshield/password"
+	"github.com/credshield/credshield/store"
+	"github.com/credshield/credshield/token"
+	"github.com/credshield/credshield/username"
+)
+
+// loginFailed is the one answer to every wrong credential: unknown user,
+// wrong password and disabled account look the same in status, headers and
+// body (RFC 6749 §5.2 invalid_grant).
+var loginFailed = &oauthError{
+	Status:      http.StatusBadRequest,
+	Code:        "invalid_grant",
+	Description: "Incorrect username or password",
+}
+
+// passwordGrant is a parsed, validated RFC 6749 §4.3.2 request.
+type passwordGrant struct {
+	username string // normalised
+	password string
+	scope    string // normalised: single spaces, no duplicates
+	clientID string
+}
+
+// tokenResponse is the RFC 6749 §5.1 success body.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope"`
+}
+
+// token handles POST /token. The order is the design: nothing that costs
+// more than parsing runs before the (coming) guard check, and the password
+// hash runs only inside the bounded pool.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
+	req, err := s.parsePasswordGrant(w, r)
+	if err != nil {
+		return err
+	}
+
+	// Look the user up; an unknown name verifies against the dummy hash so
+	// that it costs what a real one costs.
+	user, err := s.users.UserByName(r.Context(), req.username)
+	known := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return unavailable(err)
+	}
+	hash := s.dummy
+	if known {
+		hash = user.PasswordHash
+	}
+
+	match, rehash, err := s.verify(r.Context(), hash, req.password)
+	if err != nil {
+		return err
+	}
+	if !known || !match || user.Disabled {
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "login.failure",
+			slog.String("username", req.username), slog.String("remote", r.RemoteAddr),
+			slog.String("reason", failureReason(known, match, user.Disabled)))
+		s.floor.pad(r.Context(), start)
+		return loginFailed
+	}
+	if rehash {
+		s.rehash(r.Context(), user, req.password)
+	}
+
+	now := s.cfg.Now()
+	access, err := s.keys.Sign(token.Claims{
+		Issuer:    s.cfg.Issuer,
+		Subject:   user.ID,
+		Audience:  []string{s.cfg.Audience},
+		IssuedAt:  now,
+		ExpiresAt: now.Add(s.cfg.AccessTTL),
+		ID:        newJTI(),
+		ClientID:  req.clientID,
+		Scope:     req.scope,
+		Username:  user.Username,
+	})
+	if err != nil {
+		return err
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "login.success",
+		slog.String("sub", user.ID), slog.String("username", user.Username), slog.String("client_id", req.clientID))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, tokenResponse{
+		AccessToken: access,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(s.cfg.AccessTTL / time.Second),
+		Scope:       req.scope,
+	})
+	return nil
+}
+
+func failureReason(known, match, disabled bool) string {
+	switch {
+	case !known:
+		return "unknown_user"
+	case !match:
+		return "wrong_password"
+	case disabled:
+		return "disabled"
+	}
+	return "unknown"
+}
+
+// verify checks pw against hash inside the hasher pool and feeds the
+// duration to the failure floor. A hash that cannot be parsed counts as a
+// mismatch: the import step keeps such hashes out, and a login must not
+// fail differently for them.
+func (s *Server) verify(ctx context.Context, hash, pw string) (match, rehash bool, err error) {
+	var verr error
+	var took time.Duration
+	err = s.hasher.Do(ctx, func() {
+		t0 := time.Now()
+		match, rehash, verr = password.Verify(hash, []byte(pw), s.cfg.Argon)
+		took = time.Since(t0)
+	})
+	switch {
+	case errors.Is(err, password.ErrOverloaded):
+		return false, false, unavailable(err)
+	case err != nil:
+		// The client went away while waiting for a hasher.
+		return false, false, &oauthError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "request cancelled", Cause: err}
+	}
+	s.floor.observe(took)
+	if verr != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "stored hash cannot be verified", slog.String("error", verr.Error()))
+		return false, false, nil
+	}
+	return match, rehash, nil
+}
+
+// rehash moves a user off an imported or outdated hash after a successful
+// login. Failure is logged, never fatal: the login already succeeded and
+// the next one will try again. The store's compare-and-swap makes a
+// concurrent password reset win.
+func (s *Server) rehash(ctx context.Context, user store.User, pw string) {
+	var newHash string
+	var herr error
+	if err := s.hasher.Do(ctx, func() { newHash, herr = password.Hash(rand.Reader, []byte(pw), s.cfg.Argon) }); err != nil {
+		return
+	}
+	if herr == nil {
+		var class string
+		if class, herr = password.Check(newHash); herr == nil {
+			herr = s.users.ReplaceHash(ctx, user.ID, user.PasswordHash, newHash, class, s.cfg.Now())
+		}
+	}
+	if herr != nil && !errors.Is(herr, store.ErrStale) {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "rehash failed", slog.String("sub", user.ID), slog.String("error", herr.Error()))
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "password.rehash", slog.String("sub", user.ID))
+}
+
+// parsePasswordGrant reads and validates a token request. Every rejection
+// is a precise invalid_request (or unsupported_grant_type, invalid_client);
+// none of them depends on whether the account exists.
+func (s *Server) parsePasswordGrant(w http.ResponseWriter, r *http.Request) (passwordGrant, error) {
+	var req passwordGrant
+	if err := checkFormContentType(r.Header.Get("Content-Type")); err != nil {
+		return req, invalidRequest("%v", err)
+	}
+	if r.ContentLength > MaxFormBytes {
+		return req, invalidRequest("request body exceeds %d bytes", MaxFormBytes)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return req, invalidRequest("request body exceeds %d bytes", MaxFormBytes)
+		}
+		return req, invalidRequest("cannot read request body")
+	}
+	form, err := parseForm(body)
+	if err != nil {
+		return req, invalidRequest("%v", err)
+	}
+	if gt, ok := form["grant_type"]; ok && gt != "password" {
+		return req, &oauthError{Status: http.StatusBadRequest, Code: "unsupported_grant_type", Description: "grant_type " + quoteShort(gt) + " is not supported; use password"}
+	}
+	for _, name := range []string{"username", "password"} {
+		if _, ok := form[name]; !ok {
+			return req, invalidRequest("missing parameter: %s", name)
+		}
+	}
+	if req.username, err = username.Normalize(form["username"]); err != nil {
+		return req, invalidRequest("%v", err)
+	}
+	req.password = form["password"]
+	if req.scope, err = normaliseScope(form["scope"]); err != nil {
+		return req, err
+	}
+	if req.clientID, err = clientID(r, form["client_id"]); err != nil {
+		return req, err
+	}
+	if req.clientID == "" {
+		req.clientID = s.cfg.DefaultClientID
+	}
+	return req, nil
+}
+
+// clientID finds the public client's identifier: the client_id parameter,
+// or HTTP Basic credentials with an empty secret (RFC 6749 §2.3.1, as
+// golang.org/x/oauth2 sends them). credshield has no confidential clients,
+// so a secret is refused rather than silently ignored.
+func clientID(r *http.Request, fromForm string) (string, error) {
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return fromForm, nil
+	}
+	scheme, cred, _ := strings.Cut(auth, " ")
+	if !strings.EqualFold(scheme, "Basic") {
+		return "", invalidRequest("the token endpoint accepts only HTTP Basic client authentication")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return "", invalidRequest("malformed HTTP Basic credentials")
+	}
+	rawID, rawSecret, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", invalidRequest("malformed HTTP Basic credentials")
+	}
+	id, err1 := url.QueryUnescape(rawID)
+	secret, err2 := url.QueryUnescape(rawSecret)
+	if err1 != nil || err2 != nil || checkFormText(id) != nil {
+		return "", invalidRequest("malformed HTTP Basic credentials")
+	}
+	if secret != "" {
+		return "", &oauthError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "client secrets are not accepted: credshield serves public clients only"}
+	}
+	if fromForm != "" && fromForm != id {
+		return "", invalidRequest("client_id differs between the Authorization header and the form")
+	}
+	return id, nil
+}
+
+// normaliseScope validates a space-delimited scope (RFC 6749 §3.3) and
+// returns it with single spaces and without repeats.
+func normaliseScope(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	var out []string
+	for _, tok := range strings.Split(raw, " ") {
+		if tok == "" {
+			continue
+		}
+		for i := 0; i < len(tok); i++ {
+			c := tok[i]
+			if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+				return "", &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "scope contains a character RFC 6749 §3.3 does not allow"}
+			}
+		}
+		if !slices.Contains(out, tok) {
+			out = append(out, tok)
+		}
+	}
+	return strings.Join(out, " "), nil
+}
+
+// newJTI returns a random 128-bit token identifier.
+func newJTI() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,343 @@
+package token
+
+import (
+	"cmp"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// maxKeyFileSize bounds what LoadOrCreate reads from one file (an RSA 4096
+// PKCS#8 PEM is about 3.3 KiB).
+const maxKeyFileSize = 64 << 10
+
+// ErrKeyFile reports a key file that LoadOrCreate refuses to use: readable by
+// group or others, not a regular file, unparsable, or named for another key.
+var ErrKeyFile = errors.New("token: bad key file")
+
+// KeySet holds every known signing key and which one is active for signing.
+// Old keys stay in it (and in the JWKS) so tokens they signed still verify.
+//
+// A KeySet is built by LoadOrCreate; the zero value holds no keys (Sign
+// fails, lookups find nothing). All methods are safe for concurrent use:
+// readers see an immutable snapshot swapped in atomically, so verification
+// never takes a lock.
+type KeySet struct {
+	snap atomic.Pointer[keySnapshot]
+}
+
+// keySnapshot is one immutable state of a KeySet.
+type keySnapshot struct {
+	active *Key
+	keys   []*Key // sorted by Created, then ID
+	byID   map[string]*Key
+}
+
+// newKeySet returns a KeySet holding keys with active as the signing key.
+func newKeySet(keys []*Key, active *Key) *KeySet {
+	s := &keySnapshot{active: active, keys: slices.Clone(keys), byID: make(map[string]*Key, len(keys))}
+	slices.SortFunc(s.keys, func(a, b *Key) int {
+		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
+	})
+	for _, k := range s.keys {
+		s.byID[k.ID] = k
+	}
+	ks := &KeySet{}
+	ks.snap.Store(s)
+	return ks
+}
+
+func (ks *KeySet) load() *keySnapshot {
+	if s := ks.snap.Load(); s != nil {
+		return s
+	}
+	return &keySnapshot{}
+}
+
+// LoadOrCreate loads every key file in dir and returns the set with the
+// newest key of alg active. Key files are PKCS#8 PEM, one key per file named
+// <kid>.pem, with PEM headers "Alg" and "Created" (RFC 3339). A file that is
+// readable or writable by group or others, is not a regular file, or whose
+// name is not its key's thumbprint is refused with an error naming it, since a
+// signing key others can read is a key others can sign with.
+//
+// When dir holds no key of alg, LoadOrCreate creates dir (0700) if needed and
+// writes a new key (0600, atomically: temporary file, sync, rename). Keys of
+// other algorithms stay in the set and the JWKS. Files whose names do not end
+// in ".pem" or start with "." are ignored.
+func LoadOrCreate(dir, alg string, rand io.Reader, now time.Time) (*KeySet, error) {
+	if alg != EdDSA && alg != ES256 && alg != RS256 {
+		return nil, fmt.Errorf("load keys: %w: %q", ErrUnsupportedAlg, alg)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+	if info.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("load keys: %w: directory %s is writable by group or others (mode %04o); use chmod 700",
+			ErrKeyFile, dir, info.Mode().Perm())
+	}
+	keys, err := loadKeys(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+	active := newestOf(keys, alg)
+	if active == nil {
+		k, err := GenerateKey(rand, alg, now)
+		if err != nil {
+			return nil, fmt.Errorf("load keys: %w", err)
+		}
+		if err := writeKeyFile(dir, k); err != nil {
+			return nil, fmt.Errorf("load keys: %w", err)
+		}
+		keys = append(keys, k)
+		active = k
+	}
+	return newKeySet(keys, active), nil
+}
+
+// loadKeys reads every key file in dir.
+func loadKeys(dir string) ([]*Key, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var keys []*Key
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".pem") || strings.HasPrefix(name, ".") {
+			continue
+		}
+		k, err := loadKeyFile(dir, e)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// loadKeyFile reads and checks one key file.
+func loadKeyFile(dir string, e fs.DirEntry) (*Key, error) {
+	path := filepath.Join(dir, e.Name())
+	info, err := e.Info() // lstat: a symlink is not a regular file
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrKeyFile, path)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s is accessible by group or others (mode %04o); use chmod 600",
+			ErrKeyFile, path, perm)
+	}
+	if info.Size() > maxKeyFileSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrKeyFile, path, maxKeyFileSize)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := parseKeyFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrKeyFile, path, err)
+	}
+	if want := k.ID + ".pem"; e.Name() != want {
+		return nil, fmt.Errorf("%w: %s holds key %s (file should be named %s)", ErrKeyFile, path, k.ID, want)
+	}
+	return k, nil
+}
+
+// newestOf returns the newest key of alg (ties broken by ID), or nil.
+func newestOf(keys []*Key, alg string) *Key {
+	var best *Key
+	for _, k := range keys {
+		if k.Alg != alg {
+			continue
+		}
+		if best == nil || k.Created.After(best.Created) || (k.Created.Equal(best.Created) && k.ID > best.ID) {
+			best = k
+		}
+	}
+	return best
+}
+
+// writeKeyFile writes k to dir/<kid>.pem with mode 0600, atomically.
+func writeKeyFile(dir string, k *Key) (err error) {
+	data, err := marshalKeyFile(k)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+k.ID+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, k.ID+".pem")); err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil { // make the rename durable
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// Active returns the key that signs new tokens, or nil for an empty set.
+func (ks *KeySet) Active() *Key { return ks.load().active }
+
+// Keys returns every key, oldest first (for `credshield keys list`; compare
+// each ID with Active().ID to mark the active one). The slice is a copy; the
+// keys are shared and must not be modified.
+func (ks *KeySet) Keys() []*Key { return slices.Clone(ks.load().keys) }
+
+// PublicKey returns the public key and algorithm of the key named kid. It
+// is the verifier's only way to a key: kid is a map key and nothing more.
+func (ks *KeySet) PublicKey(kid string) (pub crypto.PublicKey, alg string, ok bool) {
+	k, ok := ks.load().byID[kid]
+	if !ok {
+		return nil, "", false
+	}
+	return k.Public, k.Alg, true
+}
+
+// JWKS returns the public keys as a JSON Web Key Set (RFC 7517 §5), each with
+// kid, alg and use "sig", for /.well-known/jwks.json. It never contains
+// private key material.
+func (ks *KeySet) JWKS() ([]byte, error) {
+	s := ks.load()
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(s.keys))}
+	for _, k := range s.keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Public, KeyID: k.ID, Algorithm: k.Alg, Use: "sig"})
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("marshal jwks: %w", err)
+	}
+	return b, nil
+}
+
+// ErrClaims reports claims that Sign refuses to put in a token because the
+// verifier would refuse the token.
+var ErrClaims = errors.New("token: invalid claims")
+
+// Sign returns a JWS compact token for c with the protected header
+// {"alg":<active key's alg>,"typ":"at+jwt","kid":<kid>}, signed by the active
+// key. Numeric dates are written as whole seconds. It refuses claims the
+// verifier would reject for being absent (iss, sub, aud, exp, iat, jti).
+func (ks *KeySet) Sign(c Claims) (string, error) {
+	k := ks.Active()
+	if k == nil {
+		return "", errors.New("sign token: key set has no active key")
+	}
+	payload, err := marshalClaims(&c)
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	header, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Typ string `json:"typ"`
+		Kid string `json:"kid"`
+	}{k.Alg, TypeAccessToken, k.ID})
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	enc := base64.RawURLEncoding
+	var b strings.Builder
+	b.Grow(enc.EncodedLen(len(header)) + enc.EncodedLen(len(payload)) + 600)
+	b.WriteString(enc.EncodeToString(header))
+	b.WriteByte('.')
+	b.WriteString(enc.EncodeToString(payload))
+	sig, err := signInput(k, []byte(b.String()))
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	b.WriteByte('.')
+	b.WriteString(enc.EncodeToString(sig))
+	return b.String(), nil
+}
+
+// signInput signs a JWS signing input with k, returning the JWS signature
+// bytes (for ES256 the fixed 64-byte r||s of RFC 7518 §3.4, not ASN.1).
+func signInput(k *Key, input []byte) ([]byte, error) {
+	switch k.Alg {
+	case EdDSA:
+		return k.Signer.Sign(rand.Reader, input, crypto.Hash(0))
+	case ES256:
+		sum := sha256.Sum256(input)
+		der, err := k.Signer.Sign(rand.Reader, sum[:], crypto.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		return ecdsaRawSignature(der, 32)
+	case RS256:
+		sum := sha256.Sum256(input)
+		return k.Signer.Sign(rand.Reader, sum[:], crypto.SHA256)
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnsupportedAlg, k.Alg)
+}
+
+// ecdsaRawSignature converts an ASN.1 ECDSA signature to r||s, each
+// left-padded to size bytes.
+func ecdsaRawSignature(der []byte, size int) ([]byte, error) {
+	var r, s []byte
+	in := cryptobyte.String(der)
+	var seq cryptobyte.String
+	if !in.ReadASN1(&seq, asn1.SEQUENCE) || !in.Empty() ||
+		!seq.ReadASN1Integer(&r) || !seq.ReadASN1Integer(&s) || !seq.Empty() {
+		return nil, errors.New("malformed ecdsa signature")
+	}
+	out := make([]byte, 2*size)
+	if !fitInto(out[:size], r) || !fitInto(out[size:], s) {
+		return nil, errors.New("ecdsa signature value too large")
+	}
+	return out, nil
+}
+
+// fitInto copies the big-endian unsigned integer v right-aligned into dst.
+func fitInto(dst, v []byte) bool {
+	for len(v) > 0 && v[0] == 0 {
+		v = v[1:]
+	}
+	if len(v) > len(dst) {
+		return false
+	}
+	copy(dst[len(dst)-len(v):], v)
+	return true
+}

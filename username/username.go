@@ -1,0 +1,64 @@
+// Package username normalises login names so that one person has one
+// account however the name is typed: "Alice", "ALICE" and the full-width
+// "Ａｌｉｃｅ" are the same user. Without this a per-username budget can be
+// dodged by changing case, and two accounts can look identical to humans.
+package username
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// MaxLen is the longest normalised username accepted, in bytes. It keeps
+// guard keys and database rows small whatever a client sends.
+const MaxLen = 256
+
+// Errors returned by Normalize. They describe the input, never an account.
+var (
+	ErrEmpty   = errors.New("username is empty")
+	ErrTooLong = fmt.Errorf("username is longer than %d bytes", MaxLen)
+	ErrInvalid = errors.New("username is not valid UTF-8")
+	ErrControl = errors.New("username contains control characters")
+	ErrSpace   = errors.New("username has leading or trailing white space")
+)
+
+// Normalize returns the canonical form of name: Unicode NFKC, then full case
+// folding, then NFKC again (folding can produce unnormalised sequences).
+// It rejects names that are empty, invalid UTF-8, contain control
+// characters, or carry leading or trailing space, rather than silently
+// trimming, so what the user typed and what is stored never disagree.
+func Normalize(name string) (string, error) {
+	if name == "" {
+		return "", ErrEmpty
+	}
+	if !utf8.ValidString(name) {
+		return "", ErrInvalid
+	}
+	if len(name) > 4*MaxLen {
+		return "", ErrTooLong
+	}
+	s := norm.NFKC.String(name)
+	s = cases.Fold().String(s)
+	s = norm.NFKC.String(s)
+	if s == "" {
+		return "", ErrEmpty
+	}
+	if len(s) > MaxLen {
+		return "", ErrTooLong
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", ErrControl
+		}
+	}
+	if strings.TrimSpace(s) != s {
+		return "", ErrSpace
+	}
+	return s, nil
+}
