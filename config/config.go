@@ -17,6 +17,10 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/credshield/credshield/clientip"
+	"github.com/credshield/credshield/guard"
+	"github.com/credshield/credshield/limit"
 )
 
 // Signing algorithms accepted by --signing-alg. Symmetric algorithms are
@@ -50,6 +54,20 @@ type Serve struct {
 	HasherWorkers int
 	HasherQueue   int
 
+	// TrustedProxies are the peers whose ClientIPHeader is believed; from
+	// anyone else the socket address is the client.
+	TrustedProxies []netip.Prefix
+	ClientIPHeader string
+
+	// Guard are the login budgets; GuardMaxKeys caps the keys the memory
+	// guard store tracks, whatever an attacker sends.
+	Guard        guard.Policy
+	GuardMaxKeys int
+
+	// MetricsListen is the address of the Prometheus /metrics listener;
+	// empty disables it. It is never the public listener.
+	MetricsListen string
+
 	// FailureFloor is the least time any failed login takes. The server
 	// raises it at start to cover the slowest stored hash scheme, so the
 	// configured value is only a lower bound.
@@ -71,6 +89,9 @@ func Default() Serve {
 		ArgonTime:       2,
 		ArgonThreads:    1,
 		HasherQueue:     64,
+		ClientIPHeader:  clientip.DefaultHeader,
+		Guard:           guard.DefaultPolicy(),
+		GuardMaxKeys:    limit.DefaultMaxKeys,
 		FailureFloor:    0,
 		ShutdownTimeout: 15 * time.Second,
 	}
@@ -90,6 +111,15 @@ func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	c.RegisterHashFlags(fs)
 	fs.IntVar(&c.HasherWorkers, "hasher-workers", c.HasherWorkers, "password hashes computed at once (0 = one per CPU)")
 	fs.IntVar(&c.HasherQueue, "hasher-queue", c.HasherQueue, "login attempts allowed to wait for a hasher; beyond it the service answers 503")
+	fs.Var(prefixesValue{&c.TrustedProxies}, "trusted-proxies", "proxies (CIDRs, comma separated) whose --client-ip-header is believed; none by default, so the socket address is the client")
+	fs.StringVar(&c.ClientIPHeader, "client-ip-header", c.ClientIPHeader, "the one header that carries the client address from a trusted proxy (X-Forwarded-For, Forwarded, X-Real-IP, ...)")
+	fs.Var(limitValue{&c.Guard.IP}, "guard-ip-limit", "failed logins allowed per client address (IPv6: per /64), as BURST/PERIOD")
+	fs.Var(limitValue{&c.Guard.Subnet}, "guard-subnet-limit", "failed logins allowed per IPv4 /24 and IPv6 /56")
+	fs.Var(limitValue{&c.Guard.Subnet48}, "guard-subnet48-limit", "failed logins allowed per IPv6 /48")
+	fs.Var(limitValue{&c.Guard.User}, "guard-user-limit", "failed logins allowed per username, from everywhere")
+	fs.Var(limitValue{&c.Guard.UserIP}, "guard-user-ip-limit", "failed logins allowed per username from one address")
+	fs.IntVar(&c.GuardMaxKeys, "guard-max-keys", c.GuardMaxKeys, "most keys the in-memory guard tracks (about 40 bytes each); penalties survive eviction")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (for example 127.0.0.1:9464); empty disables it")
 	fs.DurationVar(&c.FailureFloor, "failure-floor", c.FailureFloor, "least time a failed login takes (raised automatically to the slowest stored hash scheme)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
 }
@@ -182,6 +212,22 @@ func (c *Serve) Validate() error {
 	}
 	if c.HasherQueue < 0 {
 		errs = append(errs, fmt.Errorf("--hasher-queue %d: must not be negative", c.HasherQueue))
+	}
+	if err := c.Guard.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.GuardMaxKeys < 1024 {
+		errs = append(errs, fmt.Errorf("--guard-max-keys %d: want at least 1024", c.GuardMaxKeys))
+	}
+	if c.ClientIPHeader == "" {
+		errs = append(errs, errors.New("--client-ip-header must not be empty"))
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-listen %q: %w", c.MetricsListen, err))
+		} else if c.MetricsListen == c.Listen {
+			errs = append(errs, errors.New("--metrics-listen must differ from --listen: metrics are not for the public"))
+		}
 	}
 	if c.FailureFloor < 0 || c.FailureFloor > 10*time.Second {
 		errs = append(errs, fmt.Errorf("--failure-floor %s: want between 0 and 10s", c.FailureFloor))

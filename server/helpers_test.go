@@ -8,12 +8,18 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/credshield/credshield/clientip"
+	"github.com/credshield/credshield/guard"
+	"github.com/credshield/credshield/limit"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/store"
 	"github.com/credshield/credshield/store/sqlite"
@@ -35,18 +41,50 @@ type testEnv struct {
 	pool   *password.Pool
 	cfg    Config
 	client *http.Client
+	reg    *prometheus.Registry
 }
 
-type envOption func(*Config, *poolConfig)
+type envOption func(*Config, *envParts)
 
-type poolConfig struct{ workers, queue int }
+// envParts are the parts an option may change before the server is built.
+type envParts struct {
+	workers, queue int
+	policy         guard.Policy
+	trusted        []netip.Prefix
+	hasher         func(Hasher) Hasher // wraps the pool, e.g. to count calls
+}
 
 func withPool(workers, queue int) envOption {
-	return func(_ *Config, p *poolConfig) { p.workers, p.queue = workers, queue }
+	return func(_ *Config, p *envParts) { p.workers, p.queue = workers, queue }
 }
 
 func withConfig(f func(*Config)) envOption {
-	return func(c *Config, _ *poolConfig) { f(c) }
+	return func(c *Config, _ *envParts) { f(c) }
+}
+
+func withPolicy(pol guard.Policy) envOption {
+	return func(_ *Config, p *envParts) { p.policy = pol }
+}
+
+// withTrustedProxies makes the server take the client address from
+// X-Forwarded-For when the peer is in one of the prefixes.
+func withTrustedProxies(prefixes ...string) envOption {
+	return func(_ *Config, p *envParts) {
+		for _, s := range prefixes {
+			p.trusted = append(p.trusted, netip.MustParsePrefix(s))
+		}
+	}
+}
+
+func withHasher(wrap func(Hasher) Hasher) envOption {
+	return func(_ *Config, p *envParts) { p.hasher = wrap }
+}
+
+// unlimited is a guard policy that never binds, for tests about other
+// things.
+func unlimited() guard.Policy {
+	l := limit.Limit{Burst: 1 << 30, Period: time.Hour}
+	return guard.Policy{IP: l, Subnet: l, Subnet48: l, User: l, UserIP: l}
 }
 
 func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
@@ -73,20 +111,41 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 		Leeway:    30 * time.Second,
 		Argon:     testParams,
 	}
-	pc := poolConfig{workers: 2, queue: 64}
+	parts := envParts{workers: 2, queue: 64, policy: unlimited()}
 	for _, o := range opts {
-		o(&cfg, &pc)
+		o(&cfg, &parts)
 	}
-	pool := password.NewPool(pc.workers, pc.queue)
+	pool := password.NewPool(parts.workers, parts.queue)
+	var hasher Hasher = pool
+	if parts.hasher != nil {
+		hasher = parts.hasher(pool)
+	}
+	limits, err := limit.NewMemory(limit.MemoryConfig{MaxKeys: 1 << 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := guard.New(limits, parts.policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolver, err := clientip.NewResolver(parts.trusted, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	metrics, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv, err := New(ctx, cfg, st, keys, pool, log)
+	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: hasher, Guard: g, ClientIP: resolver, Log: log, Metrics: metrics})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
 	ts.Config.Handler = srv
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &testEnv{t: t, srv: srv, ts: ts, st: st, keys: keys, pool: pool, cfg: srv.cfg, client: ts.Client()}
+	return &testEnv{t: t, srv: srv, ts: ts, st: st, keys: keys, pool: pool, cfg: srv.cfg, client: ts.Client(), reg: reg}
 }
 
 // addUser stores a user whose password is hashed with the test parameters.
@@ -196,4 +255,5 @@ var (
 	_ Users  = (*sqlite.Store)(nil)
 	_ Keys   = (*token.KeySet)(nil)
 	_ Hasher = (*password.Pool)(nil)
+	_ Guard  = (*guard.Guard)(nil)
 )

@@ -18,6 +18,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/credshield/credshield/clientip"
+	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/store"
 	"github.com/credshield/credshield/token"
@@ -44,6 +46,25 @@ type Keys interface {
 // password.ErrOverloaded rather than queueing without limit.
 type Hasher interface {
 	Do(ctx context.Context, fn func()) error
+}
+
+// Guard decides, before any account is looked up, whether a login attempt
+// may reach the password hash (package guard).
+type Guard interface {
+	Check(ctx context.Context, now time.Time, a guard.Attempt) (guard.Verdict, error)
+	Record(ctx context.Context, now time.Time, v guard.Verdict, o guard.Outcome) error
+}
+
+// Deps are the parts a Server is built from. All are required except
+// Metrics.
+type Deps struct {
+	Users    Users
+	Keys     Keys
+	Hasher   Hasher
+	Guard    Guard
+	ClientIP *clientip.Resolver
+	Log      *slog.Logger
+	Metrics  *Metrics
 }
 
 // Config is the server's part of the service configuration, already
@@ -76,7 +97,10 @@ type Server struct {
 	users    Users
 	keys     Keys
 	hasher   Hasher
+	guard    Guard
+	clientIP *clientip.Resolver
 	log      *slog.Logger
+	metrics  *Metrics
 	verifier *token.Verifier
 	dummy    string // argon2id hash verified when the user does not exist
 	floor    *floor
@@ -88,9 +112,12 @@ type Server struct {
 // New builds a Server. It computes the dummy hash and calibrates the
 // failure floor against the hash schemes present in users, so it takes a
 // few hash durations to return.
-func New(ctx context.Context, cfg Config, users Users, keys Keys, hasher Hasher, log *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("server: issuer and audience are required")
+	}
+	if d.Users == nil || d.Keys == nil || d.Hasher == nil || d.Guard == nil || d.ClientIP == nil || d.Log == nil {
+		return nil, errors.New("server: users, keys, hasher, guard, client address resolver and logger are required")
 	}
 	if cfg.Realm == "" {
 		cfg.Realm = "credshield"
@@ -109,14 +136,17 @@ func New(ctx context.Context, cfg Config, users Users, keys Keys, hasher Hasher,
 		return nil, fmt.Errorf("server: dummy hash: %w", err)
 	}
 	s := &Server{
-		cfg:    cfg,
-		users:  users,
-		keys:   keys,
-		hasher: hasher,
-		log:    log,
-		dummy:  dummy,
+		cfg:      cfg,
+		users:    d.Users,
+		keys:     d.Keys,
+		hasher:   d.Hasher,
+		guard:    d.Guard,
+		clientIP: d.ClientIP,
+		log:      d.Log,
+		metrics:  d.Metrics,
+		dummy:    dummy,
 		verifier: &token.Verifier{
-			Keys:     keys,
+			Keys:     d.Keys,
 			Issuer:   cfg.Issuer,
 			Audience: cfg.Audience,
 			Type:     "at+jwt",

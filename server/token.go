@@ -5,14 +5,17 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/store"
 	"github.com/credshield/credshield/token"
@@ -49,16 +52,40 @@ type tokenResponse struct {
 // hash runs only inside the bounded pool.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
+	ctx := r.Context()
 	req, err := s.parsePasswordGrant(w, r)
 	if err != nil {
+		s.metrics.attempt(outcomeInvalid)
 		return err
 	}
+	ip, err := s.clientIP.ClientIP(r.RemoteAddr, r.Header)
+	if err != nil {
+		return fmt.Errorf("client address: %w", err)
+	}
 
-	// Look the user up; an unknown name verifies against the dummy hash so
-	// that it costs what a real one costs.
-	user, err := s.users.UserByName(r.Context(), req.username)
+	// 1. The guard, before anything that costs: no lookup, no hash.
+	now := s.cfg.Now()
+	verdict, err := s.guard.Check(ctx, now, guard.Attempt{Username: req.username, IP: ip})
+	if err != nil {
+		s.metrics.attempt(outcomeUnavailable)
+		return unavailable(err)
+	}
+	s.metrics.verdict(verdict.Allowed, string(verdict.Reason))
+	if !verdict.Allowed {
+		s.metrics.attempt(outcomeDenied)
+		s.log.LogAttrs(ctx, slog.LevelWarn, "guard.deny",
+			slog.String("reason", string(verdict.Reason)), slog.String("ip", ip.String()),
+			slog.String("username", req.username), slog.Duration("retry_after", verdict.RetryAfter))
+		return tooManyAttempts(w, verdict)
+	}
+
+	// 2. Look the user up; an unknown name verifies against the dummy hash
+	// so that it costs what a real one costs.
+	user, err := s.users.UserByName(ctx, req.username)
 	known := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.record(ctx, verdict, guard.Aborted)
+		s.metrics.attempt(outcomeUnavailable)
 		return unavailable(err)
 	}
 	hash := s.dummy
@@ -66,22 +93,32 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		hash = user.PasswordHash
 	}
 
-	match, rehash, err := s.verify(r.Context(), hash, req.password)
+	// 3. The password, in the bounded hasher pool.
+	match, rehash, err := s.verify(ctx, hash, req.password)
 	if err != nil {
+		s.record(ctx, verdict, guard.Aborted)
+		s.metrics.attempt(outcomeUnavailable)
 		return err
 	}
+
+	// 4. Settle the guard's reservation: a failure keeps it, a success
+	// refunds it.
 	if !known || !match || user.Disabled {
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "login.failure",
-			slog.String("username", req.username), slog.String("remote", r.RemoteAddr),
+		s.record(ctx, verdict, guard.Failure)
+		s.metrics.attempt(outcomeFailure)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login.failure",
+			slog.String("username", req.username), slog.String("ip", ip.String()),
 			slog.String("reason", failureReason(known, match, user.Disabled)))
-		s.floor.pad(r.Context(), start)
+		s.floor.pad(ctx, start)
 		return loginFailed
 	}
+	s.record(ctx, verdict, guard.Success)
+	s.metrics.attempt(outcomeSuccess)
 	if rehash {
-		s.rehash(r.Context(), user, req.password)
+		s.rehash(ctx, user, req.password)
 	}
 
-	now := s.cfg.Now()
+	// 5. Issue the access token.
 	access, err := s.keys.Sign(token.Claims{
 		Issuer:    s.cfg.Issuer,
 		Subject:   user.ID,
@@ -96,8 +133,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.log.LogAttrs(r.Context(), slog.LevelInfo, "login.success",
-		slog.String("sub", user.ID), slog.String("username", user.Username), slog.String("client_id", req.clientID))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "login.success",
+		slog.String("sub", user.ID), slog.String("username", user.Username), slog.String("ip", ip.String()), slog.String("client_id", req.clientID))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, tokenResponse{
@@ -107,6 +144,31 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		Scope:       req.scope,
 	})
 	return nil
+}
+
+// record settles a guard reservation. A store that cannot refund is logged
+// and otherwise ignored: the units stay spent, which errs toward safety.
+func (s *Server) record(ctx context.Context, v guard.Verdict, o guard.Outcome) {
+	if err := s.guard.Record(ctx, s.cfg.Now(), v, o); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "guard record failed", slog.String("error", err.Error()))
+	}
+}
+
+// tooManyAttempts writes the 429 for a denied attempt: Retry-After, and the
+// IETF RateLimit-Policy / RateLimit fields describing the per-address
+// budget only — the client's own standing, never an account's. The body is
+// the same whatever the username, so a 429 says nothing about existence.
+func tooManyAttempts(w http.ResponseWriter, v guard.Verdict) error {
+	retry := max(int64(math.Ceil(v.RetryAfter.Seconds())), 1)
+	h := w.Header()
+	h.Set("RateLimit-Policy", fmt.Sprintf(`"ip";q=%d;w=%d`, v.IPPolicy.Burst, int64(v.IPPolicy.Period/time.Second)))
+	h.Set("RateLimit", fmt.Sprintf(`"ip";r=%d;t=%d`, v.IPState.Remaining, int64(math.Ceil(v.IPState.ResetAfter.Seconds()))))
+	return &oauthError{
+		Status:      http.StatusTooManyRequests,
+		Code:        "too_many_attempts",
+		Description: "Too many login attempts. Try again later.",
+		RetryAfter:  int(retry),
+	}
 }
 
 func failureReason(known, match, disabled bool) string {
@@ -133,6 +195,9 @@ func (s *Server) verify(ctx context.Context, hash, pw string) (match, rehash boo
 		match, rehash, verr = password.Verify(hash, []byte(pw), s.cfg.Argon)
 		took = time.Since(t0)
 	})
+	if err == nil {
+		s.metrics.observeHash(took.Seconds())
+	}
 	switch {
 	case errors.Is(err, password.ErrOverloaded):
 		return false, false, unavailable(err)

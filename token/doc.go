@@ -29,8 +29,8 @@
 // base64url segments, a strict JSON reader for the handful of header and
 // claim members it needs (exact-case names, duplicates refused, UTF-8 only),
 // then the standard library's crypto/ed25519, crypto/ecdsa or crypto/rsa. Its
-// cost stays within a few percent of the bare signature check, where go-jose
-// adds about a third. Hand-written parsing of attacker input is where JWT
+// cost stays within a few percent of the bare signature check (six small
+// allocations), where go-jose adds 15-35% (see bench_test.go). Hand-written parsing of attacker input is where JWT
 // libraries have failed before, so the tests hold it to go-jose: a
 // differential test over many generated valid and mutated tokens requires
 // that this verifier accepts exactly what go-jose's signature verification

@@ -115,6 +115,21 @@ func LoadOrCreate(dir, alg string, rand io.Reader, now time.Time) (*KeySet, erro
 	return newKeySet(keys, active), nil
 }
 
+// Load reads the key files in dir, as LoadOrCreate does, but never creates
+// a directory or a key: it is for tools that inspect keys (credshield keys
+// list). The active key is the newest of alg; Active returns nil when dir
+// holds none, and a missing dir is an empty set.
+func Load(dir, alg string) (*KeySet, error) {
+	keys, err := loadKeys(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return newKeySet(nil, nil), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+	return newKeySet(keys, newestOf(keys, alg)), nil
+}
+
 // loadKeys reads every key file in dir.
 func loadKeys(dir string) ([]*Key, error) {
 	entries, err := os.ReadDir(dir)

@@ -33,6 +33,7 @@ func scanObject(s string, fn func(name, raw string) error) error {
 	}
 	var seenBuf [16]string
 	seen := seenBuf[:0]
+	var many map[string]bool // replaces seen past 16 members, so duplicates cost O(n)
 	p.ws()
 	if !p.eat('}') {
 		for {
@@ -45,10 +46,23 @@ func scanObject(s string, fn func(name, raw string) error) error {
 			if err != nil {
 				return err
 			}
-			if slices.Contains(seen, name) {
-				return errJSON
+			if len(seen) < cap(seenBuf) { // the usual case: a few members, no map
+				if slices.Contains(seen, name) {
+					return errJSON
+				}
+				seen = append(seen, name)
+			} else {
+				if many == nil {
+					many = make(map[string]bool, 2*len(seen))
+					for _, n := range seen {
+						many[n] = true
+					}
+				}
+				if many[name] {
+					return errJSON
+				}
+				many[name] = true
 			}
-			seen = append(seen, name)
 			p.ws()
 			if !p.eat(':') {
 				return errJSON

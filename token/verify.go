@@ -212,8 +212,7 @@ func decodeSegment(dst []byte, seg string) ([]byte, error) {
 }
 
 // parseHeader reads alg, kid and typ from a protected header. It refuses crit
-// (no extension is understood, so RFC 7515 §4.1.11 requires rejection) and
-// the key-carrying headers jwk, jku, x5u and x5c: a key that comes with the
+// and b64 (no extension is understood) and the key-carrying headers jwk, jku, x5u and x5c: a key that comes with the
 // token proves nothing, so they are never consulted and never tolerated.
 func parseHeader(s string) (header, error) {
 	var h header
@@ -230,10 +229,13 @@ func parseHeader(s string) (header, error) {
 		case "typ":
 			h.typ, ok = stringValue(raw)
 			h.hasTyp = true
-		case "nonce": // go-jose insists on a string; so do we, to agree with it
+		case "nonce": // go-jose insists on a string (or null); so do we, to agree with it
 			_, ok = stringValue(raw)
-		case "crit":
-			return errors.New("crit header not supported")
+			ok = ok || raw == "null"
+		case "crit", "b64":
+			// No extension is understood, so crit must be refused (RFC 7515
+			// §4.1.11); b64 (RFC 7797) would change what was signed.
+			return fmt.Errorf("%s header not supported", name)
 		case "jwk", "jku", "x5u", "x5c":
 			return fmt.Errorf("%s header refused: keys are never taken from the token", name)
 		default:

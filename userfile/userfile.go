@@ -125,16 +125,19 @@ func readCSV(r io.Reader, add func(line int, name, hash string)) error {
 		if err != nil {
 			return &LineError{line, fmt.Errorf("csv: %w", err)}
 		}
-		if len(rec) != 2 {
+		if len(rec) < 2 {
 			return &LineError{line, fmt.Errorf("want 2 fields (username,hash), got %d", len(rec))}
 		}
 		name := strings.TrimPrefix(rec[0], "\ufeff")
-		if first && strings.EqualFold(name, "username") && strings.EqualFold(rec[1], "hash") {
+		// PHC strings hold commas ("m=65536,t=3,p=4") and exporters rarely
+		// quote them: everything after the first field is the hash.
+		hash := strings.Join(rec[1:], ",")
+		if first && strings.EqualFold(name, "username") && strings.EqualFold(hash, "hash") {
 			first = false
 			continue
 		}
 		first = false
-		add(line, name, rec[1])
+		add(line, name, hash)
 	}
 }
 

@@ -30,6 +30,7 @@ var (
 
 // Normalize returns the canonical form of name: Unicode NFKC, then full case
 // folding, then NFKC again (folding can produce unnormalised sequences).
+// Normalize is idempotent: a stored name normalises to itself.
 // It rejects names that are empty, invalid UTF-8, contain control
 // characters, or carry leading or trailing space, rather than silently
 // trimming, so what the user typed and what is stored never disagree.
@@ -43,9 +44,12 @@ func Normalize(name string) (string, error) {
 	if len(name) > 4*MaxLen {
 		return "", ErrTooLong
 	}
-	s := norm.NFKC.String(name)
-	s = cases.Fold().String(s)
-	s = norm.NFKC.String(s)
+	s := fold(name)
+	if again := fold(s); again != s {
+		// x/text folds a few scripts (Cherokee) back and forth; pick one
+		// member of the pair so the result is the same from either side.
+		s = min(s, again)
+	}
 	if s == "" {
 		return "", ErrEmpty
 	}
@@ -61,4 +65,8 @@ func Normalize(name string) (string, error) {
 		return "", ErrSpace
 	}
 	return s, nil
+}
+
+func fold(s string) string {
+	return norm.NFKC.String(cases.Fold().String(norm.NFKC.String(s)))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/credshield/credshield/config"
 	"github.com/credshield/credshield/token"
 )
 
@@ -15,12 +16,13 @@ func newKeysCmd(e *env) *cobra.Command {
 		Use:   "keys",
 		Short: "Inspect signing keys",
 	}
-	cmd.AddCommand(&cobra.Command{
+	alg := config.Default().SigningAlg
+	list := &cobra.Command{
 		Use:   "list",
 		Short: "List signing keys: kid (RFC 7638 thumbprint), algorithm, creation time, which one signs",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ks, err := token.Load(e.keysDir())
+			ks, err := token.Load(e.keysDir(), alg)
 			if err != nil {
 				return err
 			}
@@ -36,6 +38,8 @@ func newKeysCmd(e *env) *cobra.Command {
 			}
 			return tw.Flush()
 		},
-	})
+	}
+	list.Flags().StringVar(&alg, "signing-alg", alg, "the algorithm serve signs with; its newest key is the active one")
+	cmd.AddCommand(list)
 	return cmd
 }

@@ -5,13 +5,20 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/credshield/credshield/clientip"
 	"github.com/credshield/credshield/config"
+	"github.com/credshield/credshield/guard"
+	"github.com/credshield/credshield/limit"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/server"
 	"github.com/credshield/credshield/token"
@@ -55,6 +62,23 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	pool := password.NewPool(cfg.HasherWorkers, cfg.HasherQueue)
+	limits, err := limit.NewMemory(limit.MemoryConfig{MaxKeys: cfg.GuardMaxKeys})
+	if err != nil {
+		return fmt.Errorf("guard store: %w", err)
+	}
+	g, err := guard.New(limits, cfg.Guard)
+	if err != nil {
+		return err
+	}
+	resolver, err := clientip.NewResolver(cfg.TrustedProxies, cfg.ClientIPHeader)
+	if err != nil {
+		return usageError{fmt.Errorf("--client-ip-header: %w", err)}
+	}
+	reg := prometheus.NewRegistry()
+	metrics, err := newMetrics(reg, pool, limits)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(ctx, server.Config{
 		Issuer:       cfg.Issuer,
 		Audience:     cfg.Audience,
@@ -63,9 +87,16 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		CORSOrigins:  cfg.CORSOrigins,
 		Argon:        argonParams(cfg),
 		FailureFloor: cfg.FailureFloor,
-	}, st, keys, pool, log)
+	}, server.Deps{Users: st, Keys: keys, Hasher: pool, Guard: g, ClientIP: resolver, Log: log, Metrics: metrics})
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsListen != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsListen, reg, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -100,6 +131,52 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 			return nil
 		}
 	}
+}
+
+// newMetrics registers the server's collectors and gauges over the hasher
+// pool and the guard store on reg.
+func newMetrics(reg *prometheus.Registry, pool *password.Pool, limits *limit.Memory) (*server.Metrics, error) {
+	m, err := server.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	gauges := []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_hasher_queue_depth", Help: "Login attempts waiting for a password hasher."},
+			func() float64 { return float64(pool.Queued()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_hasher_running", Help: "Password hashes being computed now."},
+			func() float64 { return float64(pool.Running()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_guard_tracked_keys", Help: "Keys the in-memory guard store tracks (capped by --guard-max-keys)."},
+			func() float64 { n, _ := limits.Stats(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_guard_sketch_fill", Help: "Share of the fullest eviction sketch's cells still holding a penalty (0..1); near 1, new keys start out penalised."},
+			func() float64 { _, f := limits.Stats(); return f }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	}
+	for _, c := range gauges {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// serveMetrics serves /metrics on its own listener, apart from the public
+// API, and returns a function that stops it.
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener stopped", "error", err.Error())
+		}
+	}()
+	log.Info("serving metrics", "listen", ln.Addr().String())
+	return func() { _ = hs.Close() }, nil
 }
 
 // argonParams turns the configured argon2id costs into password.Params.

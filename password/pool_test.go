@@ -1,0 +1,200 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// waitFor fails the test if cond does not become true soon. It is only for
+// waiting on other goroutines to reach a blocking point, never for time logic.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestPoolOverload(t *testing.T) {
+	const (
+		workers = 4
+		queue   = 8
+		callers = 2000
+	)
+	p := NewPool(workers, queue)
+	release := make(chan struct{})
+	started := make(chan struct{}, callers)
+	var running, maxRunning, completed atomic.Int64
+	fn := func() {
+		n := running.Add(1)
+		for {
+			m := maxRunning.Load()
+			if n <= m || maxRunning.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		started <- struct{}{}
+		<-release
+		running.Add(-1)
+		completed.Add(1)
+	}
+
+	results := make(chan error, callers)
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() { results <- p.Do(context.Background(), fn) })
+	}
+
+	// Every call beyond workers+queue must come back with ErrOverloaded while
+	// the admitted ones are still blocked: Do never waits for a full pool.
+	timeout := time.After(30 * time.Second)
+	for i := 0; i < callers-workers-queue; i++ {
+		select {
+		case err := <-results:
+			if !errors.Is(err, ErrOverloaded) {
+				t.Fatalf("result %d = %v, want ErrOverloaded (admitted more than workers+queue)", i, err)
+			}
+		case <-timeout:
+			t.Fatalf("only %d of %d rejections arrived", i, callers-workers-queue)
+		}
+	}
+	for range workers {
+		<-started
+	}
+	if got := p.Running(); got != workers {
+		t.Errorf("Running = %d, want %d", got, workers)
+	}
+	if got := p.Queued(); got != queue {
+		t.Errorf("Queued = %d, want %d", got, queue)
+	}
+	select {
+	case err := <-results:
+		t.Fatalf("an admitted call returned %v before release", err)
+	default:
+	}
+	if err := p.Do(context.Background(), func() {}); !errors.Is(err, ErrOverloaded) {
+		t.Errorf("Do on a full pool = %v, want ErrOverloaded", err)
+	}
+
+	close(release)
+	wg.Wait()
+	close(results)
+	for err := range results {
+		if err != nil {
+			t.Errorf("admitted call returned %v", err)
+		}
+	}
+	if got := completed.Load(); got != workers+queue {
+		t.Errorf("completed = %d, want %d", got, workers+queue)
+	}
+	if got := maxRunning.Load(); got > workers {
+		t.Errorf("max concurrent = %d, exceeds workers %d", got, workers)
+	}
+	if p.Running() != 0 || p.Queued() != 0 {
+		t.Errorf("after drain Running=%d Queued=%d, want 0 0", p.Running(), p.Queued())
+	}
+}
+
+func TestPoolCancelWhileQueued(t *testing.T) {
+	p := NewPool(1, 1)
+	release := make(chan struct{})
+	busy := make(chan error, 1)
+	go func() { busy <- p.Do(context.Background(), func() { <-release }) }()
+	waitFor(t, "the worker to start", func() bool { return p.Running() == 1 })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := make(chan error, 1)
+	ran := false
+	go func() { waiting <- p.Do(ctx, func() { ran = true }) }()
+	waitFor(t, "the waiter to queue", func() bool { return p.Queued() == 1 })
+
+	// The queue is full now.
+	if err := p.Do(context.Background(), func() {}); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("Do with full queue = %v, want ErrOverloaded", err)
+	}
+	cancel()
+	if err := <-waiting; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled waiter = %v, want context.Canceled", err)
+	}
+	if ran {
+		t.Error("cancelled waiter ran fn")
+	}
+	if got := p.Queued(); got != 0 {
+		t.Errorf("Queued after cancel = %d, want 0", got)
+	}
+	// Its queue place is free again: a new caller waits instead of being refused.
+	second := make(chan error, 1)
+	go func() { second <- p.Do(context.Background(), func() {}) }()
+	waitFor(t, "the new waiter to queue", func() bool { return p.Queued() == 1 })
+	close(release)
+	if err := <-busy; err != nil {
+		t.Errorf("running call = %v", err)
+	}
+	if err := <-second; err != nil {
+		t.Errorf("second waiter = %v", err)
+	}
+}
+
+func TestPoolContextDoneBeforeDo(t *testing.T) {
+	p := NewPool(1, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Do(ctx, func() { t.Error("fn ran with a done context") }); !errors.Is(err, context.Canceled) {
+		t.Errorf("Do = %v, want context.Canceled", err)
+	}
+}
+
+func TestPoolSizes(t *testing.T) {
+	tests := []struct {
+		name                   string
+		workers, queue         int
+		wantWorkers, wantQueue int
+	}{
+		{"explicit", 2, 3, 2, 3},
+		{"default workers", 0, 1, runtime.NumCPU(), 1},
+		{"negative workers", -1, 0, runtime.NumCPU(), 0},
+		{"negative queue", 1, -5, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewPool(tt.workers, tt.queue)
+			if p.Workers() != tt.wantWorkers || p.Queue() != tt.wantQueue {
+				t.Errorf("Workers, Queue = %d, %d; want %d, %d", p.Workers(), p.Queue(), tt.wantWorkers, tt.wantQueue)
+			}
+		})
+	}
+	// queue 0: with the only worker busy, Do fails at once.
+	p := NewPool(1, 0)
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- p.Do(context.Background(), func() { <-release }) }()
+	waitFor(t, "the worker to start", func() bool { return p.Running() == 1 })
+	if err := p.Do(context.Background(), func() {}); !errors.Is(err, ErrOverloaded) {
+		t.Errorf("Do with queue 0 and busy worker = %v, want ErrOverloaded", err)
+	}
+	close(release)
+	<-done
+}
+
+func TestPoolPanicReleasesSlot(t *testing.T) {
+	p := NewPool(1, 0)
+	func() {
+		defer func() { _ = recover() }()
+		_ = p.Do(context.Background(), func() { panic("boom") })
+	}()
+	if p.Running() != 0 || p.Queued() != 0 {
+		t.Fatalf("after panic Running=%d Queued=%d", p.Running(), p.Queued())
+	}
+	if err := p.Do(context.Background(), func() {}); err != nil {
+		t.Errorf("Do after panic = %v", err)
+	}
+}
