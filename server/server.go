@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/credshield/credshield/clientip"
@@ -174,18 +175,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // routes is the whole public API: read it to find where a request goes.
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("POST /token", s.handle(s.token))
-	mux.Handle("GET /users/me", s.handle(s.me))
-	mux.Handle("GET /.well-known/jwks.json", s.handle(s.jwks))
-	mux.Handle("GET /.well-known/oauth-authorization-server", s.handle(s.serveStatic(s.metadata, "public, max-age=300")))
-	mux.Handle("GET /openapi.json", s.handle(s.serveStatic(s.openapi, "public, max-age=300")))
-	mux.Handle("GET /healthz", s.handle(s.healthz))
-	mux.Handle("GET /readyz", s.handle(s.readyz))
-	mux.Handle("/", s.handle(func(http.ResponseWriter, *http.Request) error {
+	r := newRouter(s)
+	r.handle("POST", "/token", s.token)
+	r.handle("GET", "/users/me", s.me)
+	r.handle("GET", "/.well-known/jwks.json", s.jwks)
+	r.handle("GET", "/.well-known/oauth-authorization-server", s.serveStatic(s.metadata, "public, max-age=300"))
+	r.handle("GET", "/openapi.json", s.serveStatic(s.openapi, "public, max-age=300"))
+	r.handle("GET", "/healthz", s.healthz)
+	r.handle("GET", "/readyz", s.readyz)
+	return s.recoverPanics(securityHeaders(newCORS(s.cfg.CORSOrigins).wrap(r.done())))
+}
+
+// router registers handlers on a ServeMux and answers every other method
+// on a known path with a JSON 405 and Allow, and every unknown path with a
+// JSON 404, so that no response of the service is plain text.
+type router struct {
+	s       *Server
+	mux     *http.ServeMux
+	methods map[string][]string // path -> methods, in registration order
+}
+
+func newRouter(s *Server) *router {
+	return &router{s: s, mux: http.NewServeMux(), methods: make(map[string][]string)}
+}
+
+func (rt *router) handle(method, path string, h handlerFunc) {
+	rt.mux.Handle(method+" "+path, rt.s.handle(h))
+	rt.methods[path] = append(rt.methods[path], method)
+}
+
+func (rt *router) done() http.Handler {
+	for path, methods := range rt.methods {
+		allow := strings.Join(methods, ", ")
+		rt.mux.Handle(path, rt.s.handle(func(w http.ResponseWriter, _ *http.Request) error {
+			w.Header().Set("Allow", allow)
+			return &oauthError{Status: http.StatusMethodNotAllowed, Code: "invalid_request", Description: "method not allowed; use " + allow}
+		}))
+	}
+	rt.mux.Handle("/", rt.s.handle(func(http.ResponseWriter, *http.Request) error {
 		return &oauthError{Status: http.StatusNotFound, Code: "not_found", Description: "no such endpoint"}
 	}))
-	return s.recoverPanics(securityHeaders(newCORS(s.cfg.CORSOrigins).wrap(mux)))
+	return rt.mux
 }
 
 // HTTPServer returns an http.Server for s with timeouts on every phase, so

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -72,6 +73,10 @@ func TestTokenRequestErrors(t *testing.T) {
 	e := newTestEnv(t)
 	e.addUser("bob", "correct horse battery")
 	big := "username=bob&password=" + strings.Repeat("a", MaxFormBytes)
+	var manyParams string
+	for i := 0; i < 40; i++ {
+		manyParams += fmt.Sprintf("p%d=1&", i)
+	}
 	basic := func(id, secret string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 	}
@@ -96,7 +101,7 @@ func TestTokenRequestErrors(t *testing.T) {
 		{"NUL in password", "username=bob&password=x%00y", nil, 400, "invalid_request", "NUL"},
 		{"NUL in username", "username=b%00ob&password=x", nil, 400, "invalid_request", "NUL"},
 		{"bad percent escape", "username=bob&password=%zz", nil, 400, "invalid_request", "percent-encoding"},
-		{"too many parameters", strings.Repeat("a=1&", 40) + "username=bob&password=x", nil, 400, "invalid_request", "parameters"},
+		{"too many parameters", manyParams + "username=bob&password=x", nil, 400, "invalid_request", "parameters"},
 		{"control char in username", "username=b%07ob&password=x", nil, 400, "invalid_request", "control"},
 		{"unsupported grant", "grant_type=client_credentials&username=bob&password=x", nil, 400, "unsupported_grant_type", "client_credentials"},
 		{"invalid scope", "username=bob&password=x&scope=a%22b", nil, 400, "invalid_scope", "scope"},
@@ -124,8 +129,9 @@ func TestTokenRequestErrors(t *testing.T) {
 
 	t.Run("GET is not allowed", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, e.ts.URL+"/token", nil)
-		if res := e.do(req); res.status != http.StatusMethodNotAllowed {
-			t.Errorf("status %d", res.status)
+		res := e.do(req)
+		if res.status != http.StatusMethodNotAllowed || res.header.Get("Allow") != "POST" || res.json(t)["error"] != "invalid_request" {
+			t.Errorf("status %d Allow %q body %s", res.status, res.header.Get("Allow"), res.body)
 		}
 	})
 	t.Run("basic with empty secret is the client id", func(t *testing.T) {
