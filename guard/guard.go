@@ -24,7 +24,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/credshield/credshield/clientip"
 	"github.com/credshield/credshield/limit"
 )
 
@@ -192,7 +191,7 @@ func (g *Guard) Record(ctx context.Context, now time.Time, v Verdict, o Outcome)
 // for.
 func (g *Guard) requests(a Attempt) ([]limit.Request, []Reason) {
 	ip := a.IP.Unmap()
-	host, wider := clientip.Subnets(ip)
+	host, wider := subnets(ip)
 	hostKey := host.String()
 	if ip.Is4() {
 		hostKey = ip.String()

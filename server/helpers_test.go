@@ -33,7 +33,7 @@ var testParams = password.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16
 // testEnv is a real server on loopback over a real SQLite file and real
 // signing keys.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	ts     *httptest.Server
 	st     *sqlite.Store
@@ -87,7 +87,7 @@ func unlimited() guard.Policy {
 	return guard.Policy{IP: l, Subnet: l, Subnet48: l, User: l, UserIP: l}
 }
 
-func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
+func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -178,7 +178,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {

@@ -73,9 +73,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	s.metrics.verdict(verdict.Allowed, string(verdict.Reason))
 	if !verdict.Allowed {
 		s.metrics.attempt(outcomeDenied)
-		s.log.LogAttrs(ctx, slog.LevelWarn, "guard.deny",
-			slog.String("reason", string(verdict.Reason)), slog.String("ip", ip.String()),
-			slog.String("username", req.username), slog.Duration("retry_after", verdict.RetryAfter))
+		if ok, suppressed := s.denyLog.allow(time.Now()); ok {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "guard.deny",
+				slog.String("reason", string(verdict.Reason)), slog.String("ip", ip.String()),
+				slog.String("username", req.username), slog.Duration("retry_after", verdict.RetryAfter),
+				slog.Int("suppressed_since_last", suppressed))
+		}
 		return tooManyAttempts(w, verdict)
 	}
 

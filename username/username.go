@@ -44,6 +44,9 @@ func Normalize(name string) (string, error) {
 	if len(name) > 4*MaxLen {
 		return "", ErrTooLong
 	}
+	if s, ok := asciiFold(name); ok {
+		return s, nil
+	}
 	s := fold(name)
 	if again := fold(s); again != s {
 		// x/text folds a few scripts (Cherokee) back and forth; pick one
@@ -69,4 +72,31 @@ func Normalize(name string) (string, error) {
 
 func fold(s string) string {
 	return norm.NFKC.String(cases.Fold().String(norm.NFKC.String(s)))
+}
+
+// asciiFold is Normalize's fast path for printable ASCII, which NFKC leaves
+// alone and case folding only lower-cases. Most names take it, and it keeps
+// normalisation off the profile of a throttled login.
+func asciiFold(name string) (string, bool) {
+	if len(name) > MaxLen || name[0] == ' ' || name[len(name)-1] == ' ' {
+		return "", false
+	}
+	upper := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c < 0x20 || c > 0x7e {
+			return "", false
+		}
+		upper = upper || ('A' <= c && c <= 'Z')
+	}
+	if !upper {
+		return name, true
+	}
+	b := []byte(name)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b), true
 }

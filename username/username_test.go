@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestNormalize(t *testing.T) {
@@ -58,6 +59,32 @@ func FuzzNormalize(f *testing.F) {
 		again, err := Normalize(n)
 		if err != nil || again != n {
 			t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q, %v", s, n, n, again, err)
+		}
+	})
+}
+
+// FuzzASCIIFastPath checks that the ASCII fast path agrees with the full
+// Unicode path on every input it takes.
+func FuzzASCIIFastPath(f *testing.F) {
+	for _, s := range []string{"Alice", "bob", "A B", " a", "a~Z", "\x7f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" {
+			return
+		}
+		fast, ok := asciiFold(s)
+		if !ok {
+			return
+		}
+		slow := fold(s)
+		for _, r := range slow {
+			if unicode.IsControl(r) {
+				t.Fatalf("fast path took %q with a control character", s)
+			}
+		}
+		if fast != slow {
+			t.Fatalf("asciiFold(%q) = %q, full path %q", s, fast, slow)
 		}
 	})
 }
