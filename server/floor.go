@@ -106,7 +106,7 @@ func (s *Server) calibrateFloorLocked(ctx context.Context) error {
 		s.floor.observe(d)
 	}
 	if fresh > 0 {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "failure floor calibrated", slog.Duration("floor", s.floor.get()), slog.Int("new_hash_classes", fresh))
+		s.log.LogAttrs(ctx, slog.LevelInfo, "failure floor calibrated", slog.String("floor", s.floor.get().String()), slog.Int("new_hash_classes", fresh))
 	}
 	return nil
 }

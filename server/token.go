@@ -76,7 +76,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		if ok, suppressed := s.denyLog.allow(time.Now()); ok {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "guard.deny",
 				slog.String("reason", string(verdict.Reason)), slog.String("ip", ip.String()),
-				slog.String("username", req.username), slog.Duration("retry_after", verdict.RetryAfter),
+				slog.String("username", req.username), slog.String("retry_after", verdict.RetryAfter.Round(time.Second).String()),
 				slog.Int("suppressed_since_last", suppressed))
 		}
 		return tooManyAttempts(w, verdict)
