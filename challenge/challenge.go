@@ -89,19 +89,18 @@ type Challenge struct {
 // Response is the body of the token endpoint's 400 answer that demands a
 // challenge, an RFC 6749 §5.2 error with the challenge attached.
 type Response struct {
-	Error            string    `json:"error"`
-	ErrorDescription string    `json:"error_description"`
-	Challenge        Challenge `json:"challenge"`
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+	// Detail repeats the description for FastAPI-style front ends.
+	Detail    string    `json:"detail"`
+	Challenge Challenge `json:"challenge"`
 }
 
 // NewResponse wraps c in the token endpoint's "challenge_required" error
 // body.
 func NewResponse(c Challenge) Response {
-	return Response{
-		Error:            ErrorCode,
-		ErrorDescription: "solve the proof-of-work challenge and retry with the challenge and challenge_solution form fields",
-		Challenge:        c,
-	}
+	const desc = "solve the proof-of-work challenge and retry with the challenge and challenge_solution form fields"
+	return Response{Error: ErrorCode, ErrorDescription: desc, Detail: desc, Challenge: c}
 }
 
 // token is a decoded version 1 token.

@@ -13,9 +13,9 @@ import (
 // before it expires: expired entries are swept, oldest expiry first, on
 // every call, and when the live ones fill it, Seen answers
 // ErrReplayCacheFull and Full true until some expire. An entry costs
-// about 100 bytes, so the default capacity of 2^18 takes some 25 MiB and
-// absorbs 2^18 / DefaultTTL ≈ 2,000 verifications a second, more than
-// two cores can evaluate.
+// about 64 bytes, so DefaultReplayCapacity (2^19) takes some 33 MiB and
+// absorbs 2^19 / DefaultTTL ≈ 4,300 verifications a second, more than
+// two cores can evaluate (one takes about 0.65 ms).
 //
 // Create one with NewMemoryReplay; the zero value is not usable. It is
 // safe for concurrent use.
@@ -28,7 +28,7 @@ type MemoryReplay struct {
 
 // DefaultReplayCapacity is a capacity for NewMemoryReplay sized for the
 // default TTL on a small server; see MemoryReplay.
-const DefaultReplayCapacity = 1 << 18
+const DefaultReplayCapacity = 1 << 19
 
 // NewMemoryReplay returns an empty MemoryReplay that holds up to
 // capacity live entries.

@@ -3,7 +3,6 @@ package challenge
 import (
 	"context"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -25,29 +24,25 @@ func Solve(ctx context.Context, encoded string, workers int) (solution string, e
 	}
 	p := newPuzzle(t)
 	var (
-		evals atomic.Int64
-		found atomic.Bool
-		best  atomic.Uint64 // smallest solving counter found; valid when found
-		wg    sync.WaitGroup
+		evals  atomic.Int64
+		found  atomic.Bool
+		result atomic.Uint64 // a solving counter; valid when found
+		wg     sync.WaitGroup
 	)
-	best.Store(math.MaxUint64)
 	for w := range workers {
 		wg.Go(func() {
-			// Worker w tries w, w+workers, w+2·workers, ...; once a
-			// solution is known, counters above it are not worth trying.
-			for c := uint64(w); c < best.Load(); c += uint64(workers) {
+			// Worker w tries w, w+workers, w+2·workers, ... until any
+			// worker finds a solution: with one worker the solution is
+			// the smallest counter that fits.
+			for c := uint64(w); !found.Load(); c += uint64(workers) {
 				if ctx.Err() != nil {
 					return
 				}
 				evals.Add(1)
 				if solves(p.evaluate(c), p.difficulty) {
-					for {
-						b := best.Load()
-						if c >= b || best.CompareAndSwap(b, c) {
-							break
-						}
+					if found.CompareAndSwap(false, true) {
+						result.Store(c)
 					}
-					found.Store(true)
 					return
 				}
 			}
@@ -60,5 +55,5 @@ func Solve(ctx context.Context, encoded string, workers int) (solution string, e
 		}
 		return "", int(evals.Load()), fmt.Errorf("solve challenge: no counter fits: %w", ErrInsufficientWork)
 	}
-	return formatSolution(best.Load()), int(evals.Load()), nil
+	return formatSolution(result.Load()), int(evals.Load()), nil
 }

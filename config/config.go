@@ -18,7 +18,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/credshield/credshield/challenge"
 	"github.com/credshield/credshield/clientip"
+	"github.com/credshield/credshield/device"
 	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/limit"
 )
@@ -64,6 +66,16 @@ type Serve struct {
 	Guard        guard.Policy
 	GuardMaxKeys int
 
+	// DeviceLifetime is how long a device credential is trusted;
+	// DeviceCookieSameSite is strict, lax or none.
+	DeviceLifetime       time.Duration
+	DeviceCookieSameSite string
+	// Detector tunes the attack detector.
+	Detector guard.DetectorConfig
+	// ChallengeReplayCapacity bounds the challenge replay cache; when it
+	// is full the guard denies instead of issuing challenges.
+	ChallengeReplayCapacity int
+
 	// MetricsListen is the address of the Prometheus /metrics listener;
 	// empty disables it. It is never the public listener.
 	MetricsListen string
@@ -80,20 +92,24 @@ type Serve struct {
 // flag.
 func Default() Serve {
 	return Serve{
-		DataDir:         "./credshield-data",
-		Listen:          "127.0.0.1:8080",
-		SigningAlg:      "EdDSA",
-		AccessTTL:       15 * time.Minute,
-		Leeway:          30 * time.Second,
-		ArgonMemoryKiB:  19 * 1024,
-		ArgonTime:       2,
-		ArgonThreads:    1,
-		HasherQueue:     64,
-		ClientIPHeader:  clientip.DefaultHeader,
-		Guard:           guard.DefaultPolicy(),
-		GuardMaxKeys:    limit.DefaultMaxKeys,
-		FailureFloor:    0,
-		ShutdownTimeout: 15 * time.Second,
+		DataDir:                 "./credshield-data",
+		Listen:                  "127.0.0.1:8080",
+		SigningAlg:              "EdDSA",
+		AccessTTL:               15 * time.Minute,
+		Leeway:                  30 * time.Second,
+		ArgonMemoryKiB:          19 * 1024,
+		ArgonTime:               2,
+		ArgonThreads:            1,
+		HasherQueue:             64,
+		ClientIPHeader:          clientip.DefaultHeader,
+		Guard:                   guard.DefaultPolicy(),
+		GuardMaxKeys:            limit.DefaultMaxKeys,
+		DeviceLifetime:          device.DefaultLifetime,
+		DeviceCookieSameSite:    "strict",
+		Detector:                guard.DefaultDetectorConfig(),
+		ChallengeReplayCapacity: challenge.DefaultReplayCapacity,
+		FailureFloor:            0,
+		ShutdownTimeout:         15 * time.Second,
 	}
 }
 
@@ -118,6 +134,20 @@ func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Var(limitValue{&c.Guard.Subnet48}, "guard-subnet48-limit", "failed logins allowed per IPv6 /48")
 	fs.Var(limitValue{&c.Guard.User}, "guard-user-limit", "failed logins allowed per username, from everywhere")
 	fs.Var(limitValue{&c.Guard.UserIP}, "guard-user-ip-limit", "failed logins allowed per username from one address")
+	fs.Var(limitValue{&c.Guard.IPSoft}, "guard-ip-soft-limit", "failed logins per client address before it must solve a challenge for each attempt")
+	fs.Var(limitValue{&c.Guard.UserHard}, "guard-user-hard-limit", "failed logins and challenges per username before untrusted clients get 429 (NIST SP 800-63B caps consecutive failures at 100)")
+	fs.Var(limitValue{&c.Guard.Device}, "guard-device-limit", "failed logins a device credential may make before it alone is locked")
+	fs.Var(limitValue{&c.Guard.Network}, "guard-network-limit", "failed logins allowed per user from one of the user's known networks")
+	fs.DurationVar(&c.Guard.KnownNetworkTTL, "known-network-ttl", c.Guard.KnownNetworkTTL, "how long a successful login makes its network (IPv4 /24, IPv6 /48) known for the user")
+	fs.IntVar(&c.Guard.Difficulty, "challenge-difficulty", c.Guard.Difficulty, "proof-of-work difficulty (leading zero bits of argon2id, 1 MiB each) past a soft budget")
+	fs.IntVar(&c.Guard.AttackDifficulty, "challenge-attack-difficulty", c.Guard.AttackDifficulty, "proof-of-work difficulty while the service is under attack")
+	fs.IntVar(&c.ChallengeReplayCapacity, "challenge-replay-capacity", c.ChallengeReplayCapacity, "solved challenges remembered until they expire (about 64 bytes each); when full, challenges give way to 429")
+	fs.IntVar(&c.Detector.MinFailures, "attack-min-failures", c.Detector.MinFailures, "failed logins per minute below which the service is never considered under attack")
+	fs.Float64Var(&c.Detector.Factor, "attack-factor", c.Detector.Factor, "failed logins per minute above this multiple of the usual rate mean an attack")
+	fs.Float64Var(&c.Detector.UnknownRatio, "attack-unknown-ratio", c.Detector.UnknownRatio, "share of unknown usernames among failures that means an attack")
+	fs.DurationVar(&c.Detector.Cooldown, "attack-cooldown", c.Detector.Cooldown, "quiet time before the service stands down from under-attack mode")
+	fs.DurationVar(&c.DeviceLifetime, "device-lifetime", c.DeviceLifetime, "how long a device credential is trusted after a successful login")
+	fs.StringVar(&c.DeviceCookieSameSite, "device-cookie-samesite", c.DeviceCookieSameSite, "SameSite of the device cookie: strict (same-site login page), lax, or none (cross-origin front ends in --cors-origins)")
 	fs.IntVar(&c.GuardMaxKeys, "guard-max-keys", c.GuardMaxKeys, "most keys the in-memory guard tracks (about 40 bytes each); penalties survive eviction")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (for example 127.0.0.1:9464); empty disables it")
 	fs.DurationVar(&c.FailureFloor, "failure-floor", c.FailureFloor, "least time a failed login takes (raised automatically to the slowest stored hash scheme)")
@@ -215,6 +245,20 @@ func (c *Serve) Validate() error {
 	}
 	if err := c.Guard.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Detector.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DeviceLifetime < time.Hour || c.DeviceLifetime > 400*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--device-lifetime %s: want between 1h and 400 days (browsers cap cookies at 400 days)", c.DeviceLifetime))
+	}
+	switch c.DeviceCookieSameSite {
+	case "strict", "lax", "none":
+	default:
+		errs = append(errs, fmt.Errorf("--device-cookie-samesite %q: want strict, lax or none", c.DeviceCookieSameSite))
+	}
+	if c.ChallengeReplayCapacity < 1024 {
+		errs = append(errs, fmt.Errorf("--challenge-replay-capacity %d: want at least 1024", c.ChallengeReplayCapacity))
 	}
 	if c.GuardMaxKeys < 1024 {
 		errs = append(errs, fmt.Errorf("--guard-max-keys %d: want at least 1024", c.GuardMaxKeys))

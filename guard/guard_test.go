@@ -18,7 +18,7 @@ func newGuard(t *testing.T, p Policy) *Guard {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := New(st, p)
+	g, err := New(Config{Store: st, Policy: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,6 +27,16 @@ func newGuard(t *testing.T, p Policy) *Guard {
 
 // wide is a budget that never binds in these tests.
 var wide = limit.Limit{Burst: 1 << 20, Period: time.Hour}
+
+// policy returns a Policy whose budgets never bind, changed by mod.
+func policy(mod func(*Policy)) Policy {
+	p := Policy{IP: wide, IPSoft: wide, Subnet: wide, Subnet48: wide, User: wide, UserHard: wide, UserIP: wide,
+		Device: wide, Network: wide, KnownNetworkTTL: 30 * 24 * time.Hour, Difficulty: 4, AttackDifficulty: 8}
+	if mod != nil {
+		mod(&p)
+	}
+	return p
+}
 
 func TestBudgets(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -37,61 +47,63 @@ func TestBudgets(t *testing.T) {
 		ip     func(i int) string
 		user   func(i int) string
 		n      int
-		denyAt int // first denied attempt (0-based), -1 for none
+		denyAt int // first refused attempt (0-based), -1 for none
 		reason Reason
+		// challenge: the refusal is a challenge (soft budget), not a deny.
+		challenge bool
 	}{
 		{
 			name:   "many usernames from one IPv4 address stop at the address",
-			policy: Policy{IP: limit.Limit{Burst: 20, Period: time.Hour}, Subnet: wide, Subnet48: wide, User: wide, UserIP: wide},
+			policy: policy(func(p *Policy) { p.IP = limit.Limit{Burst: 20, Period: time.Hour} }),
 			ip:     func(int) string { return "203.0.113.7" },
 			user:   func(i int) string { return fmt.Sprintf("user%d", i) },
 			n:      50, denyAt: 20, reason: ReasonIP,
 		},
 		{
 			name:   "rotating addresses in one /24 stop at the subnet",
-			policy: Policy{IP: limit.Limit{Burst: 3, Period: time.Hour}, Subnet: limit.Limit{Burst: 100, Period: time.Hour}, Subnet48: wide, User: wide, UserIP: wide},
+			policy: policy(func(p *Policy) { p.IP = limit.Limit{Burst: 3, Period: time.Hour}; p.Subnet = limit.Limit{Burst: 100, Period: time.Hour} }),
 			ip:     func(i int) string { return fmt.Sprintf("198.51.100.%d", i%256) },
 			user:   func(i int) string { return fmt.Sprintf("user%d", i) },
 			n:      300, denyAt: 100, reason: ReasonSubnet,
 		},
 		{
 			name:   "IPv6 addresses inside one /64 count as one address",
-			policy: Policy{IP: limit.Limit{Burst: 10, Period: time.Hour}, Subnet: wide, Subnet48: wide, User: wide, UserIP: wide},
+			policy: policy(func(p *Policy) { p.IP = limit.Limit{Burst: 10, Period: time.Hour} }),
 			ip:     func(i int) string { return fmt.Sprintf("2001:db8:1:2::%x", i+1) },
 			user:   func(i int) string { return fmt.Sprintf("user%d", i) },
 			n:      30, denyAt: 10, reason: ReasonIP,
 		},
 		{
 			name:   "IPv6 /64s rotating inside one /56 stop at the subnet",
-			policy: Policy{IP: wide, Subnet: limit.Limit{Burst: 40, Period: time.Hour}, Subnet48: wide, User: wide, UserIP: wide},
+			policy: policy(func(p *Policy) { p.Subnet = limit.Limit{Burst: 40, Period: time.Hour} }),
 			ip:     func(i int) string { return fmt.Sprintf("2001:db8:1:%x::1", i%256) },
 			user:   func(i int) string { return fmt.Sprintf("user%d", i) },
 			n:      100, denyAt: 40, reason: ReasonSubnet,
 		},
 		{
 			name:   "IPv6 /56s rotating inside one /48 stop at the /48",
-			policy: Policy{IP: wide, Subnet: wide, Subnet48: limit.Limit{Burst: 60, Period: time.Hour}, User: wide, UserIP: wide},
+			policy: policy(func(p *Policy) { p.Subnet48 = limit.Limit{Burst: 60, Period: time.Hour} }),
 			ip:     func(i int) string { return fmt.Sprintf("2001:db8:1:%x00::1", i%256) },
 			user:   func(i int) string { return fmt.Sprintf("user%d", i) },
 			n:      100, denyAt: 60, reason: ReasonSubnet48,
 		},
 		{
 			name:   "one username from many networks stops at the username",
-			policy: Policy{IP: wide, Subnet: wide, Subnet48: wide, User: limit.Limit{Burst: 10, Period: time.Hour}, UserIP: wide},
+			policy: policy(func(p *Policy) { p.User = limit.Limit{Burst: 10, Period: time.Hour} }),
 			ip:     func(i int) string { return fmt.Sprintf("10.%d.%d.1", i/256, i%256) },
 			user:   func(int) string { return "alice" },
-			n:      30, denyAt: 10, reason: ReasonUser,
+			n:      30, denyAt: 10, reason: ReasonUser, challenge: true,
 		},
 		{
 			name:   "one username from one address stops at the pair first",
-			policy: Policy{IP: wide, Subnet: wide, Subnet48: wide, User: limit.Limit{Burst: 10, Period: time.Hour}, UserIP: limit.Limit{Burst: 5, Period: time.Hour}},
+			policy: policy(func(p *Policy) { p.User = limit.Limit{Burst: 10, Period: time.Hour}; p.UserIP = limit.Limit{Burst: 5, Period: time.Hour} }),
 			ip:     func(int) string { return "192.0.2.1" },
 			user:   func(int) string { return "alice" },
 			n:      8, denyAt: 5, reason: ReasonUserIP,
 		},
 		{
 			name:   "IPv4-mapped IPv6 is the IPv4 address",
-			policy: Policy{IP: limit.Limit{Burst: 4, Period: time.Hour}, Subnet: wide, Subnet48: wide, User: wide, UserIP: wide},
+			policy: policy(func(p *Policy) { p.IP = limit.Limit{Burst: 4, Period: time.Hour} }),
 			ip: func(i int) string {
 				if i%2 == 0 {
 					return "::ffff:192.0.2.9"
@@ -129,10 +141,13 @@ func TestBudgets(t *testing.T) {
 					continue
 				}
 				if v.Allowed {
-					t.Fatalf("attempt %d allowed, want denied from %d", i, tt.denyAt)
+					t.Fatalf("attempt %d allowed, want refused from %d", i, tt.denyAt)
 				}
-				if v.Reason != tt.reason || v.RetryAfter <= 0 {
-					t.Fatalf("attempt %d: reason %q retry %v, want %q", i, v.Reason, v.RetryAfter, tt.reason)
+				if v.Reason != tt.reason || (v.Challenge > 0) != tt.challenge {
+					t.Fatalf("attempt %d: reason %q challenge %d, want %q (challenge %v)", i, v.Reason, v.Challenge, tt.reason, tt.challenge)
+				}
+				if !tt.challenge && v.RetryAfter <= 0 {
+					t.Fatalf("attempt %d: denied without Retry-After", i)
 				}
 				return
 			}
@@ -141,7 +156,7 @@ func TestBudgets(t *testing.T) {
 }
 
 func TestSuccessRefunds(t *testing.T) {
-	g := newGuard(t, Policy{IP: limit.Limit{Burst: 3, Period: time.Hour}, Subnet: wide, Subnet48: wide, User: limit.Limit{Burst: 3, Period: time.Hour}, UserIP: wide})
+	g := newGuard(t, policy(func(p *Policy) { p.IP = limit.Limit{Burst: 3, Period: time.Hour}; p.User = limit.Limit{Burst: 3, Period: time.Hour} }))
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	a := Attempt{Username: "alice", IP: netip.MustParseAddr("192.0.2.1")}
@@ -184,7 +199,7 @@ func TestSuccessRefunds(t *testing.T) {
 // of N: exactly N are allowed, so exactly N reach the password hash.
 func TestParallelAttemptsNeverOverrun(t *testing.T) {
 	const n = 7
-	g := newGuard(t, Policy{IP: wide, Subnet: wide, Subnet48: wide, User: limit.Limit{Burst: n, Period: time.Hour}, UserIP: wide})
+	g := newGuard(t, policy(func(p *Policy) { p.User = limit.Limit{Burst: n, Period: time.Hour} }))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var allowed atomic.Int32
 	var wg sync.WaitGroup
@@ -214,13 +229,13 @@ func TestParallelAttemptsNeverOverrun(t *testing.T) {
 }
 
 func TestInvalid(t *testing.T) {
-	if _, err := New(nil, DefaultPolicy()); err == nil {
+	if _, err := New(Config{Policy: DefaultPolicy()}); err == nil {
 		t.Error("nil store accepted")
 	}
 	st, _ := limit.NewMemory(limit.MemoryConfig{})
 	bad := DefaultPolicy()
 	bad.User.Burst = 0
-	if _, err := New(st, bad); err == nil {
+	if _, err := New(Config{Store: st, Policy: bad}); err == nil {
 		t.Error("zero burst accepted")
 	}
 	g := newGuard(t, DefaultPolicy())

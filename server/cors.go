@@ -7,8 +7,9 @@ import (
 
 // cors answers browsers for the origins listed in --cors-origins and no
 // others. It never sends a wildcard, and it answers preflights itself
-// (before routing) so an unlisted origin learns nothing but a 403.
-// Credentials are not allowed yet: nothing in the API reads cookies.
+// (before routing) so an unlisted origin learns nothing but a 403. Listed
+// origins may send credentials: a cross-origin login page needs the device
+// cookie (with --device-cookie-samesite none).
 type cors struct {
 	origins []string
 }
@@ -31,6 +32,7 @@ func (c *cors) wrap(next http.Handler) http.Handler {
 				return
 			}
 			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
 			h.Set("Access-Control-Allow-Methods", "GET, POST")
 			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 			h.Set("Access-Control-Max-Age", "600")
@@ -39,7 +41,8 @@ func (c *cors) wrap(next http.Handler) http.Handler {
 		}
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After")
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy")
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -89,11 +89,11 @@ func TestCORS(t *testing.T) {
 	if ok.status != http.StatusNoContent || ok.header.Get("Access-Control-Allow-Origin") != "https://app.example" {
 		t.Errorf("listed origin preflight: %d %v", ok.status, ok.header)
 	}
-	if ok.header.Get("Access-Control-Allow-Credentials") != "" {
-		t.Error("credentials allowed")
+	if ok.header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Error("a listed origin may not send the device cookie")
 	}
 	bad := preflight("https://evil.example")
-	if bad.status != http.StatusForbidden || bad.header.Get("Access-Control-Allow-Origin") != "" {
+	if bad.status != http.StatusForbidden || bad.header.Get("Access-Control-Allow-Origin") != "" || bad.header.Get("Access-Control-Allow-Credentials") != "" {
 		t.Errorf("unlisted origin preflight: %d %v", bad.status, bad.header)
 	}
 	simple := get(t, e, "/healthz", "Origin", "https://evil.example")

@@ -42,14 +42,16 @@ func TestStuffingBurstFromOneIP(t *testing.T) {
 	e := newTestEnv(t, withPolicy(guard.DefaultPolicy()), withHasher(func(h Hasher) Hasher { counter.Hasher = h; return counter }))
 	e.addUser("user7", "correct horse battery")
 	const n = 200
-	var allowed, denied int
+	var allowed, challenged, denied int
 	var first429 response
 	for i := 0; i < n; i++ {
 		res := e.login(fmt.Sprintf("user%d", i), "leaked password")
-		switch res.status {
-		case http.StatusBadRequest:
+		switch {
+		case res.status == http.StatusBadRequest && res.json(t)["error"] == "invalid_grant":
 			allowed++
-		case http.StatusTooManyRequests:
+		case res.status == http.StatusBadRequest && res.json(t)["error"] == "challenge_required":
+			challenged++
+		case res.status == http.StatusTooManyRequests:
 			if denied == 0 {
 				first429 = res
 			}
@@ -58,8 +60,11 @@ func TestStuffingBurstFromOneIP(t *testing.T) {
 			t.Fatalf("attempt %d: status %d %s", i, res.status, res.body)
 		}
 	}
-	if ip := guard.DefaultPolicy().IP.Burst; allowed != ip || denied != n-ip {
-		t.Fatalf("%d allowed, %d denied; want the first %d allowed", allowed, denied, ip)
+	// 10 tries on the soft budget, 10 challenges nobody solved, then 429
+	// from the 21st attempt to the end.
+	p := guard.DefaultPolicy()
+	if allowed != p.IPSoft.Burst || challenged != p.IP.Burst-p.IPSoft.Burst || denied != n-p.IP.Burst {
+		t.Fatalf("%d allowed, %d challenged, %d denied", allowed, challenged, denied)
 	}
 	if got := counter.calls.Load(); got != int64(allowed) {
 		t.Errorf("hasher ran %d times for %d allowed attempts", got, allowed)
@@ -80,7 +85,7 @@ func TestStuffingBurstFromOneIP(t *testing.T) {
 	if got := testutil.ToFloat64(e.srv.metrics.attempts.WithLabelValues(outcomeDenied)); got != float64(denied) {
 		t.Errorf("denied metric %v, want %d", got, denied)
 	}
-	if got := testutil.ToFloat64(e.srv.metrics.verdicts.WithLabelValues("deny", "ip")); got != float64(denied) {
+	if got := testutil.ToFloat64(e.srv.metrics.verdicts.WithLabelValues("deny", "ip", "untrusted")); got != float64(denied) {
 		t.Errorf("deny/ip verdicts %v, want %d", got, denied)
 	}
 }
@@ -120,8 +125,8 @@ func TestParallelAttemptsReachHasherExactlyN(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	if counts[http.StatusBadRequest] != budget || counts[http.StatusTooManyRequests] != 200-budget {
-		t.Errorf("answers %v; want %d failures and %d denials", counts, budget, 200-budget)
+	if counts[http.StatusBadRequest] != 200 {
+		t.Errorf("answers %v; want 200 of 400 (failures and challenges)", counts)
 	}
 	if got := counter.calls.Load(); got != budget {
 		t.Errorf("hasher reached %d times, want exactly %d", got, budget)
@@ -131,7 +136,10 @@ func TestParallelAttemptsReachHasherExactlyN(t *testing.T) {
 // TestDenialSaysNothingAboutExistence checks that a 429 for an existing
 // username and for an unknown one are the same.
 func TestDenialSaysNothingAboutExistence(t *testing.T) {
-	e := newTestEnv(t, withPolicy(policyWith(func(p *guard.Policy) { p.User = limit.Limit{Burst: 2, Period: time.Hour} })))
+	e := newTestEnv(t, withPolicy(policyWith(func(p *guard.Policy) {
+		p.User = limit.Limit{Burst: 2, Period: time.Hour}
+		p.UserHard = limit.Limit{Burst: 2, Period: time.Hour}
+	})))
 	e.addUser("real", "correct horse battery")
 	deny := func(name string) response {
 		for i := 0; i < 2; i++ {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/credshield/credshield/challenge"
 	"github.com/credshield/credshield/clientip"
+	"github.com/credshield/credshield/device"
 	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/limit"
 	"github.com/credshield/credshield/password"
@@ -52,6 +55,7 @@ type envParts struct {
 	policy         guard.Policy
 	trusted        []netip.Prefix
 	hasher         func(Hasher) Hasher // wraps the pool, e.g. to count calls
+	detector       *guard.DetectorConfig
 }
 
 func withPool(workers, queue int) envOption {
@@ -84,7 +88,13 @@ func withHasher(wrap func(Hasher) Hasher) envOption {
 // things.
 func unlimited() guard.Policy {
 	l := limit.Limit{Burst: 1 << 30, Period: time.Hour}
-	return guard.Policy{IP: l, Subnet: l, Subnet48: l, User: l, UserIP: l}
+	return guard.Policy{IP: l, IPSoft: l, Subnet: l, Subnet48: l, User: l, UserHard: l, UserIP: l, Device: l, Network: l,
+		KnownNetworkTTL: 30 * 24 * time.Hour, Difficulty: 2, AttackDifficulty: 3}
+}
+
+// withDetector turns the attack detector on with cfg.
+func withDetector(cfg guard.DetectorConfig) envOption {
+	return func(_ *Config, p *envParts) { p.detector = &cfg }
 }
 
 func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
@@ -124,7 +134,30 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := guard.New(limits, parts.policy)
+	reg := prometheus.NewPedanticRegistry()
+	metrics, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcfg := guard.Config{Store: limits, Policy: parts.policy, Known: guard.NewMemoryKnownNetworks(1 << 16), OnAttackChange: func(st guard.DetectorState) { metrics.UnderAttack(st.UnderAttack) }}
+	if parts.detector != nil {
+		if gcfg.Detector, err = guard.NewDetector(*parts.detector); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := guard.New(gcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devices, err := device.NewIssuer(bytes.Repeat([]byte{7}, 32), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay, err := challenge.NewMemoryReplay(1 << 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenges, err := challenge.NewIssuer(bytes.Repeat([]byte{9}, 32), challenge.Config{}, replay)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,13 +165,8 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewPedanticRegistry()
-	metrics, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: hasher, Guard: g, ClientIP: resolver, Log: log, Metrics: metrics})
+	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: hasher, Guard: g, Devices: devices, Challenges: challenges, ClientIP: resolver, Log: log, Metrics: metrics})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
@@ -252,8 +280,10 @@ func (e *testEnv) accessToken(name, pw string) string {
 // Interface guards: the concrete parts cmd/credshield wires in satisfy the
 // interfaces this package declares.
 var (
-	_ Users  = (*sqlite.Store)(nil)
-	_ Keys   = (*token.KeySet)(nil)
-	_ Hasher = (*password.Pool)(nil)
-	_ Guard  = (*guard.Guard)(nil)
+	_ Users      = (*sqlite.Store)(nil)
+	_ Keys       = (*token.KeySet)(nil)
+	_ Hasher     = (*password.Pool)(nil)
+	_ Guard      = (*guard.Guard)(nil)
+	_ Devices    = (*device.Issuer)(nil)
+	_ Challenges = (*challenge.Issuer)(nil)
 )

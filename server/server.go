@@ -14,12 +14,15 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/credshield/credshield/challenge"
 	"github.com/credshield/credshield/clientip"
+	"github.com/credshield/credshield/device"
 	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/store"
@@ -56,16 +59,32 @@ type Guard interface {
 	Record(ctx context.Context, now time.Time, v guard.Verdict, o guard.Outcome) error
 }
 
+// Devices issues and checks device credentials (package device).
+type Devices interface {
+	Issue(rand io.Reader, now time.Time, username string, epoch uint32) (device.Credential, error)
+	Verify(now time.Time, token, username string) (device.Credential, error)
+	Lifetime() time.Duration
+}
+
+// Challenges issues and verifies proof-of-work challenges (package
+// challenge).
+type Challenges interface {
+	Issue(ctx context.Context, now time.Time, clientKey []byte, difficulty int) (challenge.Challenge, error)
+	Verify(ctx context.Context, now time.Time, clientKey []byte, encoded, solution string) (challenge.Challenge, error)
+}
+
 // Deps are the parts a Server is built from. All are required except
 // Metrics.
 type Deps struct {
-	Users    Users
-	Keys     Keys
-	Hasher   Hasher
-	Guard    Guard
-	ClientIP *clientip.Resolver
-	Log      *slog.Logger
-	Metrics  *Metrics
+	Users      Users
+	Keys       Keys
+	Hasher     Hasher
+	Guard      Guard
+	Devices    Devices
+	Challenges Challenges
+	ClientIP   *clientip.Resolver
+	Log        *slog.Logger
+	Metrics    *Metrics
 }
 
 // Config is the server's part of the service configuration, already
@@ -87,6 +106,10 @@ type Config struct {
 	// DefaultClientID fills the client_id claim (RFC 9068 requires one)
 	// when a public client sends none; default "public".
 	DefaultClientID string
+	// DeviceCookieSameSite is the SameSite of the device cookie: Strict
+	// (the default) for a same-site login page, None for the cross-origin
+	// front ends listed in CORSOrigins.
+	DeviceCookieSameSite http.SameSite
 	// Now is the clock for token claims; default time.Now. Tests step it.
 	Now func() time.Time
 }
@@ -99,6 +122,8 @@ type Server struct {
 	keys     Keys
 	hasher   Hasher
 	guard    Guard
+	devices  Devices
+	chal     Challenges
 	clientIP *clientip.Resolver
 	log      *slog.Logger
 	metrics  *Metrics
@@ -118,8 +143,11 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("server: issuer and audience are required")
 	}
-	if d.Users == nil || d.Keys == nil || d.Hasher == nil || d.Guard == nil || d.ClientIP == nil || d.Log == nil {
-		return nil, errors.New("server: users, keys, hasher, guard, client address resolver and logger are required")
+	if d.Users == nil || d.Keys == nil || d.Hasher == nil || d.Guard == nil || d.Devices == nil || d.Challenges == nil || d.ClientIP == nil || d.Log == nil {
+		return nil, errors.New("server: users, keys, hasher, guard, devices, challenges, client address resolver and logger are required")
+	}
+	if cfg.DeviceCookieSameSite == 0 {
+		cfg.DeviceCookieSameSite = http.SameSiteStrictMode
 	}
 	if cfg.Realm == "" {
 		cfg.Realm = "credshield"
@@ -143,6 +171,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		keys:     d.Keys,
 		hasher:   d.Hasher,
 		guard:    d.Guard,
+		devices:  d.Devices,
+		chal:     d.Challenges,
 		clientIP: d.ClientIP,
 		log:      d.Log,
 		metrics:  d.Metrics,

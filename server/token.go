@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/credshield/credshield/challenge"
 	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/store"
@@ -37,18 +38,25 @@ type passwordGrant struct {
 	password string
 	scope    string // normalised: single spaces, no duplicates
 	clientID string
+	// device is the device credential from the form (API clients) or the
+	// cookie (browsers); empty when none.
+	device string
+	// challenge and solution answer a challenge_required response.
+	challenge, solution string
 }
 
-// tokenResponse is the RFC 6749 §5.1 success body.
+// tokenResponse is the RFC 6749 §5.1 success body, plus the device
+// credential for clients that keep no cookies.
 type tokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope"`
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 // token handles POST /token. The order is the design: nothing that costs
-// more than parsing runs before the (coming) guard check, and the password
+// more than parsing and one HMAC runs before the guard, and the password
 // hash runs only inside the bounded pool.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
@@ -62,41 +70,50 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("client address: %w", err)
 	}
-
-	// 1. The guard, before anything that costs: no lookup, no hash.
 	now := s.cfg.Now()
-	verdict, err := s.guard.Check(ctx, now, guard.Attempt{Username: req.username, IP: ip})
+
+	// 1. A device credential, if the client sent one: one HMAC; only a
+	// genuine credential for this name costs an account read here.
+	dev, user, known, err := s.trustedDevice(ctx, now, req)
 	if err != nil {
 		s.metrics.attempt(outcomeUnavailable)
 		return unavailable(err)
 	}
-	s.metrics.verdict(verdict.Allowed, string(verdict.Reason))
-	if !verdict.Allowed {
-		s.metrics.attempt(outcomeDenied)
-		if ok, suppressed := s.denyLog.allow(time.Now()); ok {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "guard.deny",
-				slog.String("reason", string(verdict.Reason)), slog.String("ip", ip.String()),
-				slog.String("username", req.username), slog.String("retry_after", verdict.RetryAfter.Round(time.Second).String()),
-				slog.Int("suppressed_since_last", suppressed))
-		}
-		return tooManyAttempts(w, verdict)
-	}
 
-	// 2. Look the user up; an unknown name verifies against the dummy hash
-	// so that it costs what a real one costs.
-	user, err := s.users.UserByName(ctx, req.username)
-	known := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.record(ctx, verdict, guard.Aborted)
+	// 2. The guard, before any hash: deny, demand a challenge, or allow.
+	attempt := guard.Attempt{Username: req.username, IP: ip, Device: dev.ID}
+	clientKey := challengeClientKey(ip.String(), req.username)
+	if req.challenge != "" {
+		attempt.Solve = func() (int, error) { return s.verifyChallenge(ctx, now, clientKey, req) }
+	}
+	verdict, err := s.guard.Check(ctx, now, attempt)
+	if err != nil {
 		s.metrics.attempt(outcomeUnavailable)
 		return unavailable(err)
+	}
+	s.metrics.verdict(verdict)
+	if !verdict.Allowed {
+		return s.refuse(ctx, w, now, verdict, clientKey, ip.String(), req.username)
+	}
+
+	// 3. Look the user up (unless the device step did); an unknown name
+	// verifies against the dummy hash so that it costs what a real one
+	// costs.
+	if !known {
+		user, err = s.users.UserByName(ctx, req.username)
+		known = err == nil
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.record(ctx, verdict, guard.Aborted)
+			s.metrics.attempt(outcomeUnavailable)
+			return unavailable(err)
+		}
 	}
 	hash := s.dummy
 	if known {
 		hash = user.PasswordHash
 	}
 
-	// 3. The password, in the bounded hasher pool.
+	// 4. The password, in the bounded hasher pool.
 	match, rehash, err := s.verify(ctx, hash, req.password)
 	if err != nil {
 		s.record(ctx, verdict, guard.Aborted)
@@ -104,10 +121,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	// 4. Settle the guard's reservation: a failure keeps it, a success
-	// refunds it.
+	// 5. Settle the guard's reservation: a failure keeps it, a success
+	// refunds it and makes the network known.
 	if !known || !match || user.Disabled {
-		s.record(ctx, verdict, guard.Failure)
+		outcome := guard.Failure
+		if !known {
+			outcome = guard.UnknownUser
+		}
+		s.record(ctx, verdict, outcome)
 		s.metrics.attempt(outcomeFailure)
 		s.log.LogAttrs(ctx, slog.LevelInfo, "login.failure",
 			slog.String("username", req.username), slog.String("ip", ip.String()),
@@ -121,7 +142,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		s.rehash(ctx, user, req.password)
 	}
 
-	// 5. Issue the access token.
+	// 6. Issue a fresh device credential and the access token.
+	deviceToken := s.issueDevice(ctx, w, now, user)
 	access, err := s.keys.Sign(token.Claims{
 		Issuer:    s.cfg.Issuer,
 		Subject:   user.ID,
@@ -137,7 +159,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "login.success",
-		slog.String("sub", user.ID), slog.String("username", user.Username), slog.String("ip", ip.String()), slog.String("client_id", req.clientID))
+		slog.String("sub", user.ID), slog.String("username", user.Username), slog.String("ip", ip.String()),
+		slog.String("client_id", req.clientID), slog.String("trust", string(verdict.Trust)))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, tokenResponse{
@@ -145,6 +168,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(s.cfg.AccessTTL / time.Second),
 		Scope:       req.scope,
+		DeviceToken: deviceToken,
 	})
 	return nil
 }
@@ -163,9 +187,11 @@ func (s *Server) record(ctx context.Context, v guard.Verdict, o guard.Outcome) {
 // the same whatever the username, so a 429 says nothing about existence.
 func tooManyAttempts(w http.ResponseWriter, v guard.Verdict) error {
 	retry := max(int64(math.Ceil(v.RetryAfter.Seconds())), 1)
-	h := w.Header()
-	h.Set("RateLimit-Policy", fmt.Sprintf(`"ip";q=%d;w=%d`, v.IPPolicy.Burst, int64(v.IPPolicy.Period/time.Second)))
-	h.Set("RateLimit", fmt.Sprintf(`"ip";r=%d;t=%d`, v.IPState.Remaining, int64(math.Ceil(v.IPState.ResetAfter.Seconds()))))
+	if v.IPPolicy.Burst > 0 {
+		h := w.Header()
+		h.Set("RateLimit-Policy", fmt.Sprintf(`"ip";q=%d;w=%d`, v.IPPolicy.Burst, int64(v.IPPolicy.Period/time.Second)))
+		h.Set("RateLimit", fmt.Sprintf(`"ip";r=%d;t=%d`, v.IPState.Remaining, int64(math.Ceil(v.IPState.ResetAfter.Seconds()))))
+	}
 	return &oauthError{
 		Status:      http.StatusTooManyRequests,
 		Code:        "too_many_attempts",
@@ -282,6 +308,16 @@ func (s *Server) parsePasswordGrant(w http.ResponseWriter, r *http.Request) (pas
 	}
 	if req.clientID == "" {
 		req.clientID = s.cfg.DefaultClientID
+	}
+	req.device = form["device_token"]
+	if req.device == "" {
+		if c, err := r.Cookie(deviceCookie); err == nil {
+			req.device = c.Value
+		}
+	}
+	req.challenge, req.solution = form[challenge.FormToken], form[challenge.FormSolution]
+	if (req.challenge == "") != (req.solution == "") {
+		return req, invalidRequest("send both %s and %s, or neither", challenge.FormToken, challenge.FormSolution)
 	}
 	return req, nil
 }

@@ -38,6 +38,9 @@ type User struct {
 	Disabled     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// DeviceEpoch is raised by a password reset or a disable; device
+	// credentials issued under an older epoch are revoked.
+	DeviceEpoch uint32
 }
 
 // NewUser is what creating or importing an account needs. Username must

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,11 +16,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/credshield/credshield/challenge"
 	"github.com/credshield/credshield/clientip"
 	"github.com/credshield/credshield/config"
+	"github.com/credshield/credshield/device"
 	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/limit"
 	"github.com/credshield/credshield/password"
+	"github.com/credshield/credshield/secret"
 	"github.com/credshield/credshield/server"
 	"github.com/credshield/credshield/token"
 )
@@ -66,18 +70,37 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	if err != nil {
 		return fmt.Errorf("guard store: %w", err)
 	}
-	g, err := guard.New(limits, cfg.Guard)
+	reg := prometheus.NewRegistry()
+	known := guard.NewMemoryKnownNetworks(cfg.GuardMaxKeys)
+	metrics, err := newMetrics(reg, pool, limits, known)
+	if err != nil {
+		return err
+	}
+	detector, err := guard.NewDetector(cfg.Detector)
+	if err != nil {
+		return usageError{err}
+	}
+	g, err := guard.New(guard.Config{
+		Store:    limits,
+		Policy:   cfg.Guard,
+		Known:    known,
+		Detector: detector,
+		OnAttackChange: func(st guard.DetectorState) {
+			metrics.UnderAttack(st.UnderAttack)
+			log.Warn("guard.attack", "under_attack", st.UnderAttack, "failures_per_minute", st.Failures,
+				"unknown_usernames_per_minute", st.Unknown, "baseline_per_minute", fmt.Sprintf("%.1f", st.Baseline))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	devices, challenges, err := e.adaptiveParts(cfg)
 	if err != nil {
 		return err
 	}
 	resolver, err := clientip.NewResolver(cfg.TrustedProxies, cfg.ClientIPHeader)
 	if err != nil {
 		return usageError{fmt.Errorf("--client-ip-header: %w", err)}
-	}
-	reg := prometheus.NewRegistry()
-	metrics, err := newMetrics(reg, pool, limits)
-	if err != nil {
-		return err
 	}
 	srv, err := server.New(ctx, server.Config{
 		Issuer:       cfg.Issuer,
@@ -87,7 +110,13 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		CORSOrigins:  cfg.CORSOrigins,
 		Argon:        argonParams(cfg),
 		FailureFloor: cfg.FailureFloor,
-	}, server.Deps{Users: st, Keys: keys, Hasher: pool, Guard: g, ClientIP: resolver, Log: log, Metrics: metrics})
+		DeviceCookieSameSite: map[string]http.SameSite{
+			"strict": http.SameSiteStrictMode, "lax": http.SameSiteLaxMode, "none": http.SameSiteNoneMode,
+		}[cfg.DeviceCookieSameSite],
+	}, server.Deps{
+		Users: st, Keys: keys, Hasher: pool, Guard: g, Devices: devices, Challenges: challenges,
+		ClientIP: resolver, Log: log, Metrics: metrics,
+	})
 	if err != nil {
 		return err
 	}
@@ -135,7 +164,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 
 // newMetrics registers the server's collectors and gauges over the hasher
 // pool and the guard store on reg.
-func newMetrics(reg *prometheus.Registry, pool *password.Pool, limits *limit.Memory) (*server.Metrics, error) {
+func newMetrics(reg *prometheus.Registry, pool *password.Pool, limits *limit.Memory, known *guard.MemoryKnownNetworks) (*server.Metrics, error) {
 	m, err := server.NewMetrics(reg)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -149,6 +178,8 @@ func newMetrics(reg *prometheus.Registry, pool *password.Pool, limits *limit.Mem
 			func() float64 { n, _ := limits.Stats(); return float64(n) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_guard_sketch_fill", Help: "Share of the fullest eviction sketch's cells still holding a penalty (0..1); near 1, new keys start out penalised."},
 			func() float64 { _, f := limits.Stats(); return f }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_guard_known_networks", Help: "(user, network) pairs remembered as known networks."},
+			func() float64 { return float64(known.Len()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
@@ -177,6 +208,34 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (func
 	}()
 	log.Info("serving metrics", "listen", ln.Addr().String())
 	return func() { _ = hs.Close() }, nil
+}
+
+// adaptiveParts builds the device-credential and challenge issuers from
+// HMAC keys kept in the data directory (0600), so credentials and
+// challenges survive a restart.
+func (e *env) adaptiveParts(cfg config.Serve) (*device.Issuer, *challenge.Issuer, error) {
+	dir := filepath.Join(e.dataDir, "secrets")
+	dkey, err := secret.LoadOrCreate(dir, "device.key", rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	devices, err := device.NewIssuer(dkey, cfg.DeviceLifetime)
+	if err != nil {
+		return nil, nil, err
+	}
+	ckey, err := secret.LoadOrCreate(dir, "challenge.key", rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	replay, err := challenge.NewMemoryReplay(cfg.ChallengeReplayCapacity)
+	if err != nil {
+		return nil, nil, err
+	}
+	challenges, err := challenge.NewIssuer(ckey, challenge.Config{}, replay)
+	if err != nil {
+		return nil, nil, err
+	}
+	return devices, challenges, nil
 }
 
 // argonParams turns the configured argon2id costs into password.Params.

@@ -144,9 +144,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-const userColumns = `id, username, password_hash, hash_class, disabled, created_at, updated_at`
+const userColumns = `id, username, password_hash, hash_class, disabled, created_at, updated_at, device_epoch`
 
-const insertUser = `INSERT INTO users (` + userColumns + `) VALUES (?, ?, ?, ?, FALSE, ?, ?)`
+const insertUser = `INSERT INTO users (` + userColumns + `) VALUES (?, ?, ?, ?, FALSE, ?, ?, 0)`
 
 // CreateUser stores a new, enabled account under a fresh random ID and
 // returns it. It returns an error wrapping store.ErrConflict when the
@@ -282,11 +282,14 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 }
 
 // SetDisabled disables or re-enables the account with the given username,
-// or returns an error wrapping store.ErrNotFound.
+// or returns an error wrapping store.ErrNotFound. Disabling raises the
+// device epoch, revoking the account's device credentials.
 func (s *Store) SetDisabled(ctx context.Context, username string, disabled bool, now time.Time) error {
 	res, err := s.rw.ExecContext(ctx,
-		`UPDATE users SET disabled = ?, updated_at = ? WHERE username = ?`,
-		disabled, now.UnixMilli(), username)
+		`UPDATE users SET disabled = ?, updated_at = ?,
+			device_epoch = CASE WHEN ? THEN device_epoch + 1 ELSE device_epoch END
+		 WHERE username = ?`,
+		disabled, now.UnixMilli(), disabled, username)
 	if err != nil {
 		return fmt.Errorf("sqlite: set disabled: %w", err)
 	}
@@ -297,7 +300,8 @@ func (s *Store) SetDisabled(ctx context.Context, username string, disabled bool,
 }
 
 // SetPassword replaces the hash of the account with the given username
-// unconditionally (an administrator's reset), or returns an error wrapping
+// unconditionally (an administrator's reset) and raises its device epoch,
+// revoking its device credentials, or returns an error wrapping
 // store.ErrNotFound. A concurrent ReplaceHash of the old hash then fails with
 // store.ErrStale, so the reset wins.
 func (s *Store) SetPassword(ctx context.Context, username, hash, class string, now time.Time) error {
@@ -305,7 +309,7 @@ func (s *Store) SetPassword(ctx context.Context, username, hash, class string, n
 		return errors.New("sqlite: set password: empty hash or hash class")
 	}
 	res, err := s.rw.ExecContext(ctx,
-		`UPDATE users SET password_hash = ?, hash_class = ?, updated_at = ? WHERE username = ?`,
+		`UPDATE users SET password_hash = ?, hash_class = ?, updated_at = ?, device_epoch = device_epoch + 1 WHERE username = ?`,
 		hash, class, now.UnixMilli(), username)
 	if err != nil {
 		return fmt.Errorf("sqlite: set password: %w", err)
@@ -419,7 +423,7 @@ func scanUser(r scanner) (store.User, error) {
 		u                store.User
 		created, updated int64
 	)
-	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.HashClass, &u.Disabled, &created, &updated); err != nil {
+	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.HashClass, &u.Disabled, &created, &updated, &u.DeviceEpoch); err != nil {
 		return store.User{}, err
 	}
 	u.CreatedAt = fromMillis(created)

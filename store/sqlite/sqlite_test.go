@@ -763,3 +763,43 @@ func TestOddPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceEpoch checks that a password reset and a disable raise the
+// device epoch (revoking device credentials), and that enabling and a
+// login's rehash do not.
+func TestDeviceEpoch(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	now := time.Now()
+	u, err := s.CreateUser(ctx, newUser("eve"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := func() uint32 {
+		t.Helper()
+		got, err := s.UserByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.DeviceEpoch
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want uint32
+	}{
+		{"new account", func() error { return nil }, 0},
+		{"reset", func() error { return s.SetPassword(ctx, "eve", "$h2", "c", now) }, 1},
+		{"rehash", func() error { return s.ReplaceHash(ctx, u.ID, "$h2", "$h3", "c", now) }, 1},
+		{"disable", func() error { return s.SetDisabled(ctx, "eve", true, now) }, 2},
+		{"enable", func() error { return s.SetDisabled(ctx, "eve", false, now) }, 2},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := epoch(); got != st.want {
+			t.Errorf("after %s: epoch %d, want %d", st.name, got, st.want)
+		}
+	}
+}

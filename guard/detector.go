@@ -1,0 +1,231 @@
+package guard
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+)
+
+// Signal is what one finished login attempt tells the detector.
+type Signal int
+
+// Signals, from the server's view after the password check.
+const (
+	SignalSuccess        Signal = iota
+	SignalFailure               // wrong password for an existing account
+	SignalUnknownFailure        // the username does not exist
+)
+
+// DetectorConfig tunes the attack detector. The zero value is not usable;
+// start from DefaultDetectorConfig.
+type DetectorConfig struct {
+	// Window is the span the current rates are measured over, in Buckets.
+	Window time.Duration
+	Bucket time.Duration
+	// MinFailures is the least number of failures in a Window that can
+	// mean an attack; below it the service is never "under attack", so a
+	// quiet service does not flip on three typos.
+	MinFailures int
+	// Factor: failures in a Window above Factor × the baseline rate mean
+	// an attack.
+	Factor float64
+	// UnknownRatio: with at least MinFailures failures in a Window, a share
+	// of unknown usernames above it means an attack (combo lists are mostly
+	// names the service never had).
+	UnknownRatio float64
+	// Cooldown is how long the signals must stay below half their
+	// thresholds before the detector stands down (hysteresis).
+	Cooldown time.Duration
+	// BaselineHalfLife is how fast the baseline failure rate follows the
+	// traffic while not under attack.
+	BaselineHalfLife time.Duration
+}
+
+// DefaultDetectorConfig returns a detector that needs 30 failures a minute,
+// five times the usual failure rate or mostly unknown names, to switch on,
+// and five quiet minutes to switch off.
+func DefaultDetectorConfig() DetectorConfig {
+	return DetectorConfig{
+		Window:           time.Minute,
+		Bucket:           10 * time.Second,
+		MinFailures:      30,
+		Factor:           5,
+		UnknownRatio:     0.5,
+		Cooldown:         5 * time.Minute,
+		BaselineHalfLife: time.Hour,
+	}
+}
+
+// Validate reports settings that cannot work.
+func (c DetectorConfig) Validate() error {
+	switch {
+	case c.Bucket <= 0 || c.Window < c.Bucket || c.Window%c.Bucket != 0:
+		return fmt.Errorf("guard: detector window %v must be a positive multiple of the bucket %v", c.Window, c.Bucket)
+	case c.MinFailures < 1:
+		return fmt.Errorf("guard: detector minimum failures %d must be positive", c.MinFailures)
+	case c.Factor <= 1:
+		return fmt.Errorf("guard: detector factor %v must exceed 1", c.Factor)
+	case c.UnknownRatio <= 0 || c.UnknownRatio > 1:
+		return fmt.Errorf("guard: detector unknown-username ratio %v must be in (0, 1]", c.UnknownRatio)
+	case c.Cooldown < 0 || c.BaselineHalfLife <= 0:
+		return fmt.Errorf("guard: detector cooldown and half-life must be positive")
+	}
+	return nil
+}
+
+// DetectorState is a snapshot of the detector.
+type DetectorState struct {
+	UnderAttack bool
+	// Failures and Unknown count the current Window.
+	Failures, Unknown int
+	// Baseline is the usual number of failures per Window.
+	Baseline float64
+	// Since is when the current state began.
+	Since time.Time
+}
+
+// Detector watches the global failure rate and the share of unknown
+// usernames against a moving baseline and says when the service is under a
+// credential-stuffing attack. A botnet that tries each pair once from
+// 10^5 addresses passes every per-address budget; it does not pass this,
+// because it cannot hide the failures it causes in total. The guard then
+// asks untrusted clients for a costly challenge. Time is a parameter of
+// every method; safe for concurrent use.
+type Detector struct {
+	cfg DetectorConfig
+
+	mu       sync.Mutex
+	buckets  []bucket // ring; requires mu held
+	baseline float64  // failures per Window; requires mu held
+	lastTick int64    // bucket index of the last update; requires mu held
+	attack   bool     // requires mu held
+	since    time.Time
+	quietAt  time.Time // when the signals last dropped below the exit thresholds; zero while loud
+}
+
+type bucket struct {
+	index             int64
+	failures, unknown int
+}
+
+// NewDetector returns a Detector; it starts not under attack with a
+// baseline of zero.
+func NewDetector(cfg DetectorConfig) (*Detector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := int(cfg.Window / cfg.Bucket)
+	return &Detector{cfg: cfg, buckets: make([]bucket, n), lastTick: -1}, nil
+}
+
+// Observe records one finished attempt at now and returns the state after
+// it, and whether this observation changed it (for the log event).
+func (d *Detector) Observe(now time.Time, s Signal) (DetectorState, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.advanceLocked(now)
+	b := &d.buckets[d.slotLocked(now)]
+	switch s {
+	case SignalFailure:
+		b.failures++
+	case SignalUnknownFailure:
+		b.failures++
+		b.unknown++
+	}
+	changed := d.evaluateLocked(now)
+	return d.stateLocked(now), changed
+}
+
+// State returns the state at now, standing down if the cooldown has
+// passed since the last observation.
+func (d *Detector) State(now time.Time) (DetectorState, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.advanceLocked(now)
+	changed := d.evaluateLocked(now)
+	return d.stateLocked(now), changed
+}
+
+func (d *Detector) index(now time.Time) int64 { return now.UnixNano() / int64(d.cfg.Bucket) }
+
+func (d *Detector) slotLocked(now time.Time) int {
+	return int(d.index(now) % int64(len(d.buckets)))
+}
+
+// advanceLocked clears buckets that fell out of the window and folds each
+// completed bucket into the baseline while not under attack. Requires
+// d.mu held.
+func (d *Detector) advanceLocked(now time.Time) {
+	cur := d.index(now)
+	if d.lastTick < 0 {
+		d.lastTick = cur
+		d.buckets[d.slotLocked(now)] = bucket{index: cur}
+		return
+	}
+	if cur <= d.lastTick {
+		return
+	}
+	n := int64(len(d.buckets))
+	alpha := 1 - math.Exp2(-float64(d.cfg.Bucket)/float64(d.cfg.BaselineHalfLife))
+	for i := d.lastTick; i < cur && i < d.lastTick+n+1; i++ {
+		done := d.buckets[i%n]
+		if done.index == i && !d.attack {
+			perWindow := float64(done.failures) * float64(n)
+			d.baseline += alpha * (perWindow - d.baseline)
+		} else if !d.attack {
+			d.baseline -= alpha * d.baseline
+		}
+	}
+	for i := max(d.lastTick+1, cur-n+1); i <= cur; i++ {
+		d.buckets[i%n] = bucket{index: i}
+	}
+	d.lastTick = cur
+}
+
+func (d *Detector) countsLocked(now time.Time) (failures, unknown int) {
+	lo := d.index(now) - int64(len(d.buckets)) + 1
+	for _, b := range d.buckets {
+		if b.index >= lo {
+			failures += b.failures
+			unknown += b.unknown
+		}
+	}
+	return failures, unknown
+}
+
+// evaluateLocked applies the thresholds with hysteresis. Requires d.mu
+// held.
+func (d *Detector) evaluateLocked(now time.Time) bool {
+	f, u := d.countsLocked(now)
+	ratio := 0.0
+	if f > 0 {
+		ratio = float64(u) / float64(f)
+	}
+	enter := float64(f) >= max(float64(d.cfg.MinFailures), d.cfg.Factor*d.baseline) ||
+		(f >= d.cfg.MinFailures && ratio >= d.cfg.UnknownRatio)
+	if !d.attack {
+		if enter {
+			d.attack, d.since, d.quietAt = true, now, time.Time{}
+			return true
+		}
+		return false
+	}
+	quiet := float64(f) < max(float64(d.cfg.MinFailures), d.cfg.Factor*d.baseline)/2 &&
+		(f < d.cfg.MinFailures/2 || ratio < d.cfg.UnknownRatio/2)
+	switch {
+	case !quiet:
+		d.quietAt = time.Time{}
+	case d.quietAt.IsZero():
+		d.quietAt = now
+	case now.Sub(d.quietAt) >= d.cfg.Cooldown:
+		d.attack, d.since, d.quietAt = false, now, time.Time{}
+		return true
+	}
+	return false
+}
+
+func (d *Detector) stateLocked(now time.Time) DetectorState {
+	f, u := d.countsLocked(now)
+	return DetectorState{UnderAttack: d.attack, Failures: f, Unknown: u, Baseline: d.baseline, Since: d.since}
+}
