@@ -57,14 +57,13 @@ func BenchmarkNoopHandler(b *testing.B) {
 
 // BenchmarkTokenRejected measures POST /token when the guard denies: strict
 // form parsing, username normalisation, client address, one guard store
-// call, the 429 with its headers. No lookup, no hash.
+// call over the 7 keys of an untrusted attempt, the 429 with its headers.
+// No lookup, no hash.
 func BenchmarkTokenRejected(b *testing.B) {
+	one := limit.Limit{Burst: 1, Period: time.Hour}
 	e := newTestEnv(b, withPolicy(guard.Policy{
-		IP:       limit.Limit{Burst: 1, Period: time.Hour},
-		Subnet:   limit.Limit{Burst: 1, Period: time.Hour},
-		Subnet48: limit.Limit{Burst: 1, Period: time.Hour},
-		User:     limit.Limit{Burst: 1, Period: time.Hour},
-		UserIP:   limit.Limit{Burst: 1, Period: time.Hour},
+		IP: one, IPSoft: one, Subnet: one, Subnet48: one, User: one, UserHard: one, UserIP: one, Device: one, Network: one,
+		Difficulty: 1, AttackDifficulty: 1,
 	}))
 	e.login("victim@example.com", "x") // spends the one unit
 	if res := e.postToken(benchBody); res.status != http.StatusTooManyRequests {
