@@ -86,6 +86,23 @@ type Serve struct {
 	FailureFloor time.Duration
 
 	ShutdownTimeout time.Duration
+
+	// Set by Validate when the issuer (and audience) were derived from
+	// --listen rather than given, so BindIssuer may replace a port 0.
+	issuerFromListen, audienceFromIssuer bool
+}
+
+// BindIssuer replaces an issuer derived from --listen with the address the
+// listener actually bound (which differs when --listen asks for port 0).
+// A configured --issuer is never changed: it is the public URL.
+func (c *Serve) BindIssuer(addr string) {
+	if !c.issuerFromListen {
+		return
+	}
+	c.Issuer = "http://" + addr
+	if c.audienceFromIssuer {
+		c.Audience = c.Issuer
+	}
 }
 
 // Default returns the secure defaults: every one of them is safe without a
@@ -210,6 +227,7 @@ func (c *Serve) Validate() error {
 			errs = append(errs, fmt.Errorf("--issuer is required when --listen %q is not a single host: the issuer is the public URL clients use", c.Listen))
 		} else {
 			c.Issuer = "http://" + c.Listen
+			c.issuerFromListen = true
 		}
 	}
 	if c.Issuer != "" {
@@ -222,6 +240,7 @@ func (c *Serve) Validate() error {
 	}
 	if c.Audience == "" {
 		c.Audience = c.Issuer
+		c.audienceFromIssuer = true
 	}
 	if !slices.Contains(signingAlgs, c.SigningAlg) {
 		errs = append(errs, fmt.Errorf("--signing-alg %q: want one of %s", c.SigningAlg, strings.Join(signingAlgs, ", ")))

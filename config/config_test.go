@@ -113,3 +113,25 @@ func TestApplyEnv(t *testing.T) {
 		t.Errorf("EnvName = %q", got)
 	}
 }
+
+func TestBindIssuer(t *testing.T) {
+	c := Default()
+	c.Listen = "127.0.0.1:0"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.BindIssuer("127.0.0.1:41234")
+	if c.Issuer != "http://127.0.0.1:41234" || c.Audience != c.Issuer {
+		t.Errorf("issuer %q audience %q", c.Issuer, c.Audience)
+	}
+	set := Default()
+	set.Listen = "127.0.0.1:0"
+	set.Issuer = "https://auth.example.com"
+	if err := set.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	set.BindIssuer("127.0.0.1:41234")
+	if set.Issuer != "https://auth.example.com" {
+		t.Errorf("configured issuer replaced: %q", set.Issuer)
+	}
+}

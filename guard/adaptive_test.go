@@ -55,7 +55,9 @@ func (e *adaptiveEnv) try(a Attempt, o Outcome) Verdict {
 	return v
 }
 
-func addr(i int) netip.Addr { return netip.AddrFrom4([4]byte{byte(10 + i/65536), byte(i / 256), byte(i), 1}) }
+func addr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(10 + i/65536), byte(i / 256), byte(i), 1})
+}
 
 // TestOwnerKeepsLoggingInDuringTargetedAttack: an attacker failing against
 // one account from hundreds of addresses spends its shared budget, but

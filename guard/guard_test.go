@@ -60,11 +60,14 @@ func TestBudgets(t *testing.T) {
 			n:      50, denyAt: 20, reason: ReasonIP,
 		},
 		{
-			name:   "rotating addresses in one /24 stop at the subnet",
-			policy: policy(func(p *Policy) { p.IP = limit.Limit{Burst: 3, Period: time.Hour}; p.Subnet = limit.Limit{Burst: 100, Period: time.Hour} }),
-			ip:     func(i int) string { return fmt.Sprintf("198.51.100.%d", i%256) },
-			user:   func(i int) string { return fmt.Sprintf("user%d", i) },
-			n:      300, denyAt: 100, reason: ReasonSubnet,
+			name: "rotating addresses in one /24 stop at the subnet",
+			policy: policy(func(p *Policy) {
+				p.IP = limit.Limit{Burst: 3, Period: time.Hour}
+				p.Subnet = limit.Limit{Burst: 100, Period: time.Hour}
+			}),
+			ip:   func(i int) string { return fmt.Sprintf("198.51.100.%d", i%256) },
+			user: func(i int) string { return fmt.Sprintf("user%d", i) },
+			n:    300, denyAt: 100, reason: ReasonSubnet,
 		},
 		{
 			name:   "IPv6 addresses inside one /64 count as one address",
@@ -95,11 +98,14 @@ func TestBudgets(t *testing.T) {
 			n:      30, denyAt: 10, reason: ReasonUser, challenge: true,
 		},
 		{
-			name:   "one username from one address stops at the pair first",
-			policy: policy(func(p *Policy) { p.User = limit.Limit{Burst: 10, Period: time.Hour}; p.UserIP = limit.Limit{Burst: 5, Period: time.Hour} }),
-			ip:     func(int) string { return "192.0.2.1" },
-			user:   func(int) string { return "alice" },
-			n:      8, denyAt: 5, reason: ReasonUserIP,
+			name: "one username from one address stops at the pair first",
+			policy: policy(func(p *Policy) {
+				p.User = limit.Limit{Burst: 10, Period: time.Hour}
+				p.UserIP = limit.Limit{Burst: 5, Period: time.Hour}
+			}),
+			ip:   func(int) string { return "192.0.2.1" },
+			user: func(int) string { return "alice" },
+			n:    8, denyAt: 5, reason: ReasonUserIP,
 		},
 		{
 			name:   "IPv4-mapped IPv6 is the IPv4 address",
@@ -156,7 +162,10 @@ func TestBudgets(t *testing.T) {
 }
 
 func TestSuccessRefunds(t *testing.T) {
-	g := newGuard(t, policy(func(p *Policy) { p.IP = limit.Limit{Burst: 3, Period: time.Hour}; p.User = limit.Limit{Burst: 3, Period: time.Hour} }))
+	g := newGuard(t, policy(func(p *Policy) {
+		p.IP = limit.Limit{Burst: 3, Period: time.Hour}
+		p.User = limit.Limit{Burst: 3, Period: time.Hour}
+	}))
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	a := Attempt{Username: "alice", IP: netip.MustParseAddr("192.0.2.1")}

@@ -55,6 +55,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.As(err, &ue) {
 		return exitUsage
 	}
+	// A command that needs more than pass/fail (scan: 0/1/2/3) returns
+	// an exitCodeError carrying its code.
+	var xe exitCodeError
+	if errors.As(err, &xe) {
+		return xe.code
+	}
 	return exitError
 }
 
@@ -74,7 +80,7 @@ func newRoot(e *env) *cobra.Command {
 	root.PersistentFlags().StringVar(&e.dataDir, "data-dir", config.Default().DataDir, "directory for the database and signing keys")
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCmd(e), newUserCmd(e), newKeysCmd(e), newVersionCmd(e), newChallengeCmd(e))
+	root.AddCommand(newServeCmd(e), newUserCmd(e), newKeysCmd(e), newVersionCmd(e), newChallengeCmd(e), newScanCmd(e))
 	return root
 }
 

@@ -102,6 +102,12 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--client-ip-header: %w", err)}
 	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	cfg.BindIssuer(ln.Addr().String())
 	srv, err := server.New(ctx, server.Config{
 		Issuer:       cfg.Issuer,
 		Audience:     cfg.Audience,
@@ -126,10 +132,6 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 			return err
 		}
 		defer stopMetrics()
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
 	hs := srv.HTTPServer(cfg.Listen)
 	served := make(chan error, 1)

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/credshield/credshield/scan"
+	"github.com/credshield/credshield/scan/report"
+)
+
+// Exit codes of credshield scan beyond exitOK, exitError and exitUsage.
+const (
+	exitFindings     = 1 // findings at or above --fail-on
+	exitInconclusive = 3 // nothing at or above --fail-on, but some checks undecided
+)
+
+// exitCodeError carries a specific exit code out of a command (scan needs
+// 0/1/2/3); run maps it to the process exit code.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e exitCodeError) Error() string { return e.err.Error() }
+func (e exitCodeError) Unwrap() error { return e.err }
+
+func newScanCmd(e *env) *cobra.Command {
+	var (
+		opts             scan.Options
+		format, out      string
+		failOn, wordlist string
+		sarifArtifact    string
+	)
+	cmd := &cobra.Command{
+		Use:   "scan URL",
+		Short: "Audit an API for credential-stuffing exposure and weak JWT validation",
+		Long: `Audit an API (typically FastAPI-style: POST /token, Bearer JWTs) you own:
+rate limits on the login, username enumeration by answer and timing, and
+JWT validation (alg none, unverified signatures, guessable HMAC secrets,
+key confusion, embedded jwk, kid injection, psychic ECDSA signatures,
+expired or foreign tokens, CORS).
+
+Endpoints come from the OpenAPI document (/openapi.json, /docs/openapi.json,
+/swagger.json) unless --token-url/--protected-url say otherwise. Requests
+stay on the URL's origin, within --max-requests and --rps. The scan sends a
+few wrong passwords for --username (at most 8) and leaves the scanning
+client rate limited.
+
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
+2 usage or runtime error, 3 inconclusive checks (and nothing at or above
+--fail-on). docs/scan.md documents the checks and the JSON output.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Target = args[0]
+			threshold, err := scan.ParseSeverity(failOn)
+			if err != nil {
+				return usageError{fmt.Errorf("--fail-on: %w", err)}
+			}
+			if format != "text" && format != "json" && format != "sarif" {
+				return usageError{fmt.Errorf("--format %q: want text, json or sarif", format)}
+			}
+			if opts.Token != "" && opts.Password != "" {
+				return usageError{errors.New("--token and --password exclude each other")}
+			}
+			if (opts.Username == "") != (opts.Password == "") && opts.Token == "" {
+				return usageError{errors.New("--username and --password go together (or pass --token)")}
+			}
+			if opts.MaxRequests < 1 || opts.RPS <= 0 {
+				return usageError{errors.New("--max-requests and --rps must be positive")}
+			}
+			if wordlist != "" {
+				f, err := os.Open(wordlist)
+				if err != nil {
+					return usageError{fmt.Errorf("--wordlist: %w", err)}
+				}
+				defer f.Close()
+				opts.Wordlist = f
+			}
+			return runScan(cmd, e, opts, format, out, sarifArtifact, threshold)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Username, "username", "", "log in as this user (a test account: the scan sends it a few wrong passwords)")
+	f.StringVar(&opts.Password, "password", "", "password of --username")
+	f.StringVar(&opts.Token, "token", "", "an access token to use instead of logging in")
+	f.StringVar(&opts.TokenURL, "token-url", "", "token endpoint (default: from the OpenAPI document, else /token)")
+	f.StringVar(&opts.ProtectedURL, "protected-url", "", "a GET endpoint that needs the token (default: from the OpenAPI document, else /users/me)")
+	f.StringVar(&format, "format", "text", "output format: text, json or sarif")
+	f.StringVar(&out, "out", "", "write the report to this file instead of stdout")
+	f.StringVar(&failOn, "fail-on", "high", "exit 1 when a finding is at or above: critical, high, medium or low")
+	f.IntVar(&opts.MaxRequests, "max-requests", scan.DefaultMaxRequests, "most requests the scan sends")
+	f.Float64Var(&opts.RPS, "rps", scan.DefaultRPS, "most requests per second")
+	f.StringVar(&wordlist, "wordlist", "", "file of candidate HMAC secrets, one per line, tried after the built-in list")
+	f.StringVar(&sarifArtifact, "sarif-artifact", "openapi.json", "repository file SARIF results point at (GitHub rejects URL locations)")
+	return cmd
+}
+
+func runScan(cmd *cobra.Command, e *env, opts scan.Options, format, out, artifact string, threshold scan.Severity) error {
+	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		last := time.Time{}
+		opts.Progress = func(p scan.Progress) {
+			if now := time.Now(); now.Sub(last) > 100*time.Millisecond {
+				last = now
+				fmt.Fprintf(e.stderr, "\r\x1b[K%-32s %d/%d requests", p.Probe, p.Sent, p.Budget)
+			}
+		}
+		defer fmt.Fprint(e.stderr, "\r\x1b[K")
+	}
+	rep, err := scan.Run(cmd.Context(), opts)
+	if err != nil {
+		return exitCodeError{exitUsage, err} // the contract: 2 for usage or runtime errors
+	}
+	var buf bytes.Buffer
+	switch format {
+	case "json":
+		err = report.JSON(&buf, rep)
+	case "sarif":
+		err = report.SARIF(&buf, rep, artifact, version)
+	default:
+		color := false
+		if f, ok := e.stdout.(*os.File); ok && out == "" && term.IsTerminal(int(f.Fd())) {
+			color = true
+		}
+		err = report.Text(&buf, rep, color)
+	}
+	if err != nil {
+		return exitCodeError{exitUsage, err}
+	}
+	var w io.Writer = e.stdout
+	if out != "" {
+		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+			return exitCodeError{exitUsage, fmt.Errorf("--out: %w", err)}
+		}
+	} else if _, err := w.Write(buf.Bytes()); err != nil {
+		return exitCodeError{exitUsage, fmt.Errorf("write report: %w", err)}
+	}
+	if rep.Worst() >= threshold && len(rep.Findings) > 0 {
+		return exitCodeError{exitFindings, fmt.Errorf("%s: findings at or above %s", rep.Target, threshold)}
+	}
+	if len(rep.Inconclusive) > 0 {
+		return exitCodeError{exitInconclusive, fmt.Errorf("%s: %d checks inconclusive", rep.Target, len(rep.Inconclusive))}
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+// Package verify is net/http middleware for resource servers that accept
+// credshield's access tokens: other Go services check a token themselves,
+// with the issuer's public keys, and need no shared secret and no call to
+// credshield per request.
+//
+// A [Verifier] fetches the issuer's JWKS (RFC 7517), keeps it in memory, and
+// checks each request's token exactly as credshield's own /users/me does:
+// the key named by kid fixes the algorithm, the signature is checked with
+// the standard library, then typ (at+jwt), iss, aud, exp, nbf and iat (see
+// package token). A DPoP-bound token (cnf.jkt, RFC 9449) is accepted only
+// with the DPoP scheme and a valid proof from the bound key, whose htu is
+// built from Config.ResourceURL and the request path, never from the Host
+// header. Claims go into the request context ([ClaimsFromContext]); errors
+// answer 401 with RFC 6750 / RFC 9449 WWW-Authenticate challenges.
+//
+// # Keys: fetch, cache, refresh
+//
+// New fetches the JWKS once and fails if it cannot: a wrong URL or an
+// unreachable issuer shows at deploy time, and a Verifier never exists
+// without keys. After that the set is refreshed when it is older than
+// CacheTTL (by the one request that finds it stale, without blocking the
+// others), and when a token names an unknown kid (a rotation: credshield
+// publishes a new key before it signs with it), at most once per
+// MinRefreshInterval so garbage kids cannot make it hammer the issuer. A
+// failed refresh keeps the last good set: an issuer outage does not take
+// resource servers down with it. Only keys with "use" sig (or none), a
+// kid, and an "alg" of EdDSA, ES256 or RS256 that suits the key are used;
+// private key members make a key unusable.
+//
+// # What it cannot know
+//
+// It has no user table and no revocation list. A token of a user disabled
+// after issue, or one whose jti was revoked (POST /revoke), still verifies
+// here until it expires. credshield's own /users/me and /verify (the
+// forward-auth endpoint) enforce both; services that must honour them at
+// once should sit behind /verify instead. Short access-token lifetimes bound
+// the rest.
+package verify
