@@ -29,6 +29,11 @@ import (
 // deliberately absent: a shared HMAC secret lets every verifier mint tokens.
 var signingAlgs = []string{"EdDSA", "ES256", "RS256"}
 
+// DefaultKeyPublishLead is how long a staged key is published before it
+// signs: twice the default JWKS cache lifetime of package verify (5 min), so
+// every verifier has fetched it before the first token it signs arrives.
+const DefaultKeyPublishLead = 10 * time.Minute
+
 // MaxLeeway caps clock-skew tolerance on token time claims; more than a
 // minute turns an expired token into a live one.
 const MaxLeeway = 60 * time.Second
@@ -87,9 +92,31 @@ type Serve struct {
 
 	ShutdownTimeout time.Duration
 
+	// RequireDPoP makes sender-constrained tokens mandatory (RFC 9449):
+	// /token needs a proof, protected resources refuse Bearer tokens.
+	RequireDPoP bool
+	// DPoPNonce makes DPoP proofs carry a server nonce (RFC 9449 §8).
+	DPoPNonce bool
+	// ResourceURL is the public base URL that /verify resolves a trusted
+	// proxy's X-Original-URI against for DPoP htu checks (default: the
+	// issuer).
+	ResourceURL string
+
+	// RefreshTTL is the absolute lifetime of a refresh-token family (from
+	// the login); RefreshIdleTTL how long one refresh token stays usable
+	// without being redeemed.
+	RefreshTTL     time.Duration
+	RefreshIdleTTL time.Duration
+
+	// KeyPublishLead is how long a staged signing key is published in the
+	// JWKS before it signs; it must outlast verifiers' JWKS caches.
+	KeyPublishLead time.Duration
+	// KeyRotationInterval stages a new signing key this often (0: never).
+	KeyRotationInterval time.Duration
+
 	// Set by Validate when the issuer (and audience) were derived from
 	// --listen rather than given, so BindIssuer may replace a port 0.
-	issuerFromListen, audienceFromIssuer bool
+	issuerFromListen, audienceFromIssuer, resourceFromIssuer bool
 }
 
 // BindIssuer replaces an issuer derived from --listen with the address the
@@ -102,6 +129,9 @@ func (c *Serve) BindIssuer(addr string) {
 	c.Issuer = "http://" + addr
 	if c.audienceFromIssuer {
 		c.Audience = c.Issuer
+	}
+	if c.resourceFromIssuer {
+		c.ResourceURL = c.Issuer
 	}
 }
 
@@ -127,6 +157,9 @@ func Default() Serve {
 		ChallengeReplayCapacity: challenge.DefaultReplayCapacity,
 		FailureFloor:            0,
 		ShutdownTimeout:         15 * time.Second,
+		RefreshTTL:              30 * 24 * time.Hour,
+		RefreshIdleTTL:          7 * 24 * time.Hour,
+		KeyPublishLead:          DefaultKeyPublishLead,
 	}
 }
 
@@ -169,6 +202,18 @@ func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (for example 127.0.0.1:9464); empty disables it")
 	fs.DurationVar(&c.FailureFloor, "failure-floor", c.FailureFloor, "least time a failed login takes (raised automatically to the slowest stored hash scheme)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
+	fs.BoolVar(&c.RequireDPoP, "require-dpop", c.RequireDPoP, "require DPoP-bound tokens (RFC 9449): /token needs a DPoP proof and Bearer tokens are refused")
+	fs.BoolVar(&c.DPoPNonce, "dpop-nonce", c.DPoPNonce, "require a server nonce in DPoP proofs (DPoP-Nonce, use_dpop_nonce)")
+	fs.StringVar(&c.ResourceURL, "resource-url", c.ResourceURL, "public base URL of the API behind /verify, for DPoP htu checks of X-Original-URI (default: the issuer)")
+	fs.DurationVar(&c.RefreshTTL, "refresh-token-ttl", c.RefreshTTL, "absolute lifetime of a refresh-token family, from the login")
+	fs.DurationVar(&c.RefreshIdleTTL, "refresh-token-idle-ttl", c.RefreshIdleTTL, "how long a refresh token stays usable without being redeemed")
+	c.RegisterKeyFlags(fs)
+	fs.DurationVar(&c.KeyRotationInterval, "key-rotation-interval", c.KeyRotationInterval, "stage a new signing key this often (0 = never; rotate by hand with credshield keys rotate)")
+}
+
+// RegisterKeyFlags binds the key-rotation lead alone, for `keys rotate`.
+func (c *Serve) RegisterKeyFlags(fs *pflag.FlagSet) {
+	fs.DurationVar(&c.KeyPublishLead, "key-publish-lead", c.KeyPublishLead, "how long a new signing key is published in the JWKS before it signs (longer than verifiers' JWKS cache)")
 }
 
 // RegisterHashFlags binds the argon2id parameters alone, for the commands
@@ -294,6 +339,23 @@ func (c *Serve) Validate() error {
 	}
 	if c.FailureFloor < 0 || c.FailureFloor > 10*time.Second {
 		errs = append(errs, fmt.Errorf("--failure-floor %s: want between 0 and 10s", c.FailureFloor))
+	}
+	if c.ResourceURL == "" {
+		c.ResourceURL = c.Issuer
+		c.resourceFromIssuer = true
+	} else if u, err := ValidateIssuer(c.ResourceURL); err != nil {
+		errs = append(errs, fmt.Errorf("--resource-url: %w", err))
+	} else {
+		c.ResourceURL = u
+	}
+	if c.RefreshIdleTTL < time.Minute || c.RefreshIdleTTL > c.RefreshTTL || c.RefreshTTL > 400*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--refresh-token-idle-ttl %s, --refresh-token-ttl %s: want 1m <= idle <= absolute <= 400 days", c.RefreshIdleTTL, c.RefreshTTL))
+	}
+	if c.KeyPublishLead < 0 || c.KeyPublishLead > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--key-publish-lead %s: want between 0 and 7 days", c.KeyPublishLead))
+	}
+	if c.KeyRotationInterval != 0 && (c.KeyRotationInterval < time.Hour || c.KeyRotationInterval <= c.KeyPublishLead) {
+		errs = append(errs, fmt.Errorf("--key-rotation-interval %s: want 0 (off), or at least 1h and longer than --key-publish-lead", c.KeyRotationInterval))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout))

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -68,6 +69,10 @@ func TestValidateErrors(t *testing.T) {
 		{"wildcard origin", func(c *Serve) { c.CORSOrigins = []string{"*"} }, "not allowed"},
 		{"origin with path", func(c *Serve) { c.CORSOrigins = []string{"https://a.example/x"} }, "scheme://host"},
 		{"negative queue", func(c *Serve) { c.HasherQueue = -1 }, "--hasher-queue"},
+		{"idle refresh longer than absolute", func(c *Serve) { c.RefreshIdleTTL = 31 * 24 * time.Hour }, "--refresh-token-idle-ttl"},
+		{"rotation shorter than lead", func(c *Serve) { c.KeyRotationInterval = 5 * time.Minute }, "--key-rotation-interval"},
+		{"negative publish lead", func(c *Serve) { c.KeyPublishLead = -time.Second }, "--key-publish-lead"},
+		{"resource url over http", func(c *Serve) { c.ResourceURL = "http://api.example" }, "--resource-url"},
 		{"two errors at once", func(c *Serve) { c.SigningAlg = "x"; c.HasherWorkers = -1 }, "--hasher-workers"},
 	}
 	for _, tt := range tests {
@@ -121,7 +126,7 @@ func TestBindIssuer(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.BindIssuer("127.0.0.1:41234")
-	if c.Issuer != "http://127.0.0.1:41234" || c.Audience != c.Issuer {
+	if c.Issuer != "http://127.0.0.1:41234" || c.Audience != c.Issuer || c.ResourceURL != c.Issuer {
 		t.Errorf("issuer %q audience %q", c.Issuer, c.Audience)
 	}
 	set := Default()

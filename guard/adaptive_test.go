@@ -251,3 +251,39 @@ func TestKnownNetworkExpires(t *testing.T) {
 		t.Errorf("%d pairs kept, cap 10", m.Len())
 	}
 }
+
+// TestCheckAddress: refresh grants spend the address's hard budgets only,
+// are never challenged, and do not feed the detector.
+func TestCheckAddress(t *testing.T) {
+	e := newAdaptive(t, policy(func(p *Policy) {
+		p.IP = limit.Limit{Burst: 3, Period: time.Hour}
+		p.IPSoft = limit.Limit{Burst: 1, Period: time.Hour}
+	}))
+	ip := netip.MustParseAddr("192.0.2.1")
+	for i := 0; i < 3; i++ {
+		e.now = e.now.Add(time.Second)
+		v, err := e.g.CheckAddress(context.Background(), e.now, ip)
+		if err != nil || !v.Allowed || v.Challenge != 0 {
+			t.Fatalf("attempt %d: %+v %v", i, v, err)
+		}
+		if err := e.g.Record(context.Background(), e.now, v, UnknownUser); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, _ := e.g.CheckAddress(context.Background(), e.now, ip)
+	if v.Allowed || v.Reason != ReasonIP || v.RetryAfter <= 0 {
+		t.Errorf("fourth: %+v", v)
+	}
+	if st, _ := e.det.State(e.now); st.Failures != 0 {
+		t.Errorf("refresh failures fed the login detector: %+v", st)
+	}
+	// A success refunds.
+	other := netip.MustParseAddr("198.51.100.1")
+	for i := 0; i < 10; i++ {
+		v, _ := e.g.CheckAddress(context.Background(), e.now, other)
+		if !v.Allowed {
+			t.Fatalf("success %d refused", i)
+		}
+		_ = e.g.Record(context.Background(), e.now, v, Success)
+	}
+}

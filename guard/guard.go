@@ -290,6 +290,33 @@ func (g *Guard) Check(ctx context.Context, now time.Time, a Attempt) (Verdict, e
 	return v, err
 }
 
+// CheckAddress evaluates an attempt that carries no password and names no
+// account — a refresh-token grant — on the client address's hard budgets
+// alone (address, network, /48), reserving a unit on each in one atomic
+// store call. There is no account budget and no challenge: the credential
+// is 256 random bits, so guessing is hopeless, but a flood of made-up
+// tokens must stop before it costs database reads. Settle the verdict with
+// Record as usual; it does not feed the attack detector, which watches
+// logins.
+func (g *Guard) CheckAddress(ctx context.Context, now time.Time, ip netip.Addr) (Verdict, error) {
+	if !ip.IsValid() {
+		return Verdict{}, errors.New("guard: attempt without address")
+	}
+	hard, reasons, _, _ := g.requests("", ip.Unmap())
+	hard, reasons = hard[:len(hard)-2], reasons[:len(reasons)-2] // drop the two per-username budgets
+	res, err := g.cfg.Store.Reserve(ctx, now, hard)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
+	}
+	v := Verdict{Allowed: res.Allowed, Trust: Untrusted, RetryAfter: res.RetryAfter, IPPolicy: g.cfg.Policy.IP, IPState: res.Keys[0]}
+	if res.Allowed {
+		v.reserved = hard
+	} else {
+		v.Reason = reasons[max(res.Denied, 0)]
+	}
+	return v, nil
+}
+
 // checkTrusted spends one unit of a trusted client's own budget.
 func (g *Guard) checkTrusted(ctx context.Context, now time.Time, trust Trust, key string, l limit.Limit, reason Reason, username string, network netip.Prefix) (Verdict, error) {
 	reqs := []limit.Request{{Key: key, Limit: l}}
@@ -375,7 +402,7 @@ func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip
 // feeds the attack detector (Check already counted refused attempts).
 // Recording a refused verdict does nothing.
 func (g *Guard) Record(ctx context.Context, now time.Time, v Verdict, o Outcome) error {
-	if g.cfg.Detector != nil && o != Aborted && v.Allowed {
+	if g.cfg.Detector != nil && o != Aborted && v.Allowed && v.username != "" {
 		sig := SignalFailure
 		switch o {
 		case Success:
@@ -431,6 +458,7 @@ func (g *Guard) requests(username string, ip netip.Addr) (hard []limit.Request, 
 	if len(wider) > 1 {
 		addHard("net48:"+wider[1].String(), p.Subnet48, ReasonSubnet48)
 	}
+	// The per-username budgets come last: CheckAddress drops them.
 	addHard("userip:"+username+"|"+hostKey, p.UserIP, ReasonUserIP)
 	addHard("userhard:"+username, p.UserHard, ReasonUserHard)
 	soft = []limit.Request{{Key: "ipsoft:" + hostKey, Limit: p.IPSoft}, {Key: "user:" + username, Limit: p.User}}

@@ -56,14 +56,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 
 // metadataDocument is the RFC 8414 authorization server metadata. Every URL
 // derives from the configured issuer, never from a request's Host header.
-func metadataDocument(issuer string) ([]byte, error) {
+func metadataDocument(issuer string, refresh bool, dpopAlgs []string) ([]byte, error) {
+	grants := []string{"password"}
+	if refresh {
+		grants = append(grants, "refresh_token")
+	}
 	return json.Marshal(map[string]any{
-		"issuer":                                issuer,
-		"token_endpoint":                        issuer + "/token",
-		"jwks_uri":                              issuer + "/.well-known/jwks.json",
-		"grant_types_supported":                 []string{"password"},
-		"response_types_supported":              []string{},
-		"token_endpoint_auth_methods_supported": []string{"none"},
+		"issuer":                                     issuer,
+		"token_endpoint":                             issuer + "/token",
+		"jwks_uri":                                   issuer + "/.well-known/jwks.json",
+		"revocation_endpoint":                        issuer + "/revoke",
+		"grant_types_supported":                      grants,
+		"response_types_supported":                   []string{},
+		"token_endpoint_auth_methods_supported":      []string{"none"},
+		"revocation_endpoint_auth_methods_supported": []string{"none"},
+		"dpop_signing_alg_values_supported":          dpopAlgs,
 	})
 }
 
@@ -84,13 +91,14 @@ func openAPIDocument(issuer string) ([]byte, error) {
 				"requestBody": map[string]any{"required": true, "content": map[string]any{
 					"application/x-www-form-urlencoded": map[string]any{"schema": map[string]any{
 						"type":     "object",
-						"required": []string{"username", "password"},
+						"required": []string{},
 						"properties": map[string]any{
-							"grant_type": map[string]any{"type": "string", "enum": []string{"password"}},
-							"username":   map[string]any{"type": "string"},
-							"password":   map[string]any{"type": "string", "format": "password"},
-							"scope":      map[string]any{"type": "string"},
-							"client_id":  map[string]any{"type": "string"},
+							"grant_type":    map[string]any{"type": "string", "enum": []string{"password", "refresh_token"}},
+							"username":      map[string]any{"type": "string", "description": "password grant"},
+							"password":      map[string]any{"type": "string", "format": "password", "description": "password grant"},
+							"refresh_token": map[string]any{"type": "string", "description": "refresh_token grant"},
+							"scope":         map[string]any{"type": "string"},
+							"client_id":     map[string]any{"type": "string"},
 						},
 					}},
 				}},
@@ -99,6 +107,36 @@ func openAPIDocument(issuer string) ([]byte, error) {
 					"400": errResp("invalid_request, invalid_grant, unsupported_grant_type or invalid_scope"),
 					"401": errResp("invalid_client"),
 					"503": errResp("temporarily_unavailable; see Retry-After"),
+				},
+			}},
+			"/revoke": map[string]any{"post": map[string]any{
+				"summary":     "Revoke a refresh token (its whole family) or an access token (RFC 7009)",
+				"operationId": "revoke",
+				"requestBody": map[string]any{"required": true, "content": map[string]any{
+					"application/x-www-form-urlencoded": map[string]any{"schema": map[string]any{
+						"type":     "object",
+						"required": []string{"token"},
+						"properties": map[string]any{
+							"token":           map[string]any{"type": "string"},
+							"token_type_hint": map[string]any{"type": "string", "enum": []string{"access_token", "refresh_token"}},
+							"client_id":       map[string]any{"type": "string"},
+						},
+					}},
+				}},
+				"responses": map[string]any{
+					"200": map[string]any{"description": "Revoked, or unknown / already revoked (RFC 7009 §2.2)"},
+					"400": errResp("invalid_request"),
+					"503": errResp("temporarily_unavailable; see Retry-After"),
+				},
+			}},
+			"/verify": map[string]any{"get": map[string]any{
+				"summary":     "Forward-auth check for a reverse proxy (nginx auth_request, Traefik ForwardAuth, Envoy)",
+				"description": "Checks the Authorization (Bearer or DPoP) of the original request. For DPoP, a trusted proxy passes X-Forwarded-Method and X-Original-URI.",
+				"operationId": "verify",
+				"security":    []any{map[string]any{"OAuth2PasswordBearer": []string{}}},
+				"responses": map[string]any{
+					"200": map[string]any{"description": "Authenticated; identity in X-Auth-Subject, X-Auth-Username, X-Auth-Client-Id, X-Auth-Scope"},
+					"401": errResp("missing or invalid token; see WWW-Authenticate"),
 				},
 			}},
 			"/users/me": map[string]any{"get": map[string]any{
@@ -122,10 +160,11 @@ func openAPIDocument(issuer string) ([]byte, error) {
 			},
 			"schemas": map[string]any{
 				"Token": map[string]any{"type": "object", "required": []string{"access_token", "token_type", "expires_in"}, "properties": map[string]any{
-					"access_token": map[string]any{"type": "string"},
-					"token_type":   map[string]any{"type": "string"},
-					"expires_in":   map[string]any{"type": "integer"},
-					"scope":        map[string]any{"type": "string"},
+					"access_token":  map[string]any{"type": "string"},
+					"token_type":    map[string]any{"type": "string", "enum": []string{"Bearer", "DPoP"}},
+					"expires_in":    map[string]any{"type": "integer"},
+					"scope":         map[string]any{"type": "string"},
+					"refresh_token": map[string]any{"type": "string"},
 				}},
 				"Error": map[string]any{"type": "object", "required": []string{"error"}, "properties": map[string]any{
 					"error":             map[string]any{"type": "string"},

@@ -92,6 +92,9 @@ func TestCORS(t *testing.T) {
 	if ok.header.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Error("a listed origin may not send the device cookie")
 	}
+	if !strings.Contains(ok.header.Get("Access-Control-Allow-Headers"), "DPoP") {
+		t.Errorf("preflight does not allow the DPoP header: %q", ok.header.Get("Access-Control-Allow-Headers"))
+	}
 	bad := preflight("https://evil.example")
 	if bad.status != http.StatusForbidden || bad.header.Get("Access-Control-Allow-Origin") != "" || bad.header.Get("Access-Control-Allow-Credentials") != "" {
 		t.Errorf("unlisted origin preflight: %d %v", bad.status, bad.header)
@@ -103,6 +106,9 @@ func TestCORS(t *testing.T) {
 	listed := get(t, e, "/healthz", "Origin", "https://app.example")
 	if listed.header.Get("Access-Control-Allow-Origin") != "https://app.example" {
 		t.Errorf("listed origin got %q", listed.header.Get("Access-Control-Allow-Origin"))
+	}
+	if !strings.Contains(listed.header.Get("Access-Control-Expose-Headers"), "DPoP-Nonce") {
+		t.Errorf("DPoP-Nonce not exposed: %q", listed.header.Get("Access-Control-Expose-Headers"))
 	}
 	// No origins configured: nobody gets CORS headers.
 	none := newTestEnv(t)
@@ -206,7 +212,7 @@ func TestMalformedRequestsNeverFail5xx(t *testing.T) {
 		"application/x-www-form-urlencoded; charset=\"", "multipart/form-data", ";;;"}
 	auths := []string{"", "Basic", "Basic Og==", "Basic " + strings.Repeat("=", 10), "Bearer", "Bearer " + good[:len(good)-3], "Bearer " + good + good,
 		"Bearer ..", "Bearer " + strings.Repeat("a.", 4000), "DPoP x"}
-	paths := []string{"/token", "/users/me", "/.well-known/jwks.json", "/%2e%2e/token", "/token/", "/users/me?access_token=" + good}
+	paths := []string{"/token", "/users/me", "/revoke", "/verify", "/.well-known/jwks.json", "/%2e%2e/token", "/token/", "/users/me?access_token=" + good}
 	methods := []string{"GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"}
 	pick := func(s []string) string { return s[rng.IntN(len(s))] }
 	for i := 0; i < 1000; i++ {

@@ -22,7 +22,8 @@ type oauthError struct {
 	Status      int
 	Code        string
 	Description string
-	RetryAfter  int // seconds; 0 means no Retry-After header
+	RetryAfter  int    // seconds; 0 means no Retry-After header
+	Nonce       string // a DPoP-Nonce to send (RFC 9449 §8); "" for none
 	Cause       error
 }
 
@@ -55,13 +56,16 @@ func unavailable(cause error) *oauthError {
 	}
 }
 
-// bearerError is an RFC 6750 §3 error from a protected resource. Code is
-// empty when the request carried no credentials at all: then the challenge
-// names only the realm, as §3.1 asks.
+// bearerError is an RFC 6750 §3 / RFC 9449 §7.1 error from a protected
+// resource. Code is empty when the request carried no credentials at all:
+// then the challenges name only the realm, as §3.1 asks. Scheme is the
+// challenge the error parameters go on ("" means Bearer).
 type bearerError struct {
 	Status      int
+	Scheme      string
 	Code        string
 	Description string
+	Nonce       string // a DPoP-Nonce to send with use_dpop_nonce
 	Cause       error
 }
 
@@ -101,9 +105,19 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 			if oe.RetryAfter > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
 			}
+			if oe.Nonce != "" {
+				w.Header().Set("DPoP-Nonce", oe.Nonce)
+			}
 			writeJSON(w, oe.Status, errorBody{Error: oe.Code, Description: oe.Description, Detail: oe.Description})
 		case errors.As(err, &be):
-			w.Header().Set("WWW-Authenticate", s.bearerChallenge(be))
+			h := w.Header()
+			if !s.cfg.RequireDPoP {
+				h.Add("WWW-Authenticate", s.challenge(schemeBearer, be))
+			}
+			h.Add("WWW-Authenticate", s.challenge(schemeDPoP, be))
+			if be.Nonce != "" {
+				h.Set("DPoP-Nonce", be.Nonce)
+			}
 			writeJSON(w, be.Status, errorBody{Error: be.Code, Description: be.Description, Detail: be.Description})
 		default:
 			s.log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
@@ -112,16 +126,24 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 	})
 }
 
-// bearerChallenge renders the WWW-Authenticate value for e (RFC 6750 §3).
-func (s *Server) bearerChallenge(e *bearerError) string {
+// challenge renders one WWW-Authenticate challenge for e (RFC 6750 §3, RFC
+// 9449 §7.1): the error parameters go on the challenge of the scheme e
+// belongs to, and the DPoP challenge always lists the proof algorithms.
+// The Bearer challenge comes first unless DPoP is required, so clients that
+// read one header see the scheme they know.
+func (s *Server) challenge(scheme string, e *bearerError) string {
 	var b strings.Builder
-	b.WriteString(`Bearer realm=`)
+	b.WriteString(scheme)
+	b.WriteString(` realm=`)
 	b.WriteString(strconv.Quote(s.cfg.Realm))
-	if e.Code != "" {
+	if e.Code != "" && cmpOr(e.Scheme, schemeBearer) == scheme {
 		fmt.Fprintf(&b, `, error=%q`, e.Code)
 		if e.Description != "" {
 			fmt.Fprintf(&b, `, error_description=%q`, e.Description)
 		}
+	}
+	if scheme == schemeDPoP {
+		fmt.Fprintf(&b, `, algs=%q`, s.dpopAlgs)
 	}
 	return b.String()
 }
@@ -139,4 +161,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

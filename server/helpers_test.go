@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/credshield/credshield/challenge"
 	"github.com/credshield/credshield/clientip"
 	"github.com/credshield/credshield/device"
+	"github.com/credshield/credshield/dpop"
 	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/limit"
 	"github.com/credshield/credshield/password"
@@ -45,6 +49,84 @@ type testEnv struct {
 	cfg    Config
 	client *http.Client
 	reg    *prometheus.Registry
+	logs   *logBuffer
+	// keysDir holds the signing keys, for rotation tests.
+	keysDir string
+}
+
+// logBuffer collects the server's JSON log lines for tests that look for a
+// security event. It is safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// events returns the records whose msg is name.
+func (b *logBuffer) events(name string) []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(b.buf.Bytes(), []byte("\n")) {
+		var m map[string]any
+		if json.Unmarshal(line, &m) == nil && m["msg"] == name {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// dpopKey is a client's DPoP key.
+type dpopKey struct {
+	t   testing.TB
+	key *ecdsa.PrivateKey
+	jkt string
+}
+
+func newDPoPKey(t testing.TB) *dpopKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jkt, err := dpop.Thumbprint(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &dpopKey{t: t, key: k, jkt: jkt}
+}
+
+// proof returns a DPoP proof for htm and htu at now, with ath for
+// accessToken and nonce when they are not empty.
+func (k *dpopKey) proof(htm, htu string, now time.Time, accessToken, nonce string) string {
+	k.t.Helper()
+	p, err := dpop.NewProof(k.key, dpop.ES256, htm, htu, now, accessToken, nonce, rand.Reader)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	return p
+}
+
+// refresh posts the refresh_token grant with extra form values and header
+// pairs.
+func (e *testEnv) refresh(tok string, form url.Values, header ...string) response {
+	e.t.Helper()
+	v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}}
+	for k, vals := range form {
+		v[k] = vals
+	}
+	return e.postToken(v.Encode(), header...)
+}
+
+// loginWith posts the password grant with extra header pairs.
+func (e *testEnv) loginWith(name, pw string, header ...string) response {
+	e.t.Helper()
+	return e.postToken(url.Values{"username": {name}, "password": {pw}}.Encode(), header...)
 }
 
 type envOption func(*Config, *envParts)
@@ -56,6 +138,12 @@ type envParts struct {
 	trusted        []netip.Prefix
 	hasher         func(Hasher) Hasher // wraps the pool, e.g. to count calls
 	detector       *guard.DetectorConfig
+	dpop           *dpop.Config
+}
+
+// withDPoP gives the server a DPoP checker built from cfg (for nonces).
+func withDPoP(cfg dpop.Config) envOption {
+	return func(_ *Config, p *envParts) { p.dpop = &cfg }
 }
 
 func withPool(workers, queue int) envOption {
@@ -125,6 +213,7 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	for _, o := range opts {
 		o(&cfg, &parts)
 	}
+	cfg.TrustedProxies = parts.trusted
 	pool := password.NewPool(parts.workers, parts.queue)
 	var hasher Hasher = pool
 	if parts.hasher != nil {
@@ -165,15 +254,22 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: hasher, Guard: g, Devices: devices, Challenges: challenges, ClientIP: resolver, Log: log, Metrics: metrics})
+	var checker *dpop.Checker
+	if parts.dpop != nil {
+		if checker, err = dpop.NewChecker(*parts.dpop); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: hasher, Guard: g, Devices: devices, Challenges: challenges, ClientIP: resolver, Log: log, Metrics: metrics, DPoP: checker, Refresh: st, Revocations: st})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
 	ts.Config.Handler = srv
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &testEnv{t: t, srv: srv, ts: ts, st: st, keys: keys, pool: pool, cfg: srv.cfg, client: ts.Client(), reg: reg}
+	return &testEnv{t: t, srv: srv, ts: ts, st: st, keys: keys, pool: pool, cfg: srv.cfg, client: ts.Client(), reg: reg, logs: logs, keysDir: filepath.Join(dir, "keys")}
 }
 
 // addUser stores a user whose password is hashed with the test parameters.
@@ -232,7 +328,13 @@ func (e *testEnv) do(req *http.Request) response {
 // postToken posts a raw body to /token with the form content type.
 func (e *testEnv) postToken(body string, header ...string) response {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.ts.URL+"/token", strings.NewReader(body))
+	return e.postForm("/token", body, header...)
+}
+
+// postForm posts a raw body to path with the form content type.
+func (e *testEnv) postForm(path, body string, header ...string) response {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.ts.URL+path, strings.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -280,10 +382,12 @@ func (e *testEnv) accessToken(name, pw string) string {
 // Interface guards: the concrete parts cmd/credshield wires in satisfy the
 // interfaces this package declares.
 var (
-	_ Users      = (*sqlite.Store)(nil)
-	_ Keys       = (*token.KeySet)(nil)
-	_ Hasher     = (*password.Pool)(nil)
-	_ Guard      = (*guard.Guard)(nil)
-	_ Devices    = (*device.Issuer)(nil)
-	_ Challenges = (*challenge.Issuer)(nil)
+	_ Users        = (*sqlite.Store)(nil)
+	_ Keys         = (*token.KeySet)(nil)
+	_ Hasher       = (*password.Pool)(nil)
+	_ Guard        = (*guard.Guard)(nil)
+	_ Devices      = (*device.Issuer)(nil)
+	_ Challenges   = (*challenge.Issuer)(nil)
+	_ RefreshStore = (*sqlite.Store)(nil)
+	_ Revocations  = (*sqlite.Store)(nil)
 )

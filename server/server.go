@@ -17,12 +17,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/credshield/credshield/challenge"
 	"github.com/credshield/credshield/clientip"
 	"github.com/credshield/credshield/device"
+	"github.com/credshield/credshield/dpop"
 	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/store"
@@ -56,6 +58,7 @@ type Hasher interface {
 // may reach the password hash (package guard).
 type Guard interface {
 	Check(ctx context.Context, now time.Time, a guard.Attempt) (guard.Verdict, error)
+	CheckAddress(ctx context.Context, now time.Time, ip netip.Addr) (guard.Verdict, error)
 	Record(ctx context.Context, now time.Time, v guard.Verdict, o guard.Outcome) error
 }
 
@@ -85,6 +88,16 @@ type Deps struct {
 	ClientIP   *clientip.Resolver
 	Log        *slog.Logger
 	Metrics    *Metrics
+	// DPoP checks DPoP proofs (RFC 9449) at /token and for bound tokens;
+	// default a Checker with an in-memory replay cache and no nonces.
+	// Replicas must share its replay cache.
+	DPoP *dpop.Checker
+	// Refresh keeps refresh-token families; nil turns refresh tokens off
+	// (no refresh_token in responses, grant_type=refresh_token refused).
+	Refresh RefreshStore
+	// Revocations records revoked access-token jtis; nil means access
+	// tokens cannot be revoked before they expire.
+	Revocations Revocations
 }
 
 // Config is the server's part of the service configuration, already
@@ -110,6 +123,22 @@ type Config struct {
 	// (the default) for a same-site login page, None for the cross-origin
 	// front ends listed in CORSOrigins.
 	DeviceCookieSameSite http.SameSite
+	// RefreshTTL is the absolute lifetime of a refresh-token family and
+	// RefreshIdleTTL how long one of its tokens lasts unused; defaults
+	// DefaultRefreshTTL and DefaultRefreshIdleTTL.
+	RefreshTTL     time.Duration
+	RefreshIdleTTL time.Duration
+	// ResourceURL is the external base URL of the API behind GET /verify:
+	// a DPoP proof's htu is compared with it plus the original request's
+	// path; default Issuer.
+	ResourceURL string
+	// TrustedProxies are the peers whose X-Forwarded-Method and
+	// X-Original-URI GET /verify believes (the proxies in front, as for
+	// client addresses); from anyone else they are ignored.
+	TrustedProxies []netip.Prefix
+	// RequireDPoP makes sender-constrained tokens mandatory: POST /token
+	// needs a DPoP proof and protected resources refuse Bearer tokens.
+	RequireDPoP bool
 	// Now is the clock for token claims; default time.Now. Tests step it.
 	Now func() time.Time
 }
@@ -117,23 +146,27 @@ type Config struct {
 // Server serves the token service's HTTP API. Build it with New; it is safe
 // for concurrent use.
 type Server struct {
-	cfg      Config
-	users    Users
-	keys     Keys
-	hasher   Hasher
-	guard    Guard
-	devices  Devices
-	chal     Challenges
-	clientIP *clientip.Resolver
-	log      *slog.Logger
-	metrics  *Metrics
-	verifier *token.Verifier
-	dummy    string // argon2id hash verified when the user does not exist
-	floor    *floor
-	denyLog  *sampler // guard.deny records are sampled; metrics count all
-	openapi  []byte
-	metadata []byte
-	handler  http.Handler
+	cfg         Config
+	users       Users
+	keys        Keys
+	hasher      Hasher
+	guard       Guard
+	devices     Devices
+	chal        Challenges
+	clientIP    *clientip.Resolver
+	log         *slog.Logger
+	metrics     *Metrics
+	verifier    *token.Verifier
+	dpop        *dpop.Checker
+	dpopAlgs    string // the algs parameter of DPoP challenges
+	refresh     RefreshStore
+	revocations Revocations
+	dummy       string // argon2id hash verified when the user does not exist
+	floor       *floor
+	denyLog     *sampler // guard.deny records are sampled; metrics count all
+	openapi     []byte
+	metadata    []byte
+	handler     http.Handler
 }
 
 // New builds a Server. It computes the dummy hash and calibrates the
@@ -158,25 +191,42 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.ResourceURL = strings.TrimSuffix(cmpOr(cfg.ResourceURL, cfg.Issuer), "/")
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = DefaultRefreshTTL
+	}
+	if cfg.RefreshIdleTTL <= 0 || cfg.RefreshIdleTTL > cfg.RefreshTTL {
+		cfg.RefreshIdleTTL = min(DefaultRefreshIdleTTL, cfg.RefreshTTL)
+	}
 	if err := cfg.Argon.Validate(); err != nil {
 		return nil, fmt.Errorf("server: argon2 parameters: %w", err)
+	}
+	if d.DPoP == nil {
+		var err error
+		if d.DPoP, err = dpop.NewChecker(dpop.Config{}); err != nil {
+			return nil, fmt.Errorf("server: dpop: %w", err)
+		}
 	}
 	dummy, err := password.Dummy(rand.Reader, cfg.Argon)
 	if err != nil {
 		return nil, fmt.Errorf("server: dummy hash: %w", err)
 	}
 	s := &Server{
-		cfg:      cfg,
-		users:    d.Users,
-		keys:     d.Keys,
-		hasher:   d.Hasher,
-		guard:    d.Guard,
-		devices:  d.Devices,
-		chal:     d.Challenges,
-		clientIP: d.ClientIP,
-		log:      d.Log,
-		metrics:  d.Metrics,
-		dummy:    dummy,
+		cfg:         cfg,
+		users:       d.Users,
+		keys:        d.Keys,
+		hasher:      d.Hasher,
+		guard:       d.Guard,
+		devices:     d.Devices,
+		chal:        d.Challenges,
+		clientIP:    d.ClientIP,
+		log:         d.Log,
+		metrics:     d.Metrics,
+		dpop:        d.DPoP,
+		dpopAlgs:    strings.Join(d.DPoP.Algs(), " "),
+		refresh:     d.Refresh,
+		revocations: d.Revocations,
+		dummy:       dummy,
 		verifier: &token.Verifier{
 			Keys:     d.Keys,
 			Issuer:   cfg.Issuer,
@@ -193,7 +243,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if s.openapi, err = openAPIDocument(cfg.Issuer); err != nil {
 		return nil, err
 	}
-	if s.metadata, err = metadataDocument(cfg.Issuer); err != nil {
+	if s.metadata, err = metadataDocument(cfg.Issuer, d.Refresh != nil, d.DPoP.Algs()); err != nil {
 		return nil, err
 	}
 	s.handler = s.routes()
@@ -209,7 +259,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) routes() http.Handler {
 	r := newRouter(s)
 	r.handle("POST", "/token", s.token)
+	r.handle("POST", "/revoke", s.revoke)
 	r.handle("GET", "/users/me", s.me)
+	// Forward-auth subrequests may carry the original method.
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+		r.handle(m, "/verify", s.verifyRequest)
+	}
 	r.handle("GET", "/.well-known/jwks.json", s.jwks)
 	r.handle("GET", "/.well-known/oauth-authorization-server", s.serveStatic(s.metadata, "public, max-age=300"))
 	r.handle("GET", "/openapi.json", s.serveStatic(s.openapi, "public, max-age=300"))

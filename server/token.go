@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/credshield/credshield/challenge"
+	"github.com/credshield/credshield/dpop"
 	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/store"
-	"github.com/credshield/credshield/token"
 	"github.com/credshield/credshield/username"
 )
 
@@ -48,20 +48,45 @@ type passwordGrant struct {
 // tokenResponse is the RFC 6749 §5.1 success body, plus the device
 // credential for clients that keep no cookies.
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	Scope       string `json:"scope"`
-	DeviceToken string `json:"device_token,omitempty"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	DeviceToken  string `json:"device_token,omitempty"`
 }
 
-// token handles POST /token. The order is the design: nothing that costs
-// more than parsing and one HMAC runs before the guard, and the password
-// hash runs only inside the bounded pool.
+// token handles POST /token: it reads the form and hands it to the grant
+// it names (RFC 6749 §4.3 password, the default; §6 refresh_token).
 func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
+	form, err := readForm(w, r)
+	if err != nil {
+		s.metrics.attempt(outcomeInvalid)
+		return err
+	}
+	switch gt := form["grant_type"]; {
+	case gt == "" || gt == "password":
+		return s.passwordToken(w, r, form)
+	case gt == "refresh_token" && s.refresh != nil:
+		return s.refreshToken(w, r, form)
+	default:
+		s.metrics.attempt(outcomeInvalid)
+		supported := "password"
+		if s.refresh != nil {
+			supported = "password or refresh_token"
+		}
+		return &oauthError{Status: http.StatusBadRequest, Code: "unsupported_grant_type", Description: "grant_type " + quoteShort(gt) + " is not supported; use " + supported}
+	}
+}
+
+// passwordToken runs the password grant. The order is the design: nothing
+// that costs more than parsing and one HMAC (and a DPoP proof's signature
+// check) runs before the guard, and the password hash runs only inside the
+// bounded pool.
+func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[string]string) error {
 	start := time.Now()
 	ctx := r.Context()
-	req, err := s.parsePasswordGrant(w, r)
+	req, err := s.parsePasswordGrant(r, form)
 	if err != nil {
 		s.metrics.attempt(outcomeInvalid)
 		return err
@@ -96,7 +121,23 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return s.refuse(ctx, w, now, verdict, clientKey, ip.String(), req.username)
 	}
 
-	// 3. Look the user up (unless the device step did); an unknown name
+	// 3. A DPoP proof, if the client sent one (or must): one signature
+	// check, and the key the tokens will be bound to. It runs after the
+	// guard so that junk proofs cannot make refusals expensive; a bad proof
+	// keeps the reservation spent, a nonce request gives it back.
+	jkt, err := s.tokenProof(ctx, r, now)
+	if err != nil {
+		outcome := guard.Failure
+		var oe *oauthError
+		if errors.As(err, &oe) && (oe.Code == dpop.CodeUseNonce || oe.Status >= http.StatusInternalServerError) {
+			outcome = guard.Aborted
+		}
+		s.record(ctx, verdict, outcome)
+		s.metrics.attempt(outcomeInvalid)
+		return err
+	}
+
+	// 4. Look the user up (unless the device step did); an unknown name
 	// verifies against the dummy hash so that it costs what a real one
 	// costs.
 	if !known {
@@ -113,7 +154,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		hash = user.PasswordHash
 	}
 
-	// 4. The password, in the bounded hasher pool.
+	// 5. The password, in the bounded hasher pool.
 	match, rehash, err := s.verify(ctx, hash, req.password)
 	if err != nil {
 		s.record(ctx, verdict, guard.Aborted)
@@ -121,7 +162,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	// 5. Settle the guard's reservation: a failure keeps it, a success
+	// 6. Settle the guard's reservation: a failure keeps it, a success
 	// refunds it and makes the network known.
 	if !known || !match || user.Disabled {
 		outcome := guard.Failure
@@ -142,21 +183,19 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		s.rehash(ctx, user, req.password)
 	}
 
-	// 6. Issue a fresh device credential and the access token.
+	// 7. Issue a fresh device credential and the access token.
 	deviceToken := s.issueDevice(ctx, w, now, user)
-	access, err := s.keys.Sign(token.Claims{
-		Issuer:    s.cfg.Issuer,
-		Subject:   user.ID,
-		Audience:  []string{s.cfg.Audience},
-		IssuedAt:  now,
-		ExpiresAt: now.Add(s.cfg.AccessTTL),
-		ID:        newJTI(),
-		ClientID:  req.clientID,
-		Scope:     req.scope,
-		Username:  user.Username,
-	})
+	access, err := s.signAccess(now, user, req.clientID, req.scope, jkt)
 	if err != nil {
 		return err
+	}
+	tokenType := schemeBearer
+	if jkt != "" {
+		tokenType = schemeDPoP
+	}
+	refresh, err := s.startRefreshFamily(ctx, now, user.ID, req.clientID, req.scope, jkt)
+	if err != nil {
+		return unavailable(err)
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "login.success",
 		slog.String("sub", user.ID), slog.String("username", user.Username), slog.String("ip", ip.String()),
@@ -164,11 +203,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, tokenResponse{
-		AccessToken: access,
-		TokenType:   "Bearer",
-		ExpiresIn:   int64(s.cfg.AccessTTL / time.Second),
-		Scope:       req.scope,
-		DeviceToken: deviceToken,
+		AccessToken:  access,
+		TokenType:    tokenType,
+		ExpiresIn:    int64(s.cfg.AccessTTL / time.Second),
+		Scope:        req.scope,
+		RefreshToken: refresh,
+		DeviceToken:  deviceToken,
 	})
 	return nil
 }
@@ -268,29 +308,9 @@ func (s *Server) rehash(ctx context.Context, user store.User, pw string) {
 // parsePasswordGrant reads and validates a token request. Every rejection
 // is a precise invalid_request (or unsupported_grant_type, invalid_client);
 // none of them depends on whether the account exists.
-func (s *Server) parsePasswordGrant(w http.ResponseWriter, r *http.Request) (passwordGrant, error) {
+func (s *Server) parsePasswordGrant(r *http.Request, form map[string]string) (passwordGrant, error) {
 	var req passwordGrant
-	if err := checkFormContentType(r.Header.Get("Content-Type")); err != nil {
-		return req, invalidRequest("%v", err)
-	}
-	if r.ContentLength > MaxFormBytes {
-		return req, invalidRequest("request body exceeds %d bytes", MaxFormBytes)
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return req, invalidRequest("request body exceeds %d bytes", MaxFormBytes)
-		}
-		return req, invalidRequest("cannot read request body")
-	}
-	form, err := parseForm(body)
-	if err != nil {
-		return req, invalidRequest("%v", err)
-	}
-	if gt, ok := form["grant_type"]; ok && gt != "password" {
-		return req, &oauthError{Status: http.StatusBadRequest, Code: "unsupported_grant_type", Description: "grant_type " + quoteShort(gt) + " is not supported; use password"}
-	}
+	var err error
 	for _, name := range []string{"username", "password"} {
 		if _, ok := form[name]; !ok {
 			return req, invalidRequest("missing parameter: %s", name)
@@ -320,6 +340,30 @@ func (s *Server) parsePasswordGrant(w http.ResponseWriter, r *http.Request) (pas
 		return req, invalidRequest("send both %s and %s, or neither", challenge.FormToken, challenge.FormSolution)
 	}
 	return req, nil
+}
+
+// readForm reads a form body (RFC 6749 §3.2: application/x-www-form-urlencoded),
+// capped at MaxFormBytes, strictly parsed.
+func readForm(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
+	if err := checkFormContentType(r.Header.Get("Content-Type")); err != nil {
+		return nil, invalidRequest("%v", err)
+	}
+	if r.ContentLength > MaxFormBytes {
+		return nil, invalidRequest("request body exceeds %d bytes", MaxFormBytes)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, invalidRequest("request body exceeds %d bytes", MaxFormBytes)
+		}
+		return nil, invalidRequest("cannot read request body")
+	}
+	form, err := parseForm(body)
+	if err != nil {
+		return nil, invalidRequest("%v", err)
+	}
+	return form, nil
 }
 
 // clientID finds the public client's identifier: the client_id parameter,

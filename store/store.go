@@ -20,6 +20,15 @@ var (
 	// ErrStale means a compare-and-swap update found the row changed since it
 	// was read (for example a password reset raced a rehash on login).
 	ErrStale = errors.New("store: stale")
+	// ErrReused means a refresh token was presented after it had already
+	// been redeemed: the token leaked, and its whole family is now revoked.
+	ErrReused = errors.New("store: refresh token reused")
+	// ErrRevoked means the refresh token's family was revoked (reuse,
+	// logout, POST /revoke, a password reset or a disable).
+	ErrRevoked = errors.New("store: revoked")
+	// ErrExpired means the refresh token passed its idle or absolute
+	// lifetime.
+	ErrExpired = errors.New("store: expired")
 )
 
 // User is one account. Username is always the normalised form (see package
@@ -49,4 +58,20 @@ type NewUser struct {
 	Username     string
 	PasswordHash string
 	HashClass    string
+}
+
+// RefreshFamily is the chain of refresh tokens one login started. Every
+// token of the family carries the same grant (user, client, scope, DPoP key);
+// revoking the family revokes all of them. JKT is the RFC 7638 thumbprint of
+// the DPoP key the family is bound to, "" when it is not bound. RevokedAt is
+// zero while the family is live.
+type RefreshFamily struct {
+	ID                string
+	UserID            string
+	ClientID          string
+	Scope             string
+	JKT               string
+	CreatedAt         time.Time
+	AbsoluteExpiresAt time.Time
+	RevokedAt         time.Time
 }

@@ -26,20 +26,33 @@ type Claims struct {
 	ClientID  string    // client_id: the OAuth client it was issued to
 	Scope     string    // scope: space-separated scopes
 	Username  string    // username: the login name, for display
+	// JKT is cnf.jkt (RFC 9449 §6.1): the RFC 7638 thumbprint of the DPoP
+	// key the token is bound to, "" for a bearer token. A bound token is
+	// worth nothing without a proof signed by that key.
+	JKT string
 }
+
+// jktLen is the length of a base64url SHA-256 thumbprint (32 bytes, no padding).
+const jktLen = 43
 
 // wireClaims is the JSON form Sign writes.
 type wireClaims struct {
-	Iss      string `json:"iss"`
-	Sub      string `json:"sub"`
-	Aud      any    `json:"aud"`
-	Exp      int64  `json:"exp"`
-	Nbf      *int64 `json:"nbf,omitempty"`
-	Iat      int64  `json:"iat"`
-	Jti      string `json:"jti"`
-	ClientID string `json:"client_id,omitempty"`
-	Scope    string `json:"scope,omitempty"`
-	Username string `json:"username,omitempty"`
+	Iss      string   `json:"iss"`
+	Sub      string   `json:"sub"`
+	Aud      any      `json:"aud"`
+	Exp      int64    `json:"exp"`
+	Nbf      *int64   `json:"nbf,omitempty"`
+	Iat      int64    `json:"iat"`
+	Jti      string   `json:"jti"`
+	ClientID string   `json:"client_id,omitempty"`
+	Scope    string   `json:"scope,omitempty"`
+	Username string   `json:"username,omitempty"`
+	Cnf      *wireCnf `json:"cnf,omitempty"`
+}
+
+// wireCnf is the confirmation claim (RFC 7800) of a DPoP-bound token.
+type wireCnf struct {
+	JKT string `json:"jkt"`
 }
 
 // marshalClaims returns the JSON payload for c, refusing claims the verifier
@@ -59,6 +72,12 @@ func marshalClaims(c *Claims) ([]byte, error) {
 		Iss: c.Issuer, Sub: c.Subject, Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Jti: c.ID,
 		ClientID: c.ClientID, Scope: c.Scope, Username: c.Username,
 	}
+	if c.JKT != "" {
+		if !validJKT(c.JKT) {
+			return nil, fmt.Errorf("%w: jkt is not a base64url SHA-256 thumbprint", ErrClaims)
+		}
+		w.Cnf = &wireCnf{JKT: c.JKT}
+	}
 	if len(c.Audience) == 1 {
 		w.Aud = c.Audience[0]
 	} else {
@@ -73,4 +92,15 @@ func marshalClaims(c *Claims) ([]byte, error) {
 		return nil, fmt.Errorf("marshal claims: %w", err)
 	}
 	return b, nil
+}
+
+// validJKT reports whether s is the canonical unpadded base64url encoding of
+// 32 bytes, as every SHA-256 JWK thumbprint is.
+func validJKT(s string) bool {
+	if len(s) != jktLen {
+		return false
+	}
+	var sum [32]byte
+	n, err := b64.Decode(sum[:], []byte(s))
+	return err == nil && n == len(sum)
 }

@@ -122,6 +122,17 @@ func referenceVerify(v *Verifier, keys KeyLookup, now time.Time, raw string) boo
 		}
 		dates[name] = numericDate(f)
 	}
+	// cnf must be an object with a non-empty string jkt (fail closed on
+	// confirmation methods this verifier cannot check).
+	if rawCnf, present := claims["cnf"]; present {
+		var cnf map[string]jjson.RawMessage
+		if jjson.Unmarshal(rawCnf, &cnf) != nil || cnf == nil {
+			return false
+		}
+		if jkt, ok := refString(cnf, "jkt"); !ok || jkt == "" {
+			return false
+		}
+	}
 	var aud []string
 	if rawAud, present := claims["aud"]; present {
 		var val any
@@ -289,6 +300,19 @@ func (g *tokenGen) payload() string {
 		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d}`, testIssuer, testAudience, n+300, n),
 		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"jti":"j"}`, testIssuer, testAudience, n+300),
 		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":{"jkt":"abc"}}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":{"jkt":""}}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":{"jkt":null}}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":{"jkt":5}}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":{}}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":null}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":"abc"}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":[]}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":{"x5t#S256":"abc"}}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":{"x5t#S256":"abc","jkt":"def"}}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":{"jkt":"a","jkt":"b"}}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":{"jkt":"\u0061"}}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":{"j\u006bt":"a"}}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","cnf":{"JKT":"a"}}`, testIssuer, testAudience, n+300, n),
 		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","x":%s1%s}`, testIssuer, testAudience, n+300, n, strings.Repeat("[", 15), strings.Repeat("]", 15)),
 		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","x":%s1%s}`, testIssuer, testAudience, n+300, n, strings.Repeat("[", 16), strings.Repeat("]", 16)),
 		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"`+"\xc3\x28"+`"}`, testIssuer, testAudience, n+300, n),

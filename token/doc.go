@@ -12,6 +12,23 @@
 // Each key's ID is its RFC 7638 JWK thumbprint, so a kid names exactly one
 // public key and cannot be chosen to collide with another.
 //
+// # Sender-constrained tokens
+//
+// A token issued against a DPoP proof (RFC 9449) carries cnf.jkt, the
+// thumbprint of the client's key, in [Claims].JKT. The verifier reads it
+// strictly: cnf must be an object whose jkt is a non-empty string; any other
+// cnf (another confirmation method alone, a wrong type) is refused, since a
+// binding nobody checks would turn the token back into a bearer token.
+// Checking the proof itself is the resource's job (package dpop).
+//
+// # Key rotation
+//
+// Each key carries NotBefore: [Rotate] stages a key that the JWKS publishes
+// at once but that signs only from NotBefore, so verifiers caching the JWKS
+// know it before they meet its first token; [KeySet.Reload] picks staged
+// keys up in a running server and drops keys retired once every token they
+// signed has expired ([Retired]).
+//
 // # Why the key fixes the algorithm
 //
 // The classic JWT attacks ("alg":"none", HS256 keyed with the RSA or Ed25519

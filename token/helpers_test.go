@@ -31,7 +31,7 @@ type testKeys struct {
 
 var loadTestKeys = sync.OnceValues(func() (*testKeys, error) {
 	seed := sha256.Sum256([]byte("credshield token test key"))
-	ed, err := newKey(ed25519.NewKeyFromSeed(seed[:]), EdDSA, testNow.Add(-time.Hour))
+	ed, err := newKey(ed25519.NewKeyFromSeed(seed[:]), EdDSA, testNow.Add(-time.Hour), testNow.Add(-time.Hour))
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ var loadTestKeys = sync.OnceValues(func() (*testKeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &testKeys{ed: ed, ec: ec, rs: rs, set: newKeySet([]*Key{ed, ec, rs}, ed)}, nil
+	return &testKeys{ed: ed, ec: ec, rs: rs, set: newKeySet([]*Key{ed, ec, rs}, EdDSA)}, nil
 })
 
 func keysForTest(t testing.TB) *testKeys {

@@ -39,13 +39,19 @@ var ErrUnsupportedAlg = errors.New("token: unsupported algorithm")
 // SHA-256) of the public key, so the kid in a token names one public key and
 // nothing else. Alg is the only algorithm the key is used with.
 //
+// NotBefore is when the key starts signing: a staged key (see Rotate) is
+// published in the JWKS from the moment it is written but signs only from
+// NotBefore, so verifiers that cache the JWKS have it before they meet a
+// token it signed. It equals Created for a key that signs at once.
+//
 // A Key is not modified after creation and is safe for concurrent use.
 type Key struct {
-	ID      string
-	Alg     string
-	Created time.Time
-	Signer  crypto.Signer // private; never serialised except to the key file
-	Public  crypto.PublicKey
+	ID        string
+	Alg       string
+	Created   time.Time
+	NotBefore time.Time
+	Signer    crypto.Signer // private; never serialised except to the key file
+	Public    crypto.PublicKey
 }
 
 // GenerateKey creates a key for alg (RSA 3072 for RS256). rand feeds Ed25519
@@ -75,11 +81,12 @@ func GenerateKey(rand io.Reader, alg string, now time.Time) (*Key, error) {
 	default:
 		return nil, fmt.Errorf("generate key: %w: %q", ErrUnsupportedAlg, alg)
 	}
-	return newKey(signer, alg, now.UTC().Truncate(time.Second))
+	created := now.UTC().Truncate(time.Second)
+	return newKey(signer, alg, created, created)
 }
 
 // newKey checks that signer suits alg and computes the kid.
-func newKey(signer crypto.Signer, alg string, created time.Time) (*Key, error) {
+func newKey(signer crypto.Signer, alg string, created, notBefore time.Time) (*Key, error) {
 	pub := signer.Public()
 	if err := checkPublicKey(pub, alg); err != nil {
 		return nil, err
@@ -88,7 +95,7 @@ func newKey(signer crypto.Signer, alg string, created time.Time) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Key{ID: kid, Alg: alg, Created: created, Signer: signer, Public: pub}, nil
+	return &Key{ID: kid, Alg: alg, Created: created, NotBefore: notBefore, Signer: signer, Public: pub}, nil
 }
 
 // checkPublicKey reports whether pub is a key type and size alg may use.
@@ -123,12 +130,14 @@ func Thumbprint(pub crypto.PublicKey) (string, error) {
 
 // PEM block type and headers of a key file.
 const (
-	pemType          = "PRIVATE KEY"
-	pemHeaderAlg     = "Alg"
-	pemHeaderCreated = "Created"
+	pemType            = "PRIVATE KEY"
+	pemHeaderAlg       = "Alg"
+	pemHeaderCreated   = "Created"
+	pemHeaderNotBefore = "NotBefore"
 )
 
-// marshalKeyFile encodes k as a PKCS#8 PEM block with Alg and Created headers.
+// marshalKeyFile encodes k as a PKCS#8 PEM block with Alg, Created and
+// NotBefore headers.
 func marshalKeyFile(k *Key) ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(k.Signer)
 	if err != nil {
@@ -137,8 +146,9 @@ func marshalKeyFile(k *Key) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{
 		Type: pemType,
 		Headers: map[string]string{
-			pemHeaderAlg:     k.Alg,
-			pemHeaderCreated: k.Created.UTC().Format(time.RFC3339),
+			pemHeaderAlg:       k.Alg,
+			pemHeaderCreated:   k.Created.UTC().Format(time.RFC3339),
+			pemHeaderNotBefore: k.NotBefore.UTC().Format(time.RFC3339),
 		},
 		Bytes: der,
 	}), nil
@@ -146,7 +156,8 @@ func marshalKeyFile(k *Key) ([]byte, error) {
 
 // parseKeyFile decodes a key file written by marshalKeyFile. It refuses
 // anything else: trailing data, a missing header, a key that does not suit
-// its Alg header.
+// its Alg header. A missing NotBefore (files written before staged
+// rotation) means the key signed from its creation.
 func parseKeyFile(data []byte) (*Key, error) {
 	block, rest := pem.Decode(data)
 	if block == nil || block.Type != pemType {
@@ -160,6 +171,12 @@ func parseKeyFile(data []byte) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("created header: %w", err)
 	}
+	notBefore := created
+	if nb, ok := block.Headers[pemHeaderNotBefore]; ok {
+		if notBefore, err = time.Parse(time.RFC3339, nb); err != nil {
+			return nil, fmt.Errorf("notbefore header: %w", err)
+		}
+	}
 	priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
 		return nil, fmt.Errorf("parse pkcs8: %w", err)
@@ -168,5 +185,5 @@ func parseKeyFile(data []byte) (*Key, error) {
 	if !ok {
 		return nil, fmt.Errorf("%T is not a signing key", priv)
 	}
-	return newKey(signer, alg, created)
+	return newKey(signer, alg, created.UTC(), notBefore.UTC())
 }

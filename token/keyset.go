@@ -31,35 +31,54 @@ const maxKeyFileSize = 64 << 10
 // group or others, not a regular file, unparsable, or named for another key.
 var ErrKeyFile = errors.New("token: bad key file")
 
-// KeySet holds every known signing key and which one is active for signing.
-// Old keys stay in it (and in the JWKS) so tokens they signed still verify.
+// KeySet holds every known signing key and which one signs when. Old keys
+// stay in it (and in the JWKS) so tokens they signed still verify, until
+// Reload retires them; staged keys are in it before they sign.
 //
-// A KeySet is built by LoadOrCreate; the zero value holds no keys (Sign
-// fails, lookups find nothing). All methods are safe for concurrent use:
-// readers see an immutable snapshot swapped in atomically, so verification
-// never takes a lock.
+// The signing key at a time t is the key of the set's algorithm with the
+// latest NotBefore not after t (ties: later Created, then larger ID). A
+// KeySet is built by LoadOrCreate or Load; the zero value holds no keys
+// (Sign fails, lookups find nothing). All methods are safe for concurrent
+// use: readers see an immutable snapshot swapped in atomically, so
+// verification never takes a lock.
 type KeySet struct {
 	snap atomic.Pointer[keySnapshot]
+	dir  string // the directory Reload re-reads; "" when not loaded from one
 }
 
 // keySnapshot is one immutable state of a KeySet.
 type keySnapshot struct {
-	active *Key
-	keys   []*Key // sorted by Created, then ID
-	byID   map[string]*Key
+	alg     string // the algorithm that signs
+	keys    []*Key // sorted by Created, then ID
+	signers []*Key // the keys of alg, latest NotBefore first
+	byID    map[string]*Key
 }
 
-// newKeySet returns a KeySet holding keys with active as the signing key.
-func newKeySet(keys []*Key, active *Key) *KeySet {
-	s := &keySnapshot{active: active, keys: slices.Clone(keys), byID: make(map[string]*Key, len(keys))}
+// newSnapshot builds a snapshot of keys signing with alg.
+func newSnapshot(keys []*Key, alg string) *keySnapshot {
+	s := &keySnapshot{alg: alg, keys: slices.Clone(keys), byID: make(map[string]*Key, len(keys))}
 	slices.SortFunc(s.keys, func(a, b *Key) int {
 		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
 	})
 	for _, k := range s.keys {
 		s.byID[k.ID] = k
+		if k.Alg == alg {
+			s.signers = append(s.signers, k)
+		}
 	}
+	slices.SortFunc(s.signers, func(a, b *Key) int { return -activationOrder(a, b) })
+	return s
+}
+
+// activationOrder orders keys by when they start signing.
+func activationOrder(a, b *Key) int {
+	return cmp.Or(a.NotBefore.Compare(b.NotBefore), a.Created.Compare(b.Created), strings.Compare(a.ID, b.ID))
+}
+
+// newKeySet returns a KeySet holding keys, signing with alg.
+func newKeySet(keys []*Key, alg string) *KeySet {
 	ks := &KeySet{}
-	ks.snap.Store(s)
+	ks.snap.Store(newSnapshot(keys, alg))
 	return ks
 }
 
@@ -82,26 +101,14 @@ func (ks *KeySet) load() *keySnapshot {
 // other algorithms stay in the set and the JWKS. Files whose names do not end
 // in ".pem" or start with "." are ignored.
 func LoadOrCreate(dir, alg string, rand io.Reader, now time.Time) (*KeySet, error) {
-	if alg != EdDSA && alg != ES256 && alg != RS256 {
-		return nil, fmt.Errorf("load keys: %w: %q", ErrUnsupportedAlg, alg)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := checkAlgDir(dir, alg); err != nil {
 		return nil, fmt.Errorf("load keys: %w", err)
-	}
-	info, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("load keys: %w", err)
-	}
-	if info.Mode().Perm()&0o022 != 0 {
-		return nil, fmt.Errorf("load keys: %w: directory %s is writable by group or others (mode %04o); use chmod 700",
-			ErrKeyFile, dir, info.Mode().Perm())
 	}
 	keys, err := loadKeys(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load keys: %w", err)
 	}
-	active := newestOf(keys, alg)
-	if active == nil {
+	if newestOf(keys, alg) == nil {
 		k, err := GenerateKey(rand, alg, now)
 		if err != nil {
 			return nil, fmt.Errorf("load keys: %w", err)
@@ -110,9 +117,114 @@ func LoadOrCreate(dir, alg string, rand io.Reader, now time.Time) (*KeySet, erro
 			return nil, fmt.Errorf("load keys: %w", err)
 		}
 		keys = append(keys, k)
-		active = k
 	}
-	return newKeySet(keys, active), nil
+	ks := newKeySet(keys, alg)
+	ks.dir = dir
+	return ks, nil
+}
+
+// checkAlgDir checks alg and creates dir (0700) if needed, refusing a
+// directory others may write to.
+func checkAlgDir(dir, alg string) error {
+	if alg != EdDSA && alg != ES256 && alg != RS256 {
+		return fmt.Errorf("%w: %q", ErrUnsupportedAlg, alg)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if info.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%w: directory %s is writable by group or others (mode %04o); use chmod 700",
+			ErrKeyFile, dir, info.Mode().Perm())
+	}
+	return nil
+}
+
+// Reload re-reads the directory the set was loaded from, so keys that
+// `credshield keys rotate` staged or switched to take effect in a running
+// server, and drops the keys retired at now (see Retired). The active key
+// never retires. On error the set is unchanged. A set not loaded from a
+// directory only drops retired keys.
+func (ks *KeySet) Reload(now time.Time, retireAfter time.Duration) error {
+	cur := ks.load()
+	keys := cur.keys
+	if ks.dir != "" {
+		var err error
+		if keys, err = loadKeys(ks.dir); err != nil {
+			return fmt.Errorf("reload keys: %w", err)
+		}
+	}
+	retired := Retired(keys, cur.alg, now, retireAfter)
+	live := slices.DeleteFunc(slices.Clone(keys), func(k *Key) bool { return retired[k.ID] })
+	next := newSnapshot(live, cur.alg)
+	if next.activeAt(now) == nil {
+		return fmt.Errorf("reload keys: no %s key in the set", cur.alg)
+	}
+	ks.snap.Store(next)
+	return nil
+}
+
+// Retired returns the IDs of keys no unexpired token can name at now: keys
+// superseded by a key of alg that started signing more than retireAfter
+// (the access-token lifetime plus the verifiers' leeway) before now. A key
+// that has not been superseded (the active one, staged ones) never retires;
+// retireAfter <= 0 retires nothing.
+func Retired(keys []*Key, alg string, now time.Time, retireAfter time.Duration) map[string]bool {
+	retired := map[string]bool{}
+	if retireAfter <= 0 {
+		return retired
+	}
+	for _, k := range keys {
+		for _, next := range keys {
+			// next superseded k if it is of alg, activates after k,
+			// and has activated, long enough ago.
+			if next.Alg == alg && activationOrder(next, k) > 0 && !next.NotBefore.After(now) &&
+				!next.NotBefore.Add(retireAfter).After(now) {
+				retired[k.ID] = true
+				break
+			}
+		}
+	}
+	return retired
+}
+
+// Rotate writes a new key of alg to dir (created like LoadOrCreate creates
+// it) that signs from notBefore and is published at once: every KeySet
+// that reloads dir puts it in its JWKS now and signs with it from
+// notBefore. notBefore should be at least the verifiers' JWKS cache
+// lifetime away; now for an emergency rotation. Key files retired at now
+// (see Retired) are deleted. Rotate returns the new key and the IDs of the
+// deleted keys.
+func Rotate(dir, alg string, rand io.Reader, now, notBefore time.Time, retireAfter time.Duration) (*Key, []string, error) {
+	if err := checkAlgDir(dir, alg); err != nil {
+		return nil, nil, fmt.Errorf("rotate keys: %w", err)
+	}
+	keys, err := loadKeys(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rotate keys: %w", err)
+	}
+	k, err := GenerateKey(rand, alg, now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rotate keys: %w", err)
+	}
+	if nb := notBefore.UTC().Truncate(time.Second); nb.After(k.Created) {
+		k.NotBefore = nb
+	}
+	if err := writeKeyFile(dir, k); err != nil {
+		return nil, nil, fmt.Errorf("rotate keys: %w", err)
+	}
+	var removed []string
+	for id := range Retired(append(keys, k), alg, now, retireAfter) {
+		if err := os.Remove(filepath.Join(dir, id+".pem")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return k, removed, fmt.Errorf("rotate keys: remove retired key: %w", err)
+		}
+		removed = append(removed, id)
+	}
+	slices.Sort(removed)
+	return k, removed, nil
 }
 
 // Load reads the key files in dir, as LoadOrCreate does, but never creates
@@ -122,12 +234,12 @@ func LoadOrCreate(dir, alg string, rand io.Reader, now time.Time) (*KeySet, erro
 func Load(dir, alg string) (*KeySet, error) {
 	keys, err := loadKeys(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return newKeySet(nil, nil), nil
+		return newKeySet(nil, alg), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load keys: %w", err)
 	}
-	return newKeySet(keys, newestOf(keys, alg)), nil
+	return newKeySet(keys, alg), nil
 }
 
 // loadKeys reads every key file in dir.
@@ -234,8 +346,27 @@ func writeKeyFile(dir string, k *Key) (err error) {
 	return nil
 }
 
-// Active returns the key that signs new tokens, or nil for an empty set.
-func (ks *KeySet) Active() *Key { return ks.load().active }
+// Active returns the key that signs tokens issued now, or nil when none
+// does. It is ActiveAt(time.Now()).
+func (ks *KeySet) Active() *Key { return ks.ActiveAt(time.Now()) }
+
+// ActiveAt returns the key that signs tokens issued at now: the key of the
+// set's algorithm with the latest NotBefore not after now. Before the first
+// key's NotBefore (a clock stepped back) the first key signs: there is no
+// older one. It is nil only when the set holds no key of its algorithm.
+func (ks *KeySet) ActiveAt(now time.Time) *Key { return ks.load().activeAt(now) }
+
+func (s *keySnapshot) activeAt(now time.Time) *Key {
+	for _, k := range s.signers {
+		if !k.NotBefore.After(now) {
+			return k
+		}
+	}
+	if len(s.signers) > 0 {
+		return s.signers[len(s.signers)-1]
+	}
+	return nil
+}
 
 // Keys returns every key, oldest first (for `credshield keys list`; compare
 // each ID with Active().ID to mark the active one). The slice is a copy; the
@@ -273,17 +404,19 @@ func (ks *KeySet) JWKS() ([]byte, error) {
 var ErrClaims = errors.New("token: invalid claims")
 
 // Sign returns a JWS compact token for c with the protected header
-// {"alg":<active key's alg>,"typ":"at+jwt","kid":<kid>}, signed by the active
-// key. Numeric dates are written as whole seconds. It refuses claims the
-// verifier would reject for being absent (iss, sub, aud, exp, iat, jti).
+// {"alg":<alg>,"typ":"at+jwt","kid":<kid>}, signed by the key active at
+// c.IssuedAt (so the switch to a staged key happens exactly at its
+// NotBefore, with time a parameter). Numeric dates are written as whole
+// seconds. It refuses claims the verifier would reject for being absent
+// (iss, sub, aud, exp, iat, jti).
 func (ks *KeySet) Sign(c Claims) (string, error) {
-	k := ks.Active()
-	if k == nil {
-		return "", errors.New("sign token: key set has no active key")
-	}
 	payload, err := marshalClaims(&c)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
+	}
+	k := ks.ActiveAt(c.IssuedAt)
+	if k == nil {
+		return "", errors.New("sign token: key set has no active key")
 	}
 	header, err := json.Marshal(struct {
 		Alg string `json:"alg"`

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,5 +253,150 @@ func TestECDSARawSignature(t *testing.T) {
 		if (tc.want == nil) != (err != nil) || !bytes.Equal(got, tc.want) {
 			t.Errorf("%s: got %x, %v; want %x", tc.name, got, err, tc.want)
 		}
+	}
+}
+
+// jwksKIDs returns the kids the JWKS publishes.
+func jwksKIDs(t *testing.T, ks *KeySet) []string {
+	t.Helper()
+	b, err := ks.JWKS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(b, &set); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	slices.Sort(kids)
+	return kids
+}
+
+func sorted(ids ...string) []string {
+	slices.Sort(ids)
+	return ids
+}
+
+func signedBy(t *testing.T, ks *KeySet, iat time.Time) string {
+	t.Helper()
+	c := validClaims()
+	c.IssuedAt, c.ExpiresAt = iat, iat.Add(15*time.Minute)
+	raw, err := ks.Sign(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg, _ := splitCompact(raw)
+	hdr, _ := decodeSegment(make([]byte, 200), seg.header)
+	h, err := parseHeader(string(hdr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.kid
+}
+
+func TestStagedRotation(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	const lead, retire = 10 * time.Minute, 16 * time.Minute // retire: access TTL 15m + leeway
+	t0 := testNow
+	ks, err := LoadOrCreate(dir, EdDSA, rand.Reader, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k0 := ks.ActiveAt(t0)
+	oldToken := func() string {
+		c := validClaims()
+		c.IssuedAt, c.ExpiresAt = t0.Add(time.Hour), t0.Add(time.Hour+15*time.Minute)
+		raw, err := ks.Sign(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}()
+
+	// Stage k1 an hour later: published at once, signs after the lead.
+	t1 := t0.Add(time.Hour)
+	k1, removed, err := Rotate(dir, EdDSA, rand.Reader, t1, t1.Add(lead), retire)
+	if err != nil || len(removed) != 0 {
+		t.Fatalf("Rotate: %v, removed %v", err, removed)
+	}
+	if !k1.NotBefore.Equal(t1.Add(lead)) || !k1.Created.Equal(t1) {
+		t.Fatalf("staged key: created %v, not before %v", k1.Created, k1.NotBefore)
+	}
+	steps := []struct {
+		name    string
+		now     time.Time
+		signer  string   // kid signing a token issued at now
+		jwks    []string // kids published after Reload(now)
+		oldOK   bool     // the token k0 signed at t1 still verifies
+		removed bool     // the k0 file is gone after a rotation at now
+	}{
+		{"staged: published before it signs", t1, k0.ID, sorted(k0.ID, k1.ID), true, false},
+		{"just before the switch", t1.Add(lead - time.Second), k0.ID, sorted(k0.ID, k1.ID), true, false},
+		{"switched", t1.Add(lead), k1.ID, sorted(k0.ID, k1.ID), true, false},
+		{"old key kept while its tokens live", t1.Add(lead + retire - time.Second), k1.ID, sorted(k0.ID, k1.ID), true, false},
+		{"old key retired", t1.Add(lead + retire), k1.ID, []string{k1.ID}, false, false},
+	}
+	for _, st := range steps {
+		if err := ks.Reload(st.now, retire); err != nil {
+			t.Fatalf("%s: Reload: %v", st.name, err)
+		}
+		if got := signedBy(t, ks, st.now); got != st.signer {
+			t.Errorf("%s: signed by %s, want %s", st.name, got, st.signer)
+		}
+		if got := jwksKIDs(t, ks); !slices.Equal(got, st.jwks) {
+			t.Errorf("%s: JWKS %v, want %v", st.name, got, st.jwks)
+		}
+		// The old token is checked at its own issue time: what matters is
+		// whether its key is still there.
+		_, err := testVerifier(ks).Verify(t1, oldToken)
+		if (err == nil) != st.oldOK {
+			t.Errorf("%s: old token err = %v, want ok %v", st.name, err, st.oldOK)
+		}
+	}
+
+	// The next rotation deletes the retired file; --now signs at once.
+	t2 := t1.Add(2 * time.Hour)
+	k2, removed, err := Rotate(dir, EdDSA, rand.Reader, t2, t2, retire)
+	if err != nil || !slices.Equal(removed, []string{k0.ID}) {
+		t.Fatalf("Rotate --now: %v, removed %v; want %s", err, removed, k0.ID)
+	}
+	if _, err := os.Stat(filepath.Join(dir, k0.ID+".pem")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("retired key file still there: %v", err)
+	}
+	if err := ks.Reload(t2, retire); err != nil {
+		t.Fatal(err)
+	}
+	if got := signedBy(t, ks, t2); got != k2.ID {
+		t.Errorf("after --now: signed by %s, want %s", got, k2.ID)
+	}
+	if got := jwksKIDs(t, ks); !slices.Equal(got, sorted(k1.ID, k2.ID)) {
+		t.Errorf("after --now: JWKS %v, want k1 and k2", got)
+	}
+
+	// The files round-trip NotBefore; a file without it signs from Created.
+	loaded, err := Load(dir, EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range loaded.Keys() {
+		if k.ID == k1.ID && !k.NotBefore.Equal(k1.NotBefore) {
+			t.Errorf("NotBefore not kept: %v", k.NotBefore)
+		}
+	}
+	data, err := marshalKeyFile(k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := strings.Replace(string(data), "NotBefore: "+k1.NotBefore.Format(time.RFC3339)+"\n", "", 1)
+	old, err := parseKeyFile([]byte(legacy))
+	if err != nil || !old.NotBefore.Equal(old.Created) || strings.Contains(legacy, "NotBefore") {
+		t.Errorf("legacy key file: %v, not before %v, created %v", err, old.NotBefore, old.Created)
 	}
 }

@@ -66,7 +66,7 @@ func TestRFC8037SignAndThumbprint(t *testing.T) {
 	if !ok {
 		t.Fatalf("jwk key is %T", jwk.Key)
 	}
-	k, err := newKey(priv, EdDSA, time.Time{})
+	k, err := newKey(priv, EdDSA, time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

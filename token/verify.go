@@ -344,6 +344,8 @@ func parseClaims(s string) (*claimSet, error) {
 			cs.Scope, ok = stringValue(raw)
 		case "username":
 			cs.Username, ok = stringValue(raw)
+		case "cnf":
+			cs.JKT, ok = confirmation(raw)
 		case "exp":
 			cs.exp, ok = numberValue(raw)
 			cs.hasExp = true
@@ -400,6 +402,31 @@ func parseClaims(s string) (*claimSet, error) {
 		cs.IssuedAt = numericDate(cs.iat)
 	}
 	return cs, nil
+}
+
+// confirmation reads a cnf claim (RFC 7800): it must be an object with a
+// non-empty string member jkt (RFC 9449 §6.1). Other confirmation methods
+// (x5t#S256, jwk) may sit beside jkt and are ignored; a cnf without jkt is
+// refused, since a binding this verifier cannot check must not turn the
+// token into a bearer token (fail closed).
+func confirmation(raw string) (string, bool) {
+	if raw[0] != '{' {
+		return "", false
+	}
+	var jkt string
+	var hasJKT bool
+	err := scanObject(raw, func(name, val string) error {
+		if name != "jkt" {
+			return nil
+		}
+		s, ok := stringValue(val)
+		if !ok {
+			return errors.New("jkt is not a string")
+		}
+		jkt, hasJKT = s, true
+		return nil
+	})
+	return jkt, err == nil && hasJKT && jkt != ""
 }
 
 // numericDate converts a NumericDate (seconds since the epoch, in range) to

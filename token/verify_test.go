@@ -20,7 +20,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	keys := keysForTest(t)
 	for _, k := range []*Key{keys.ed, keys.ec, keys.rs} {
 		t.Run(k.Alg, func(t *testing.T) {
-			ks := newKeySet([]*Key{keys.ed, keys.ec, keys.rs}, k)
+			ks := newKeySet([]*Key{keys.ed, keys.ec, keys.rs}, k.Alg)
 			c := validClaims()
 			c.NotBefore = testNow.Add(-time.Minute)
 			raw, err := ks.Sign(c)
@@ -262,7 +262,7 @@ func TestForgedTokensRejected(t *testing.T) {
 		{name: "kid not a string", raw: withHeader(func(h map[string]any, _ *testKeys) { h["kid"] = 1 }), want: ErrMalformed},
 		{name: "embedded jwk of the attacker", raw: func(t *testing.T, k *testKeys) string {
 			_, priv, _ := ed25519.GenerateKey(rand.Reader)
-			evil, _ := newKey(priv, EdDSA, testNow)
+			evil, _ := newKey(priv, EdDSA, testNow, testNow)
 			h := stdHeader(evil)
 			h["jwk"] = jose.JSONWebKey{Key: evil.Public}
 			return signWith(t, evil, h, claimsJSON())
@@ -356,3 +356,78 @@ func TestForgedTokensRejected(t *testing.T) {
 }
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+func TestConfirmationClaim(t *testing.T) {
+	keys := keysForTest(t)
+	jkt := keys.ed.ID // any RFC 7638 thumbprint has the shape of a jkt
+	c := validClaims()
+	c.JKT = jkt
+	raw, err := keys.set.Sign(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := testVerifier(keys.set).Verify(testNow, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.JKT != jkt {
+		t.Errorf("JKT = %q, want %q", got.JKT, jkt)
+	}
+	unbound, err := keys.set.Sign(validClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(mustDecodePayload(t, unbound), "cnf") {
+		t.Error("unbound token carries cnf")
+	}
+
+	for _, bad := range []string{"short", jkt + "A", jkt[:42] + "=", strings.Repeat("+", 43), strings.Repeat("A", 42) + "B"} {
+		c := validClaims()
+		c.JKT = bad
+		if _, err := keys.set.Sign(c); !errors.Is(err, ErrClaims) {
+			t.Errorf("Sign(jkt %q): err = %v, want ErrClaims", bad, err)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		cnf  any
+		want string // "" means refused
+	}{
+		{"jkt", map[string]any{"jkt": "abc"}, "abc"},
+		{"jkt beside another method", map[string]any{"jkt": "abc", "x5t#S256": "x"}, "abc"},
+		{"no jkt", map[string]any{"x5t#S256": "x"}, ""},
+		{"empty object", map[string]any{}, ""},
+		{"empty jkt", map[string]any{"jkt": ""}, ""},
+		{"jkt not a string", map[string]any{"jkt": 5}, ""},
+		{"null jkt", map[string]any{"jkt": nil}, ""},
+		{"cnf null", nil, ""},
+		{"cnf string", "abc", ""},
+		{"cnf array", []any{"abc"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := claimsJSON()
+			p["cnf"] = tc.cnf
+			got, err := testVerifier(keys.set).Verify(testNow, signWith(t, keys.ed, stdHeader(keys.ed), p))
+			switch {
+			case tc.want == "" && !errors.Is(err, ErrMalformed):
+				t.Errorf("err = %v, want ErrMalformed", err)
+			case tc.want != "" && (err != nil || got.JKT != tc.want):
+				t.Errorf("got %+v, %v; want jkt %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func mustDecodePayload(t *testing.T, raw string) string {
+	t.Helper()
+	seg, err := splitCompact(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := b64.DecodeString(seg.payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/rand"
 	"fmt"
+	"log/slog"
 	"text/tabwriter"
 	"time"
 
@@ -14,32 +16,126 @@ import (
 func newKeysCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
-		Short: "Inspect signing keys",
+		Short: "Inspect and rotate signing keys",
 	}
 	alg := config.Default().SigningAlg
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List signing keys: kid (RFC 7638 thumbprint), algorithm, creation time, which one signs",
+		Short: "List signing keys: kid (RFC 7638 thumbprint), algorithm, creation and activation time, status",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ks, err := token.Load(e.keysDir(), alg)
 			if err != nil {
 				return err
 			}
+			now := time.Now()
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATUS")
-			active := ks.Active()
+			fmt.Fprintln(tw, "KID\tALG\tCREATED\tSIGNS FROM\tSTATUS")
+			active := ks.ActiveAt(now)
 			for _, k := range ks.Keys() {
 				status := "published"
-				if active != nil && k.ID == active.ID {
+				switch {
+				case active != nil && k.ID == active.ID:
 					status = "active"
+				case k.Alg == alg && k.NotBefore.After(now):
+					status = "staged"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.Created.UTC().Format(time.RFC3339), status)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.Created.UTC().Format(time.RFC3339),
+					k.NotBefore.UTC().Format(time.RFC3339), status)
 			}
 			return tw.Flush()
 		},
 	}
-	list.Flags().StringVar(&alg, "signing-alg", alg, "the algorithm serve signs with; its newest key is the active one")
-	cmd.AddCommand(list)
+	list.Flags().StringVar(&alg, "signing-alg", alg, "the algorithm serve signs with; its newest active key is the active one")
+	cmd.AddCommand(list, newKeysRotateCmd(e))
 	return cmd
+}
+
+func newKeysRotateCmd(e *env) *cobra.Command {
+	cfg := config.Default()
+	var now bool
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Stage a new signing key: published in the JWKS at once, signing after --key-publish-lead",
+		Long: `Stage a new signing key in the data directory. A running server publishes it
+in its JWKS within seconds and signs with it once --key-publish-lead has
+passed, so verifiers that cache the JWKS (package verify: 5 minutes) know it
+before they see a token it signed. --now switches at once, for a suspected
+key compromise. Old keys stay published until every token they signed has
+expired (--access-token-ttl + --leeway after they stopped signing); key files
+retired by then are deleted.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.KeyPublishLead < 0 {
+				return usageError{fmt.Errorf("--key-publish-lead %s: must not be negative", cfg.KeyPublishLead)}
+			}
+			t := time.Now()
+			lead := cfg.KeyPublishLead
+			if now {
+				lead = 0
+			}
+			k, removed, err := token.Rotate(e.keysDir(), cfg.SigningAlg, rand.Reader, t, t.Add(lead), retireAfter(cfg))
+			if err != nil {
+				return err
+			}
+			if log, err := e.logger(); err == nil {
+				log.Info("key.rotate", slog.String("kid", k.ID), slog.String("alg", k.Alg),
+					slog.Time("signs_from", k.NotBefore), slog.Any("retired", removed))
+			}
+			fmt.Fprintf(e.stdout, "new %s key %s signs from %s\n", k.Alg, k.ID, k.NotBefore.Format(time.RFC3339))
+			for _, id := range removed {
+				fmt.Fprintf(e.stdout, "retired key %s deleted\n", id)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&now, "now", false, "sign with the new key at once (emergency: verifiers fetch it on the first unknown kid)")
+	f.StringVar(&cfg.SigningAlg, "signing-alg", cfg.SigningAlg, "algorithm of the new key: EdDSA, ES256 or RS256")
+	f.DurationVar(&cfg.AccessTTL, "access-token-ttl", cfg.AccessTTL, "lifetime of access tokens, as serve uses it (old keys stay published this long)")
+	f.DurationVar(&cfg.Leeway, "leeway", cfg.Leeway, "clock-skew tolerance, as serve uses it")
+	cfg.RegisterKeyFlags(f)
+	return cmd
+}
+
+// retireAfter is how long a key stays published after it stopped signing:
+// a token it signed last lives AccessTTL, and verifiers accept it Leeway
+// longer; a minute more covers the reload interval.
+func retireAfter(cfg config.Serve) time.Duration {
+	return cfg.AccessTTL + cfg.Leeway + time.Minute
+}
+
+// keyReloadInterval is how often serve re-reads the keys directory.
+const keyReloadInterval = 10 * time.Second
+
+// maintainKeys runs serve's periodic key work at now: with a rotation
+// interval, it stages a new key when the newest one (staged or active)
+// started signing an interval ago; then it reloads the directory, so keys
+// staged by `credshield keys rotate` are published, switch and retire
+// without a restart.
+func maintainKeys(ks *token.KeySet, dir string, cfg config.Serve, now time.Time, log *slog.Logger) error {
+	if cfg.KeyRotationInterval > 0 {
+		var newest time.Time
+		for _, k := range ks.Keys() {
+			if k.Alg == cfg.SigningAlg && k.NotBefore.After(newest) {
+				newest = k.NotBefore
+			}
+		}
+		if !now.Before(newest.Add(cfg.KeyRotationInterval)) {
+			k, removed, err := token.Rotate(dir, cfg.SigningAlg, rand.Reader, now, now.Add(cfg.KeyPublishLead), retireAfter(cfg))
+			if err != nil {
+				return err
+			}
+			log.Info("key.rotate", slog.String("kid", k.ID), slog.String("alg", k.Alg),
+				slog.Time("signs_from", k.NotBefore), slog.Any("retired", removed), slog.String("by", "key-rotation-interval"))
+		}
+	}
+	before := ks.ActiveAt(now.Add(-keyReloadInterval))
+	if err := ks.Reload(now, retireAfter(cfg)); err != nil {
+		return err
+	}
+	if after := ks.ActiveAt(now); before != nil && after != nil && before.ID != after.ID {
+		log.Info("key.activate", slog.String("kid", after.ID), slog.String("previous", before.ID))
+	}
+	return nil
 }

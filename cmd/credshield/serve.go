@@ -20,6 +20,7 @@ import (
 	"github.com/credshield/credshield/clientip"
 	"github.com/credshield/credshield/config"
 	"github.com/credshield/credshield/device"
+	"github.com/credshield/credshield/dpop"
 	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/limit"
 	"github.com/credshield/credshield/password"
@@ -65,6 +66,9 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
+	if err := maintainKeys(keys, e.keysDir(), cfg, time.Now(), log); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
 	pool := password.NewPool(cfg.HasherWorkers, cfg.HasherQueue)
 	limits, err := limit.NewMemory(limit.MemoryConfig{MaxKeys: cfg.GuardMaxKeys})
 	if err != nil {
@@ -102,6 +106,10 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--client-ip-header: %w", err)}
 	}
+	checker, err := e.dpopChecker(cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -119,9 +127,14 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		DeviceCookieSameSite: map[string]http.SameSite{
 			"strict": http.SameSiteStrictMode, "lax": http.SameSiteLaxMode, "none": http.SameSiteNoneMode,
 		}[cfg.DeviceCookieSameSite],
+		RequireDPoP:    cfg.RequireDPoP,
+		ResourceURL:    cfg.ResourceURL,
+		TrustedProxies: cfg.TrustedProxies,
+		RefreshTTL:     cfg.RefreshTTL,
+		RefreshIdleTTL: cfg.RefreshIdleTTL,
 	}, server.Deps{
 		Users: st, Keys: keys, Hasher: pool, Guard: g, Devices: devices, Challenges: challenges,
-		ClientIP: resolver, Log: log, Metrics: metrics,
+		ClientIP: resolver, Log: log, Metrics: metrics, DPoP: checker, Refresh: st, Revocations: st,
 	})
 	if err != nil {
 		return err
@@ -141,13 +154,22 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 
 	refresh := time.NewTicker(time.Minute)
 	defer refresh.Stop()
+	reloadKeys := time.NewTicker(keyReloadInterval)
+	defer reloadKeys.Stop()
 	for {
 		select {
+		case <-reloadKeys.C:
+			if err := maintainKeys(keys, e.keysDir(), cfg, time.Now(), log); err != nil {
+				log.WarnContext(ctx, "signing keys", "error", err.Error())
+			}
 		case err := <-served:
 			return fmt.Errorf("serve: %w", err)
 		case <-refresh.C:
 			if err := srv.RefreshFloor(ctx); err != nil {
 				log.WarnContext(ctx, "failure floor refresh", "error", err.Error())
+			}
+			if _, err := st.PurgeExpired(ctx, time.Now()); err != nil {
+				log.WarnContext(ctx, "purge expired tokens", "error", err.Error())
 			}
 		case <-ctx.Done():
 			log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
@@ -238,6 +260,31 @@ func (e *env) adaptiveParts(cfg config.Serve) (*device.Issuer, *challenge.Issuer
 		return nil, nil, err
 	}
 	return devices, challenges, nil
+}
+
+// dpopNoncePeriod is how often the DPoP server nonce changes; a nonce is
+// accepted for one to two periods.
+const dpopNoncePeriod = 5 * time.Minute
+
+// dpopChecker builds the DPoP proof checker: an in-memory replay cache (one
+// node), and with --dpop-nonce a nonce source keyed from the data directory,
+// so nonces survive a restart.
+func (e *env) dpopChecker(cfg config.Serve) (*dpop.Checker, error) {
+	var dcfg dpop.Config
+	if cfg.DPoPNonce {
+		key, err := secret.LoadOrCreate(filepath.Join(e.dataDir, "secrets"), "dpop-nonce.key", rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		if dcfg.Nonces, err = dpop.NewNonceSource(key, dpopNoncePeriod); err != nil {
+			return nil, fmt.Errorf("dpop nonces: %w", err)
+		}
+	}
+	c, err := dpop.NewChecker(dcfg)
+	if err != nil {
+		return nil, fmt.Errorf("dpop: %w", err)
+	}
+	return c, nil
 }
 
 // argonParams turns the configured argon2id costs into password.Params.

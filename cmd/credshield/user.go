@@ -18,6 +18,7 @@ import (
 	"github.com/credshield/credshield/config"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/store"
+	"github.com/credshield/credshield/store/sqlite"
 	"github.com/credshield/credshield/userfile"
 	"github.com/credshield/credshield/username"
 )
@@ -143,8 +144,28 @@ func userSetPassword(ctx context.Context, e *env, cfg config.Serve, rawName stri
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "password of %q reset\n", name)
+	n, err := revokeSessions(ctx, st, name, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "password of %q reset; %d refresh-token families revoked\n", name, n)
 	return nil
+}
+
+// revokeSessions revokes every refresh-token family of the user name: a
+// password reset or a disable ends the sessions the old state started.
+// Access tokens stop working at /users/me and /verify at once (the account
+// check) and elsewhere when they expire.
+func revokeSessions(ctx context.Context, st *sqlite.Store, name string, now time.Time) (int64, error) {
+	u, err := st.UserByName(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("revoke refresh tokens: %w", err)
+	}
+	n, err := st.RevokeUserRefreshFamilies(ctx, u.ID, now)
+	if err != nil {
+		return 0, fmt.Errorf("revoke refresh tokens: %w", err)
+	}
+	return n, nil
 }
 
 // readPassword reads a new password: from a TTY with a hidden, confirmed
@@ -192,17 +213,22 @@ func userSetDisabled(ctx context.Context, e *env, rawName string, disabled bool)
 		return err
 	}
 	defer st.Close()
-	if err := st.SetDisabled(ctx, name, disabled, time.Now()); err != nil {
+	now := time.Now()
+	if err := st.SetDisabled(ctx, name, disabled, now); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no user %q", name)
 		}
 		return err
 	}
-	state := "enabled"
-	if disabled {
-		state = "disabled"
+	if !disabled {
+		fmt.Fprintf(e.stdout, "user %q enabled\n", name)
+		return nil
 	}
-	fmt.Fprintf(e.stdout, "user %q %s\n", name, state)
+	n, err := revokeSessions(ctx, st, name, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "user %q disabled; %d refresh-token families revoked\n", name, n)
 	return nil
 }
 

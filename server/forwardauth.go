@@ -1,0 +1,113 @@
+package server
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Headers of a forward-auth exchange: what a trusted proxy says about the
+// original request, and what /verify answers about the caller.
+const (
+	headerForwardedMethod = "X-Forwarded-Method" // nginx (set by config), Traefik
+	headerOriginalURI     = "X-Original-URI"     // nginx's $request_uri
+	headerForwardedURI    = "X-Forwarded-Uri"    // Traefik's name for the same
+	headerAuthSubject     = "X-Auth-Subject"
+	headerAuthUsername    = "X-Auth-Username"
+	headerAuthClientID    = "X-Auth-Client-Id"
+	headerAuthScope       = "X-Auth-Scope"
+)
+
+// verifyRequest handles /verify, the forward-auth endpoint for nginx
+// auth_request, Traefik ForwardAuth and Envoy ext_authz: it checks the
+// original request's credentials as /users/me does (signature, claims,
+// DPoP proof, revoked jti, disabled account) and answers 200 with the
+// caller's identity in X-Auth-* headers, or 401 with RFC 6750 / RFC 9449
+// challenges for the proxy to pass on.
+//
+// For a DPoP-bound token the proof must name the original request. Its
+// method and URI come from X-Forwarded-Method and X-Original-URI (or
+// X-Forwarded-Uri) only when the peer is a trusted proxy, and the URL is
+// ResourceURL plus the URI's path: never the Host header, never a header an
+// arbitrary client could set.
+func (s *Server) verifyRequest(w http.ResponseWriter, r *http.Request) error {
+	now := s.cfg.Now()
+	htm, htu, err := s.originalRequest(r)
+	if err != nil {
+		return err
+	}
+	claims, err := s.authenticate(r, now, htm, htu)
+	if err != nil {
+		return err
+	}
+	user, err := s.checkAccount(r.Context(), now, claims)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set(headerAuthSubject, user.ID)
+	h.Set(headerAuthUsername, user.Username)
+	h.Set(headerAuthClientID, claims.ClientID)
+	h.Set(headerAuthScope, claims.Scope)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// originalRequest returns the method and URL the original request was
+// made with, as a trusted proxy reports them; "", "" when the peer is not
+// trusted or reports nothing.
+func (s *Server) originalRequest(r *http.Request) (htm, htu string, err error) {
+	if !s.trustedPeer(r.RemoteAddr) {
+		return "", "", nil
+	}
+	method := r.Header.Get(headerForwardedMethod)
+	uri := r.Header.Get(headerOriginalURI)
+	if uri == "" {
+		uri = r.Header.Get(headerForwardedURI)
+	}
+	if method == "" || uri == "" {
+		return "", "", nil
+	}
+	if !isMethodToken(method) {
+		return "", "", &bearerError{Status: http.StatusBadRequest, Code: "invalid_request", Description: headerForwardedMethod + " is not a method"}
+	}
+	// The request target in origin form; its query never takes part in
+	// the htu comparison (RFC 9449 §4.3).
+	path, _, _ := strings.Cut(uri, "?")
+	path, _, _ = strings.Cut(path, "#")
+	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") {
+		return "", "", &bearerError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "the original URI is not an absolute path"}
+	}
+	return method, s.cfg.ResourceURL + path, nil
+}
+
+// trustedPeer reports whether the socket peer is one of the configured
+// proxies.
+func (s *Server) trustedPeer(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	return slices.ContainsFunc(s.cfg.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(a) })
+}
+
+// isMethodToken reports whether m is an upper-case HTTP method token.
+func isMethodToken(m string) bool {
+	if m == "" || len(m) > 16 {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
+}
