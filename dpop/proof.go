@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,6 +15,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/cryptosigner"
+
+	"github.com/credshield/credshield/token"
 )
 
 // Proof algorithms this package signs and checks. Each maps to one key type:
@@ -29,9 +30,6 @@ const (
 // ProofType is the typ header of a DPoP proof (RFC 9449 §4.2). It keeps a
 // proof from being accepted as an access token or ID token, and the reverse.
 const ProofType = "dpop+jwt"
-
-// minRSABits is the smallest RSA key accepted in a proof or used to sign one.
-const minRSABits = 2048
 
 // jtiBytes is the size of the random jti NewProof generates: 128 bits, well
 // above the 96 RFC 9449 §4.2 asks for.
@@ -122,21 +120,11 @@ func Thumbprint(pub crypto.PublicKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(sum), nil
 }
 
-// checkKey reports whether pub is a key type and size alg may use.
+// checkKey reports whether pub is a key type and size alg may use, by the
+// same rule as credshield's signing keys.
 func checkKey(pub crypto.PublicKey, alg string) error {
-	switch k := pub.(type) {
-	case ed25519.PublicKey:
-		if alg == EdDSA && len(k) == ed25519.PublicKeySize {
-			return nil
-		}
-	case *ecdsa.PublicKey:
-		if alg == ES256 && k.Curve == elliptic.P256() {
-			return nil
-		}
-	case *rsa.PublicKey:
-		if alg == RS256 && k.N.BitLen() >= minRSABits {
-			return nil
-		}
+	if err := token.CheckPublicKey(pub, alg); err != nil {
+		return fmt.Errorf("%w: %T key cannot be used with %q", ErrAlgorithm, pub, alg)
 	}
-	return fmt.Errorf("%w: %T key cannot be used with %q", ErrAlgorithm, pub, alg)
+	return nil
 }

@@ -88,7 +88,7 @@ func GenerateKey(rand io.Reader, alg string, now time.Time) (*Key, error) {
 // newKey checks that signer suits alg and computes the kid.
 func newKey(signer crypto.Signer, alg string, created, notBefore time.Time) (*Key, error) {
 	pub := signer.Public()
-	if err := checkPublicKey(pub, alg); err != nil {
+	if err := CheckPublicKey(pub, alg); err != nil {
 		return nil, err
 	}
 	kid, err := Thumbprint(pub)
@@ -98,8 +98,11 @@ func newKey(signer crypto.Signer, alg string, created, notBefore time.Time) (*Ke
 	return &Key{ID: kid, Alg: alg, Created: created, NotBefore: notBefore, Signer: signer, Public: pub}, nil
 }
 
-// checkPublicKey reports whether pub is a key type and size alg may use.
-func checkPublicKey(pub crypto.PublicKey, alg string) error {
+// CheckPublicKey reports whether pub is a key type and size alg may use:
+// Ed25519 for EdDSA, P-256 for ES256, RSA of at least 2048 bits for RS256.
+// Every place that accepts a public key for an algorithm (our key files,
+// DPoP proofs) asks this one function, so they cannot disagree.
+func CheckPublicKey(pub crypto.PublicKey, alg string) error {
 	switch k := pub.(type) {
 	case ed25519.PublicKey:
 		if alg == EdDSA && len(k) == ed25519.PublicKeySize {

@@ -18,7 +18,7 @@ func TestRFCSignatureVectors(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			v, jwk := loadVector(t, file)
 			pub := jwk.Public().Key
-			if err := checkPublicKey(pub, v.Alg); err != nil {
+			if err := CheckPublicKey(pub, v.Alg); err != nil {
 				t.Fatalf("%s key: %v", v.Source, err)
 			}
 			seg, err := splitCompact(v.JWS)
