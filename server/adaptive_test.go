@@ -170,3 +170,32 @@ func TestChallengeRequestErrors(t *testing.T) {
 		t.Errorf("challenge without solution: %d %s", r.status, r.body)
 	}
 }
+
+// TestFullReplayCacheDenies: when the challenge replay cache is full the
+// guard's challenge gives way to a 429 — never to an allow.
+func TestFullReplayCacheDenies(t *testing.T) {
+	pol := unlimited()
+	pol.IPSoft = limit.Limit{Burst: 1, Period: time.Hour}
+	e := newTestEnv(t, withPolicy(pol), withReplayCapacity(1))
+	if r := e.login("a", "wrong"); errorCode(t, r) != "invalid_grant" {
+		t.Fatalf("first attempt: %d %s", r.status, r.body)
+	}
+	r := e.login("b", "wrong")
+	if errorCode(t, r) != "challenge_required" {
+		t.Fatalf("second attempt: %d %s", r.status, r.body)
+	}
+	tok := r.json(t)["challenge"].(map[string]any)["token"].(string)
+	sol, _, err := challenge.Solve(context.Background(), tok, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	solved := url.Values{"username": {"b"}, "password": {"wrong"}, challenge.FormToken: {tok}, challenge.FormSolution: {sol}}
+	if r := e.postToken(solved.Encode()); errorCode(t, r) != "invalid_grant" {
+		t.Fatalf("solved attempt: %d %s", r.status, r.body)
+	}
+	// The one slot holds that solution until it expires.
+	r = e.login("c", "wrong")
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("with a full replay cache: %d %s", r.status, r.body)
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -138,6 +139,7 @@ type envParts struct {
 	trusted        []netip.Prefix
 	hasher         func(Hasher) Hasher // wraps the pool, e.g. to count calls
 	detector       *guard.DetectorConfig
+	replayCapacity int // challenge replay cache; 0 = 4096
 	dpop           *dpop.Config
 }
 
@@ -178,6 +180,11 @@ func unlimited() guard.Policy {
 	l := limit.Limit{Burst: 1 << 30, Period: time.Hour}
 	return guard.Policy{IP: l, IPSoft: l, Subnet: l, Subnet48: l, User: l, UserHard: l, UserIP: l, Device: l, Network: l,
 		KnownNetworkTTL: 30 * 24 * time.Hour, Difficulty: 2, AttackDifficulty: 3}
+}
+
+// withReplayCapacity sizes the challenge replay cache.
+func withReplayCapacity(n int) envOption {
+	return func(_ *Config, p *envParts) { p.replayCapacity = n }
 }
 
 // withDetector turns the attack detector on with cfg.
@@ -242,7 +249,7 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replay, err := challenge.NewMemoryReplay(1 << 12)
+	replay, err := challenge.NewMemoryReplay(cmp.Or(parts.replayCapacity, 1<<12))
 	if err != nil {
 		t.Fatal(err)
 	}
