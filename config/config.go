@@ -42,6 +42,7 @@ const MaxLeeway = 60 * time.Second
 // usable; start from Default and let flags and environment override it.
 type Serve struct {
 	DataDir     string
+	DB          string // the store, --db (see ParseDB); "" is SQLite in DataDir
 	Listen      string
 	Issuer      string
 	Audience    string
@@ -260,6 +261,9 @@ func (c *Serve) Validate() error {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	} else {
 		c.DataDir = filepath.Clean(c.DataDir)
+	}
+	if _, err := ParseDB(c.DB); err != nil {
+		errs = append(errs, err)
 	}
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/credshield/credshield/limit"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/store"
+	"github.com/credshield/credshield/store/postgres"
 	"github.com/credshield/credshield/store/sqlite"
 	"github.com/credshield/credshield/token"
 )
@@ -397,4 +398,7 @@ var (
 	_ Challenges   = (*challenge.Issuer)(nil)
 	_ RefreshStore = (*sqlite.Store)(nil)
 	_ Revocations  = (*sqlite.Store)(nil)
+	_ Users        = (*postgres.Store)(nil)
+	_ RefreshStore = (*postgres.Store)(nil)
+	_ Revocations  = (*postgres.Store)(nil)
 )

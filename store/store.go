@@ -1,11 +1,12 @@
 // Package store holds the records credshield persists and the errors its
-// backends return. Backends live in subpackages (store/sqlite, later
+// backends return. Backends live in subpackages (store/sqlite and
 // store/postgres) and return these types, so a consumer can declare the small
 // interface it needs without importing a particular database driver.
 package store
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -75,3 +76,22 @@ type RefreshFamily struct {
 	AbsoluteExpiresAt time.Time
 	RevokedAt         time.Time
 }
+
+// BatchError reports which account of a CreateUsers batch failed. The batch
+// was rolled back: no account of it was stored. Err wraps ErrConflict when
+// the username was taken, by an existing account or by an earlier entry of
+// the same batch. Every backend returns it, so the import command reports
+// the failing line the same way whichever database answered.
+type BatchError struct {
+	Index    int    // position in the slice passed to CreateUsers
+	Username string // that entry's username
+	Err      error  // the cause
+}
+
+// Error names the entry by index and username; it never includes the hash.
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("store: create users: entry %d (username %q): %v", e.Index, e.Username, e.Err)
+}
+
+// Unwrap returns the cause, so errors.Is(err, ErrConflict) works.
+func (e *BatchError) Unwrap() error { return e.Err }

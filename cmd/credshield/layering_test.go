@@ -23,8 +23,9 @@ func TestLayering(t *testing.T) {
 		{"token", []string{"net/http", mod + "store", mod + "server"}},
 		{"username", []string{"net/http"}},
 		{"store/sqlite", []string{"net/http", mod + "server", mod + "guard"}},
+		{"store/postgres", []string{"net/http", mod + "server", mod + "guard"}},
 		{"scan", []string{mod + "guard", mod + "store", mod + "server", mod + "limit", mod + "password"}},
-		{"server", []string{mod + "store/sqlite", "github.com/spf13/cobra"}},
+		{"server", []string{mod + "store/sqlite", mod + "store/postgres", "github.com/spf13/cobra"}},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", mod+r.pkg).CombinedOutput()

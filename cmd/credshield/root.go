@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/credshield/credshield/config"
-	"github.com/credshield/credshield/store/sqlite"
 )
 
 // Exit codes.
@@ -35,6 +33,7 @@ type env struct {
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
 	dataDir        string
+	db             string // --db: which store (config.ParseDB)
 	logLevel       string
 }
 
@@ -78,6 +77,7 @@ func newRoot(e *env) *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&e.dataDir, "data-dir", config.Default().DataDir, "directory for the database and signing keys")
+	root.PersistentFlags().StringVar(&e.db, "db", "", "the store: sqlite://PATH, or a postgres:// URL shared by replicas (default: SQLite in --data-dir)")
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(e), newUserCmd(e), newKeysCmd(e), newVersionCmd(e), newChallengeCmd(e), newScanCmd(e))
@@ -93,17 +93,10 @@ func (e *env) logger() (*slog.Logger, error) {
 	return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})), nil
 }
 
-// openStore creates the data directory (0700) if needed and opens the
-// SQLite database in it.
-func (e *env) openStore(ctx context.Context) (*sqlite.Store, error) {
-	if err := os.MkdirAll(e.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(e.dataDir, "credshield.db"))
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	return st, nil
+// openStore opens the store --db names (SQLite in the data directory by
+// default); see openDB.
+func (e *env) openStore(ctx context.Context) (accountStore, error) {
+	return e.openDB(ctx, e.db)
 }
 
 // keysDir is where signing keys live inside the data directory.

@@ -34,12 +34,15 @@ func newServeCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve logins and tokens (POST /token, GET /users/me, JWKS)",
-		Long: `Serve the token service on the embedded default: a SQLite database and
-signing keys in --data-dir, created on first start. Every flag can also be
+		Long: `Serve the token service. By default everything lives in --data-dir, created
+on first start: a SQLite database, signing keys and HMAC secrets. --db
+postgres://... keeps accounts, refresh tokens and revocations in PostgreSQL
+instead (keys and secrets stay in --data-dir for now). Every flag can also be
 set as CREDSHIELD_<FLAG> (for example CREDSHIELD_ISSUER).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.DataDir = e.dataDir
+			cfg.DB = e.db
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}

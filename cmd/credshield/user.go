@@ -18,7 +18,6 @@ import (
 	"github.com/credshield/credshield/config"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/store"
-	"github.com/credshield/credshield/store/sqlite"
 	"github.com/credshield/credshield/userfile"
 	"github.com/credshield/credshield/username"
 )
@@ -156,7 +155,7 @@ func userSetPassword(ctx context.Context, e *env, cfg config.Serve, rawName stri
 // password reset or a disable ends the sessions the old state started.
 // Access tokens stop working at /users/me and /verify at once (the account
 // check) and elsewhere when they expire.
-func revokeSessions(ctx context.Context, st *sqlite.Store, name string, now time.Time) (int64, error) {
+func revokeSessions(ctx context.Context, st accountStore, name string, now time.Time) (int64, error) {
 	u, err := st.UserByName(ctx, name)
 	if err != nil {
 		return 0, fmt.Errorf("revoke refresh tokens: %w", err)

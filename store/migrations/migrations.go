@@ -1,6 +1,6 @@
 // Package migrations holds credshield's database schema as goose SQL
 // migrations, embedded so the binary carries its schema and every backend
-// (store/sqlite now, store/postgres later) applies the very same files.
+// (store/sqlite and store/postgres) applies the very same files.
 //
 // The files are written to run unchanged on SQLite and PostgreSQL:
 //

@@ -40,8 +40,9 @@
 //
 // # PostgreSQL
 //
-// A PostgreSQL store (store/postgres) comes later, for several replicas
-// sharing one database. It will apply the same migration files: they avoid
-// dialect-only syntax (see package migrations), and both stores return the
-// records and sentinel errors of package store.
+// The PostgreSQL store (store/postgres), for several replicas sharing one
+// database, applies the same migration files: they avoid dialect-only
+// syntax (see package migrations). Both stores return the records and
+// sentinel errors of package store and pass the same test suite (package
+// storetest).
 package sqlite

@@ -173,37 +173,16 @@ func (s *Store) CreateUser(ctx context.Context, u store.NewUser, now time.Time) 
 	}, nil
 }
 
-// BatchError reports which account of a CreateUsers batch failed. The batch
-// was rolled back: no account of it was stored. Err wraps store.ErrConflict
-// when the username was taken, by an existing account or by an earlier entry
-// of the same batch.
-//
-// (This type would serve every backend equally; it belongs in package store
-// once a second backend needs it.)
-type BatchError struct {
-	Index    int    // position in the slice passed to CreateUsers
-	Username string // that entry's username
-	Err      error  // the cause
-}
-
-// Error names the entry by index and username; it never includes the hash.
-func (e *BatchError) Error() string {
-	return fmt.Sprintf("sqlite: create users: entry %d (username %q): %v", e.Index, e.Username, e.Err)
-}
-
-// Unwrap returns the cause, so errors.Is(err, store.ErrConflict) works.
-func (e *BatchError) Unwrap() error { return e.Err }
-
 // CreateUsers stores every account in us, each under a fresh random ID, in
 // one transaction: either all are stored or none is. A failing entry is
-// reported as a *BatchError. It is meant for bulk import.
+// reported as a *store.BatchError. It is meant for bulk import.
 func (s *Store) CreateUsers(ctx context.Context, us []store.NewUser, now time.Time) (err error) {
 	if len(us) == 0 {
 		return nil
 	}
 	for i, u := range us {
 		if err := validate(u); err != nil {
-			return &BatchError{Index: i, Username: u.Username, Err: err}
+			return &store.BatchError{Index: i, Username: u.Username, Err: err}
 		}
 	}
 	tx, err := s.rw.BeginTx(ctx, nil)
@@ -227,7 +206,7 @@ func (s *Store) CreateUsers(ctx context.Context, us []store.NewUser, now time.Ti
 			return fmt.Errorf("sqlite: create users: %w", err)
 		}
 		if _, err := stmt.ExecContext(ctx, id, u.Username, u.PasswordHash, u.HashClass, ms, ms); err != nil {
-			return &BatchError{Index: i, Username: u.Username, Err: mapErr(err)}
+			return &store.BatchError{Index: i, Username: u.Username, Err: mapErr(err)}
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/credshield/credshield/store"
 	"github.com/credshield/credshield/store/migrations"
+	"github.com/credshield/credshield/store/storetest"
 )
 
 // t0 has sub-millisecond digits so the tests see the truncation.
@@ -53,6 +53,14 @@ func mustCreate(t *testing.T, s *Store, name string) store.User {
 		t.Fatalf("CreateUser(%q): %v", name, err)
 	}
 	return u
+}
+
+// TestSuite runs the backend-independent store tests (package storetest).
+func TestSuite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
+		s, _ := openTest(t)
+		return s
+	})
 }
 
 func TestOpenMigratesAndReopens(t *testing.T) {
@@ -233,315 +241,6 @@ func TestPragmas(t *testing.T) {
 	})
 }
 
-func TestUserCRUD(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := t.Context()
-
-	alice := mustCreate(t, s, "alice")
-	bob := mustCreate(t, s, "bob")
-
-	t.Run("created", func(t *testing.T) {
-		want := store.User{
-			ID:           alice.ID,
-			Username:     "alice",
-			PasswordHash: newUser("alice").PasswordHash,
-			HashClass:    newUser("alice").HashClass,
-			CreatedAt:    t0.Truncate(time.Millisecond),
-			UpdatedAt:    t0.Truncate(time.Millisecond),
-		}
-		if alice != want {
-			t.Errorf("CreateUser = %+v, want %+v", alice, want)
-		}
-		if len(alice.ID) != 32 || strings.Trim(alice.ID, "0123456789abcdef") != "" {
-			t.Errorf("ID %q is not 32 hex digits", alice.ID)
-		}
-		if alice.ID == bob.ID {
-			t.Error("two users share an ID")
-		}
-	})
-
-	t.Run("lookups", func(t *testing.T) {
-		tests := []struct {
-			name    string
-			lookup  func() (store.User, error)
-			want    store.User
-			wantErr error
-		}{
-			{"by name", func() (store.User, error) { return s.UserByName(ctx, "alice") }, alice, nil},
-			{"by id", func() (store.User, error) { return s.UserByID(ctx, bob.ID) }, bob, nil},
-			{"unknown name", func() (store.User, error) { return s.UserByName(ctx, "carol") }, store.User{}, store.ErrNotFound},
-			{"name is case-sensitive", func() (store.User, error) { return s.UserByName(ctx, "Alice") }, store.User{}, store.ErrNotFound},
-			{"unknown id", func() (store.User, error) { return s.UserByID(ctx, "00") }, store.User{}, store.ErrNotFound},
-			{"id is not a name", func() (store.User, error) { return s.UserByID(ctx, "alice") }, store.User{}, store.ErrNotFound},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				got, err := tt.lookup()
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
-				if got != tt.want {
-					t.Errorf("got %+v, want %+v", got, tt.want)
-				}
-			})
-		}
-	})
-
-	t.Run("list ordered by username", func(t *testing.T) {
-		mustCreate(t, s, "aaron")
-		got, err := s.ListUsers(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, u := range got {
-			names = append(names, u.Username)
-		}
-		if want := []string{"aaron", "alice", "bob"}; !reflect.DeepEqual(names, want) {
-			t.Errorf("ListUsers names = %q, want %q", names, want)
-		}
-	})
-
-	t1 := t0.Add(time.Hour)
-	t.Run("disable and enable", func(t *testing.T) {
-		for _, disabled := range []bool{true, false, true} {
-			if err := s.SetDisabled(ctx, "bob", disabled, t1); err != nil {
-				t.Fatalf("SetDisabled(%v): %v", disabled, err)
-			}
-			got, err := s.UserByName(ctx, "bob")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Disabled != disabled {
-				t.Errorf("Disabled = %v, want %v", got.Disabled, disabled)
-			}
-			if !got.UpdatedAt.Equal(t1.Truncate(time.Millisecond)) || !got.CreatedAt.Equal(bob.CreatedAt) {
-				t.Errorf("times = %v / %v, want created %v updated %v", got.CreatedAt, got.UpdatedAt, bob.CreatedAt, t1)
-			}
-		}
-		if err := s.SetDisabled(ctx, "carol", true, t1); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("SetDisabled(unknown) = %v, want ErrNotFound", err)
-		}
-	})
-
-	t.Run("set password", func(t *testing.T) {
-		if err := s.SetPassword(ctx, "alice", "$2b$12$resethash", "bcrypt$12", t1); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.UserByID(ctx, alice.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.PasswordHash != "$2b$12$resethash" || got.HashClass != "bcrypt$12" || !got.UpdatedAt.Equal(t1.Truncate(time.Millisecond)) {
-			t.Errorf("after SetPassword: %+v", got)
-		}
-		if err := s.SetPassword(ctx, "carol", "$2b$12$x", "bcrypt$12", t1); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("SetPassword(unknown) = %v, want ErrNotFound", err)
-		}
-		if err := s.SetPassword(ctx, "alice", "", "bcrypt$12", t1); err == nil {
-			t.Error("SetPassword with empty hash succeeded")
-		}
-	})
-}
-
-func TestCreateUserErrors(t *testing.T) {
-	s, _ := openTest(t)
-	mustCreate(t, s, "alice")
-	secret := "$argon2id$v=19$m=19456,t=2,p=1$secretsalt$secretdigest"
-	tests := []struct {
-		name     string
-		u        store.NewUser
-		conflict bool
-	}{
-		{"username taken", store.NewUser{Username: "alice", PasswordHash: secret, HashClass: "c"}, true},
-		{"empty username", store.NewUser{PasswordHash: secret, HashClass: "c"}, false},
-		{"empty hash", store.NewUser{Username: "bob", HashClass: "c"}, false},
-		{"empty class", store.NewUser{Username: "bob", PasswordHash: secret}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.CreateUser(t.Context(), tt.u, t0)
-			if err == nil {
-				t.Fatal("CreateUser succeeded")
-			}
-			if errors.Is(err, store.ErrConflict) != tt.conflict {
-				t.Errorf("err = %v, want ErrConflict: %v", err, tt.conflict)
-			}
-			if strings.Contains(err.Error(), "secret") {
-				t.Errorf("error %q reveals the hash", err)
-			}
-		})
-	}
-	users, err := s.ListUsers(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(users) != 1 {
-		t.Errorf("%d users stored, want 1", len(users))
-	}
-}
-
-func TestCreateUsers(t *testing.T) {
-	tests := []struct {
-		name      string
-		batch     []string // usernames; "" makes an invalid entry
-		wantIndex int      // -1: success
-		conflict  bool
-	}{
-		{"all new", []string{"carol", "dave", "erin"}, -1, false},
-		{"empty batch", nil, -1, false},
-		{"existing user in the middle", []string{"carol", "alice", "dave"}, 1, true},
-		{"duplicate within batch", []string{"carol", "dave", "carol"}, 2, true},
-		{"existing user last", []string{"carol", "dave", "bob"}, 2, true},
-		{"invalid entry", []string{"carol", "", "dave"}, 1, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, _ := openTest(t)
-			ctx := t.Context()
-			mustCreate(t, s, "alice")
-			mustCreate(t, s, "bob")
-
-			var batch []store.NewUser
-			for _, name := range tt.batch {
-				batch = append(batch, newUser(name))
-			}
-			err := s.CreateUsers(ctx, batch, t0)
-
-			users, lerr := s.ListUsers(ctx)
-			if lerr != nil {
-				t.Fatal(lerr)
-			}
-			if tt.wantIndex < 0 {
-				if err != nil {
-					t.Fatalf("CreateUsers: %v", err)
-				}
-				if want := 2 + len(tt.batch); len(users) != want {
-					t.Errorf("%d users stored, want %d", len(users), want)
-				}
-				return
-			}
-			var be *BatchError
-			if !errors.As(err, &be) {
-				t.Fatalf("err = %v (%T), want *BatchError", err, err)
-			}
-			if be.Index != tt.wantIndex || be.Username != tt.batch[tt.wantIndex] {
-				t.Errorf("BatchError{Index: %d, Username: %q}, want {%d, %q}", be.Index, be.Username, tt.wantIndex, tt.batch[tt.wantIndex])
-			}
-			if errors.Is(err, store.ErrConflict) != tt.conflict {
-				t.Errorf("err = %v, want ErrConflict: %v", err, tt.conflict)
-			}
-			if strings.Contains(err.Error(), "$argon2id$") {
-				t.Errorf("error %q reveals a hash", err)
-			}
-			if len(users) != 2 {
-				t.Errorf("%d users stored after a failed batch, want 2 (all or nothing)", len(users))
-			}
-		})
-	}
-}
-
-func TestReplaceHash(t *testing.T) {
-	const newHash, newClass = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$new", "argon2id$v=19$m=19456,t=2,p=1"
-	t1 := t0.Add(time.Minute)
-	tests := []struct {
-		name     string
-		id       func(u store.User) string
-		oldHash  func(u store.User) string
-		reset    bool // an administrator reset the password after the login read it
-		wantErr  error
-		wantHash func(u store.User) string
-	}{
-		{
-			name:     "hash unchanged",
-			id:       func(u store.User) string { return u.ID },
-			oldHash:  func(u store.User) string { return u.PasswordHash },
-			wantHash: func(store.User) string { return newHash },
-		},
-		{
-			name:     "reset in between wins",
-			id:       func(u store.User) string { return u.ID },
-			oldHash:  func(u store.User) string { return u.PasswordHash },
-			reset:    true,
-			wantErr:  store.ErrStale,
-			wantHash: func(store.User) string { return "$2b$12$reset" },
-		},
-		{
-			name:     "wrong old hash",
-			id:       func(u store.User) string { return u.ID },
-			oldHash:  func(store.User) string { return "$2b$12$other" },
-			wantErr:  store.ErrStale,
-			wantHash: func(u store.User) string { return u.PasswordHash },
-		},
-		{
-			name:     "unknown id",
-			id:       func(store.User) string { return "ffffffffffffffffffffffffffffffff" },
-			oldHash:  func(u store.User) string { return u.PasswordHash },
-			wantErr:  store.ErrNotFound,
-			wantHash: func(u store.User) string { return u.PasswordHash },
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, _ := openTest(t)
-			ctx := t.Context()
-			u := mustCreate(t, s, "alice")
-			if tt.reset {
-				if err := s.SetPassword(ctx, "alice", "$2b$12$reset", "bcrypt$12", t1); err != nil {
-					t.Fatal(err)
-				}
-			}
-			err := s.ReplaceHash(ctx, tt.id(u), tt.oldHash(u), newHash, newClass, t1)
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("ReplaceHash = %v, want %v", err, tt.wantErr)
-			}
-			if err != nil && strings.Contains(err.Error(), "$") {
-				t.Errorf("error %q reveals a hash", err)
-			}
-			got, err := s.UserByID(ctx, u.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.PasswordHash != tt.wantHash(u) {
-				t.Errorf("stored hash %q, want %q", got.PasswordHash, tt.wantHash(u))
-			}
-			if tt.wantErr == nil && (got.HashClass != newClass || !got.UpdatedAt.Equal(t1.Truncate(time.Millisecond))) {
-				t.Errorf("after ReplaceHash: %+v", got)
-			}
-		})
-	}
-}
-
-func TestHashClasses(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := t.Context()
-
-	got, err := s.HashClasses(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 0 {
-		t.Errorf("empty store: HashClasses = %q, want none", got)
-	}
-
-	classes := []string{"bcrypt$12", "argon2id$v=19$m=19456,t=2,p=1", "bcrypt$12", "pbkdf2-sha256$29000", "bcrypt$10"}
-	for i, c := range classes {
-		u := newUser(fmt.Sprintf("user%d", i))
-		u.HashClass = c
-		if _, err := s.CreateUser(ctx, u, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err = s.HashClasses(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"argon2id$v=19$m=19456,t=2,p=1", "bcrypt$10", "bcrypt$12", "pbkdf2-sha256$29000"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("HashClasses = %q, want %q", got, want)
-	}
-}
-
 // TestConcurrentWriters runs 50 writers split across two Stores on one file,
 // as a server and a CLI process would be, with readers alongside: the
 // cross-pool contention is what busy_timeout must absorb.
@@ -626,43 +325,6 @@ func TestReplaceHashRace(t *testing.T) {
 	}
 	if won != 1 || stale != racers-1 {
 		t.Errorf("%d won, %d stale; want 1 and %d", won, stale, racers-1)
-	}
-}
-
-func TestContextCancelled(t *testing.T) {
-	s, _ := openTest(t)
-	u := mustCreate(t, s, "alice")
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-
-	calls := []struct {
-		name string
-		call func() error
-	}{
-		{"Ping", func() error { return s.Ping(ctx) }},
-		{"CreateUser", func() error { _, err := s.CreateUser(ctx, newUser("bob"), t0); return err }},
-		{"CreateUsers", func() error { return s.CreateUsers(ctx, []store.NewUser{newUser("bob")}, t0) }},
-		{"UserByName", func() error { _, err := s.UserByName(ctx, "alice"); return err }},
-		{"UserByID", func() error { _, err := s.UserByID(ctx, u.ID); return err }},
-		{"ListUsers", func() error { _, err := s.ListUsers(ctx); return err }},
-		{"SetDisabled", func() error { return s.SetDisabled(ctx, "alice", true, t0) }},
-		{"SetPassword", func() error { return s.SetPassword(ctx, "alice", "$x", "x", t0) }},
-		{"ReplaceHash", func() error { return s.ReplaceHash(ctx, u.ID, u.PasswordHash, "$x", "x", t0) }},
-		{"HashClasses", func() error { _, err := s.HashClasses(ctx); return err }},
-	}
-	for _, c := range calls {
-		t.Run(c.name, func(t *testing.T) {
-			if err := c.call(); !errors.Is(err, context.Canceled) {
-				t.Errorf("err = %v, want context.Canceled", err)
-			}
-		})
-	}
-	got, err := s.UserByName(t.Context(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != u {
-		t.Errorf("a cancelled call changed the account: %+v", got)
 	}
 }
 
@@ -761,45 +423,5 @@ func TestOddPaths(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestDeviceEpoch checks that a password reset and a disable raise the
-// device epoch (revoking device credentials), and that enabling and a
-// login's rehash do not.
-func TestDeviceEpoch(t *testing.T) {
-	s, _ := openTest(t)
-	ctx := context.Background()
-	now := time.Now()
-	u, err := s.CreateUser(ctx, newUser("eve"), now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	epoch := func() uint32 {
-		t.Helper()
-		got, err := s.UserByID(ctx, u.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got.DeviceEpoch
-	}
-	steps := []struct {
-		name string
-		do   func() error
-		want uint32
-	}{
-		{"new account", func() error { return nil }, 0},
-		{"reset", func() error { return s.SetPassword(ctx, "eve", "$h2", "c", now) }, 1},
-		{"rehash", func() error { return s.ReplaceHash(ctx, u.ID, "$h2", "$h3", "c", now) }, 1},
-		{"disable", func() error { return s.SetDisabled(ctx, "eve", true, now) }, 2},
-		{"enable", func() error { return s.SetDisabled(ctx, "eve", false, now) }, 2},
-	}
-	for _, st := range steps {
-		if err := st.do(); err != nil {
-			t.Fatalf("%s: %v", st.name, err)
-		}
-		if got := epoch(); got != st.want {
-			t.Errorf("after %s: epoch %d, want %d", st.name, got, st.want)
-		}
 	}
 }
