@@ -62,6 +62,7 @@ const (
 	ReasonNetwork   Reason = "network"   // a known network's own budget
 	ReasonAttack    Reason = "attack"    // the detector: challenge
 	ReasonChallenge Reason = "challenge" // a challenge solution was wrong or too weak
+	ReasonDegraded  Reason = "degraded"  // the shared store is unreachable: challenge
 )
 
 // Trust is how the guard classed the client of an attempt.
@@ -227,6 +228,12 @@ type Config struct {
 	// OnAttackChange, if set, is called when the detector switches on or
 	// off (for the log and metrics).
 	OnAttackChange func(DetectorState)
+	// Degraded, if set, reports whether Store has fallen back to local,
+	// divided budgets (redisstore.Failover.Degraded). While it does, every
+	// untrusted attempt is challenged, as under attack but at the normal
+	// difficulty: a replica on its own slice of the budget must not be
+	// the cheap way in.
+	Degraded func() bool
 }
 
 // Guard applies a Policy over a limit.Store. Build it with New; it is safe
@@ -376,6 +383,9 @@ func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip
 		if challengeReason == ReasonNone {
 			challengeReason = ReasonAttack
 		}
+	}
+	if challengeReason == ReasonNone && g.cfg.Degraded != nil && g.cfg.Degraded() {
+		challengeReason = ReasonDegraded
 	}
 	if challengeReason == ReasonNone {
 		v.Allowed, v.reserved = true, reserved
