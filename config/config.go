@@ -82,6 +82,16 @@ type Serve struct {
 	// is full the guard denies instead of issuing challenges.
 	ChallengeReplayCapacity int
 
+	// GuardStore is where replicas share guard state: "" keeps it in this
+	// process's memory; redis:// or rediss:// names a Redis (with
+	// RedisSentinelMaster, the Sentinels of that master). Replicas is how
+	// many serve processes share it: if Redis goes away each falls back to
+	// its own memory with every budget divided by Replicas.
+	GuardStore          string
+	RedisSentinelMaster string
+	RedisPrefix         string
+	Replicas            int
+
 	// MetricsListen is the address of the Prometheus /metrics listener;
 	// empty disables it. It is never the public listener.
 	MetricsListen string
@@ -155,6 +165,8 @@ func Default() Serve {
 		DeviceLifetime:          device.DefaultLifetime,
 		DeviceCookieSameSite:    "strict",
 		Detector:                guard.DefaultDetectorConfig(),
+		RedisPrefix:             "credshield:",
+		Replicas:                1,
 		ChallengeReplayCapacity: challenge.DefaultReplayCapacity,
 		FailureFloor:            0,
 		ShutdownTimeout:         15 * time.Second,
@@ -199,6 +211,10 @@ func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.Detector.Cooldown, "attack-cooldown", c.Detector.Cooldown, "quiet time before the service stands down from under-attack mode")
 	fs.DurationVar(&c.DeviceLifetime, "device-lifetime", c.DeviceLifetime, "how long a device credential is trusted after a successful login")
 	fs.StringVar(&c.DeviceCookieSameSite, "device-cookie-samesite", c.DeviceCookieSameSite, "SameSite of the device cookie: strict (same-site login page), lax, or none (cross-origin front ends in --cors-origins)")
+	fs.StringVar(&c.GuardStore, "guard-store", c.GuardStore, "shared guard state for several replicas: redis://[user:password@]host:port/db or rediss://...; empty keeps it in memory (one node)")
+	fs.StringVar(&c.RedisSentinelMaster, "redis-sentinel-master", c.RedisSentinelMaster, "with --guard-store, the Sentinel master name: the URL's host (and addr= parameters) are Sentinels")
+	fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every key credshield writes in Redis")
+	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "serve processes sharing --guard-store; when Redis is unreachable each falls back to local budgets divided by this")
 	fs.IntVar(&c.GuardMaxKeys, "guard-max-keys", c.GuardMaxKeys, "most keys the in-memory guard tracks (about 40 bytes each); penalties survive eviction")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (for example 127.0.0.1:9464); empty disables it")
 	fs.DurationVar(&c.FailureFloor, "failure-floor", c.FailureFloor, "least time a failed login takes (raised automatically to the slowest stored hash scheme)")
@@ -327,6 +343,15 @@ func (c *Serve) Validate() error {
 	}
 	if c.ChallengeReplayCapacity < 1024 {
 		errs = append(errs, fmt.Errorf("--challenge-replay-capacity %d: want at least 1024", c.ChallengeReplayCapacity))
+	}
+	if c.GuardStore != "" {
+		if u, err := url.Parse(c.GuardStore); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			// Never echo the value: it may hold a password.
+			errs = append(errs, errors.New("--guard-store: want redis://host:port/db or rediss://host:port/db"))
+		}
+	}
+	if c.Replicas < 1 || c.Replicas > 1000 {
+		errs = append(errs, fmt.Errorf("--replicas %d: want between 1 and 1000", c.Replicas))
 	}
 	if c.GuardMaxKeys < 1024 {
 		errs = append(errs, fmt.Errorf("--guard-max-keys %d: want at least 1024", c.GuardMaxKeys))

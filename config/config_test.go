@@ -69,6 +69,8 @@ func TestValidateErrors(t *testing.T) {
 		{"wildcard origin", func(c *Serve) { c.CORSOrigins = []string{"*"} }, "not allowed"},
 		{"origin with path", func(c *Serve) { c.CORSOrigins = []string{"https://a.example/x"} }, "scheme://host"},
 		{"negative queue", func(c *Serve) { c.HasherQueue = -1 }, "--hasher-queue"},
+		{"guard store not redis", func(c *Serve) { c.GuardStore = "http://secret@127.0.0.1:6379" }, "--guard-store: want redis://"},
+		{"no replicas", func(c *Serve) { c.Replicas = 0 }, "--replicas"},
 		{"idle refresh longer than absolute", func(c *Serve) { c.RefreshIdleTTL = 31 * 24 * time.Hour }, "--refresh-token-idle-ttl"},
 		{"rotation shorter than lead", func(c *Serve) { c.KeyRotationInterval = 5 * time.Minute }, "--key-rotation-interval"},
 		{"negative publish lead", func(c *Serve) { c.KeyPublishLead = -time.Second }, "--key-publish-lead"},

@@ -41,13 +41,20 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
 }
 
 // readyz says whether the service can answer logins now: the database must
-// answer within two seconds.
+// answer within two seconds. A replica whose shared guard store is away is
+// still ready (200) but says "degraded": it guards on divided local budgets
+// and challenges every untrusted client, which a load balancer should not
+// take out of rotation for.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.users.Ping(ctx); err != nil {
 		s.log.WarnContext(r.Context(), "readiness check failed", "error", err.Error())
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+		return nil
+	}
+	if s.degraded != nil && s.degraded() {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "degraded", "database": "ok", "guard_store": "unreachable: local fallback"})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": "ok"})

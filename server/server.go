@@ -98,6 +98,10 @@ type Deps struct {
 	// Revocations records revoked access-token jtis; nil means access
 	// tokens cannot be revoked before they expire.
 	Revocations Revocations
+	// GuardDegraded reports that the shared guard store is unreachable
+	// and this replica decides on divided local budgets; /readyz says so.
+	// nil on one node.
+	GuardDegraded func() bool
 }
 
 // Config is the server's part of the service configuration, already
@@ -156,6 +160,7 @@ type Server struct {
 	clientIP    *clientip.Resolver
 	log         *slog.Logger
 	metrics     *Metrics
+	degraded    func() bool // nil on one node
 	verifier    *token.Verifier
 	dpop        *dpop.Checker
 	dpopAlgs    string // the algs parameter of DPoP challenges
@@ -222,6 +227,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		clientIP:    d.ClientIP,
 		log:         d.Log,
 		metrics:     d.Metrics,
+		degraded:    d.GuardDegraded,
 		dpop:        d.DPoP,
 		dpopAlgs:    strings.Join(d.DPoP.Algs(), " "),
 		refresh:     d.Refresh,

@@ -22,7 +22,6 @@ import (
 	"github.com/credshield/credshield/device"
 	"github.com/credshield/credshield/dpop"
 	"github.com/credshield/credshield/guard"
-	"github.com/credshield/credshield/limit"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/secret"
 	"github.com/credshield/credshield/server"
@@ -73,13 +72,17 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	pool := password.NewPool(cfg.HasherWorkers, cfg.HasherQueue)
-	limits, err := limit.NewMemory(limit.MemoryConfig{MaxKeys: cfg.GuardMaxKeys})
-	if err != nil {
-		return fmt.Errorf("guard store: %w", err)
-	}
 	reg := prometheus.NewRegistry()
-	known := guard.NewMemoryKnownNetworks(cfg.GuardMaxKeys)
-	metrics, err := newMetrics(reg, pool, limits, known)
+	degradedGauge := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "credshield_guard_store_degraded",
+		Help: "1 while --guard-store (Redis) is unreachable and this replica decides on divided local budgets.",
+	})
+	gs, err := newGuardState(cfg, log, func(on bool) { degradedGauge.Set(map[bool]float64{false: 0, true: 1}[on]) })
+	if err != nil {
+		return err
+	}
+	defer gs.close()
+	metrics, err := newMetrics(reg, pool, gs, degradedGauge)
 	if err != nil {
 		return err
 	}
@@ -88,10 +91,11 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		return usageError{err}
 	}
 	g, err := guard.New(guard.Config{
-		Store:    limits,
+		Store:    gs.budgets,
 		Policy:   cfg.Guard,
-		Known:    known,
+		Known:    gs.known,
 		Detector: detector,
+		Degraded: gs.degraded,
 		OnAttackChange: func(st guard.DetectorState) {
 			metrics.UnderAttack(st.UnderAttack)
 			log.Warn("guard.attack", "under_attack", st.UnderAttack, "failures_per_minute", st.Failures,
@@ -101,7 +105,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	if err != nil {
 		return err
 	}
-	devices, challenges, err := e.adaptiveParts(cfg)
+	devices, challenges, err := e.adaptiveParts(cfg, gs.challengeReplay)
 	if err != nil {
 		return err
 	}
@@ -109,7 +113,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--client-ip-header: %w", err)}
 	}
-	checker, err := e.dpopChecker(cfg)
+	checker, err := e.dpopChecker(cfg, gs.dpopReplay)
 	if err != nil {
 		return err
 	}
@@ -138,6 +142,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	}, server.Deps{
 		Users: st, Keys: keys, Hasher: pool, Guard: g, Devices: devices, Challenges: challenges,
 		ClientIP: resolver, Log: log, Metrics: metrics, DPoP: checker, Refresh: st, Revocations: st,
+		GuardDegraded: gs.degraded,
 	})
 	if err != nil {
 		return err
@@ -191,7 +196,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 
 // newMetrics registers the server's collectors and gauges over the hasher
 // pool and the guard store on reg.
-func newMetrics(reg *prometheus.Registry, pool *password.Pool, limits *limit.Memory, known *guard.MemoryKnownNetworks) (*server.Metrics, error) {
+func newMetrics(reg *prometheus.Registry, pool *password.Pool, gs *guardState, extra ...prometheus.Collector) (*server.Metrics, error) {
 	m, err := server.NewMetrics(reg)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -201,15 +206,18 @@ func newMetrics(reg *prometheus.Registry, pool *password.Pool, limits *limit.Mem
 			func() float64 { return float64(pool.Queued()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_hasher_running", Help: "Password hashes being computed now."},
 			func() float64 { return float64(pool.Running()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_guard_tracked_keys", Help: "Keys the in-memory guard store tracks (capped by --guard-max-keys)."},
-			func() float64 { n, _ := limits.Stats(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_guard_tracked_keys", Help: "Keys the in-memory guard store tracks (capped by --guard-max-keys); with --guard-store, the local fallback's."},
+			func() float64 { n, _ := gs.local.Stats(); return float64(n) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_guard_sketch_fill", Help: "Share of the fullest eviction sketch's cells still holding a penalty (0..1); near 1, new keys start out penalised."},
-			func() float64 { _, f := limits.Stats(); return f }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_guard_known_networks", Help: "(user, network) pairs remembered as known networks."},
-			func() float64 { return float64(known.Len()) }),
+			func() float64 { _, f := gs.local.Stats(); return f }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
+	if gs.knownLen != nil {
+		gauges = append(gauges, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credshield_guard_known_networks", Help: "(user, network) pairs remembered as known networks."},
+			func() float64 { return float64(gs.knownLen()) }))
+	}
+	gauges = append(gauges, extra...)
 	for _, c := range gauges {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
@@ -240,7 +248,7 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (func
 // adaptiveParts builds the device-credential and challenge issuers from
 // HMAC keys kept in the data directory (0600), so credentials and
 // challenges survive a restart.
-func (e *env) adaptiveParts(cfg config.Serve) (*device.Issuer, *challenge.Issuer, error) {
+func (e *env) adaptiveParts(cfg config.Serve, replay challenge.ReplayCache) (*device.Issuer, *challenge.Issuer, error) {
 	dir := filepath.Join(e.dataDir, "secrets")
 	dkey, err := secret.LoadOrCreate(dir, "device.key", rand.Reader)
 	if err != nil {
@@ -251,10 +259,6 @@ func (e *env) adaptiveParts(cfg config.Serve) (*device.Issuer, *challenge.Issuer
 		return nil, nil, err
 	}
 	ckey, err := secret.LoadOrCreate(dir, "challenge.key", rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	replay, err := challenge.NewMemoryReplay(cfg.ChallengeReplayCapacity)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -269,11 +273,11 @@ func (e *env) adaptiveParts(cfg config.Serve) (*device.Issuer, *challenge.Issuer
 // accepted for one to two periods.
 const dpopNoncePeriod = 5 * time.Minute
 
-// dpopChecker builds the DPoP proof checker: an in-memory replay cache (one
-// node), and with --dpop-nonce a nonce source keyed from the data directory,
+// dpopChecker builds the DPoP proof checker: the given replay cache (Redis
+// with --guard-store; nil means dpop's in-memory one), and with --dpop-nonce a nonce source keyed from the data directory,
 // so nonces survive a restart.
-func (e *env) dpopChecker(cfg config.Serve) (*dpop.Checker, error) {
-	var dcfg dpop.Config
+func (e *env) dpopChecker(cfg config.Serve, replay dpop.ReplayCache) (*dpop.Checker, error) {
+	dcfg := dpop.Config{Replay: replay}
 	if cfg.DPoPNonce {
 		key, err := secret.LoadOrCreate(filepath.Join(e.dataDir, "secrets"), "dpop-nonce.key", rand.Reader)
 		if err != nil {

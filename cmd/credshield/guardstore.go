@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/credshield/credshield/challenge"
+	"github.com/credshield/credshield/config"
+	"github.com/credshield/credshield/dpop"
+	"github.com/credshield/credshield/guard"
+	"github.com/credshield/credshield/limit"
+	"github.com/credshield/credshield/redisstore"
+)
+
+// guardState is where the guard and the replay caches keep their state:
+// this process's memory on one node, or Redis shared by every replica, with
+// a local fallback for the budgets.
+type guardState struct {
+	budgets         limit.Store
+	local           *limit.Memory // all of the budgets on one node; the fallback with Redis
+	known           guard.KnownNetworks
+	knownLen        func() int // nil when not countable here
+	challengeReplay challenge.ReplayCache
+	dpopReplay      dpop.ReplayCache
+	// degraded reports that Redis is unreachable and the local fallback
+	// decides; nil on one node.
+	degraded func() bool
+	close    func() error
+}
+
+// newGuardState builds the guard's stores from cfg. With --guard-store
+// every budget, known network and replay entry is shared through Redis;
+// when Redis stops answering, budgets fall back to local memory divided by
+// --replicas (logged, and onDegraded is told) and return to Redis by
+// themselves. Replay caches do not fall back: without Redis a challenge or
+// DPoP proof cannot be proved fresh, so those requests are refused.
+func newGuardState(cfg config.Serve, log *slog.Logger, onDegraded func(bool)) (*guardState, error) {
+	local, err := limit.NewMemory(limit.MemoryConfig{MaxKeys: cfg.GuardMaxKeys})
+	if err != nil {
+		return nil, fmt.Errorf("guard store: %w", err)
+	}
+	if cfg.GuardStore == "" {
+		known := guard.NewMemoryKnownNetworks(cfg.GuardMaxKeys)
+		replay, err := challenge.NewMemoryReplay(cfg.ChallengeReplayCapacity)
+		if err != nil {
+			return nil, err
+		}
+		return &guardState{
+			budgets: local, local: local, known: known, knownLen: known.Len,
+			challengeReplay: replay,
+			close:           func() error { return nil },
+		}, nil
+	}
+	rdb, err := redisClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		// Start anyway, on the fallback: a replica must not refuse to
+		// start because Redis is briefly away.
+		log.Warn("guard store unreachable at start; using divided local budgets until it answers", "error", err.Error())
+	}
+	shared, err := redisstore.NewLimiter(rdb, redisstore.Config{Prefix: cfg.RedisPrefix})
+	if err != nil {
+		return nil, err
+	}
+	fo, err := redisstore.NewFailover(shared, local, redisstore.FailoverConfig{
+		Replicas: cfg.Replicas,
+		OnChange: func(degraded bool, err error) {
+			if degraded {
+				log.Warn("guard.degraded", "store", "local", "replicas", cfg.Replicas, "error", fmt.Sprint(err))
+			} else {
+				log.Warn("guard.recovered", "store", "redis")
+			}
+			onDegraded(degraded)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &guardState{
+		budgets:         fo,
+		local:           local,
+		known:           redisstore.NewKnownNetworks(rdb, cfg.RedisPrefix),
+		challengeReplay: redisstore.NewChallengeReplay(rdb, cfg.RedisPrefix),
+		dpopReplay:      redisstore.NewDPoPReplay(rdb, cfg.RedisPrefix),
+		degraded:        fo.Degraded,
+		close:           rdb.Close,
+	}, nil
+}
+
+// redisClient connects to --guard-store with short timeouts and no
+// retries, so an outage is noticed within a fraction of a second and the
+// fallback takes over instead of requests hanging.
+func redisClient(cfg config.Serve) (redis.UniversalClient, error) {
+	const timeout = 200 * time.Millisecond
+	if cfg.RedisSentinelMaster != "" {
+		opt, err := redis.ParseFailoverURL(cfg.GuardStore)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--guard-store: not a Redis URL")}
+		}
+		opt.MasterName = cfg.RedisSentinelMaster
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries = timeout, timeout, timeout, -1
+		return redis.NewFailoverClient(opt), nil
+	}
+	opt, err := redis.ParseURL(cfg.GuardStore)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--guard-store: not a Redis URL")}
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries = timeout, timeout, timeout, -1
+	return redis.NewClient(opt), nil
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credshield/credshield/store/storetest"
+)
+
+// redisURL returns CREDSHIELD_TEST_REDIS, skipping the test when it is not
+// set — except under CI=true, where a missing service fails the run.
+func redisURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("CREDSHIELD_TEST_REDIS")
+	if u == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CREDSHIELD_TEST_REDIS is not set; CI must run the Redis tests")
+		}
+		t.Skip("CREDSHIELD_TEST_REDIS not set: skipping tests that need Redis")
+	}
+	return u
+}
+
+// startServe runs `credshield serve` in-process with args on a free
+// loopback port and returns its base URL; the server stops with the test.
+func startServe(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		all := append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)
+		done <- run(ctx, all, strings.NewReader(""), pw, io.Discard, func(string) (string, bool) { return "", false })
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve printed no startup line: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	m := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no address in %q", line)
+	}
+	return "http://" + m[1]
+}
+
+// TestReplicasShareOneBudget runs two replicas on one PostgreSQL and one
+// Redis: a user added through the CLI logs in through either, and a
+// stuffing burst from one address split across both meets one budget, not
+// two.
+func TestReplicasShareOneBudget(t *testing.T) {
+	redisU := redisURL(t)
+	dsn := storetest.PostgresDSN(t)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "credshield-test-" + hex.EncodeToString(b[:]) + ":"
+	shared := append([]string{"--db", dsn, "--guard-store", redisU, "--redis-prefix", prefix, "--replicas", "2",
+		"--trusted-proxies", "127.0.0.1/32"}, cheapHash...)
+
+	if code, _, stderr := credshield(t, "correct horse battery\n", nil, append([]string{"user", "add", "alice", "--data-dir", t.TempDir()}, append([]string{"--db", dsn}, cheapHash...)...)...); code != 0 {
+		t.Fatalf("user add: %s", stderr)
+	}
+	a := startServe(t, append([]string{"--data-dir", filepath.Join(t.TempDir(), "a")}, shared...)...)
+	b2 := startServe(t, append([]string{"--data-dir", filepath.Join(t.TempDir(), "b")}, shared...)...)
+
+	post := func(base, ip, user, pw string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/token", strings.NewReader(url.Values{"username": {user}, "password": {pw}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", ip)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body struct {
+			Error string `json:"error"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		return res.StatusCode, body.Error
+	}
+	for _, base := range []string{a, b2} {
+		if code, e := post(base, "198.51.100.1", "alice", "correct horse battery"); code != http.StatusOK {
+			t.Fatalf("%s: alice: %d %s", base, code, e)
+		}
+	}
+
+	// A burst from one address, alternating replicas, each pair once. The
+	// soft per-address budget is 10: shared, 10 attempts reach a hash in
+	// all; two separate budgets would let 20 through.
+	counts := map[string]int{}
+	for i := 0; i < 40; i++ {
+		base := []string{a, b2}[i%2]
+		_, e := post(base, "203.0.113.9", "victim"+strings.Repeat("x", i%7)+string(rune('a'+i%26)), "leaked")
+		counts[e]++
+	}
+	if counts["invalid_grant"] != 10 || counts["challenge_required"] != 10 || counts["too_many_attempts"] != 20 {
+		t.Errorf("answers across both replicas: %v; want 10 tries, 10 challenges, 20 refusals", counts)
+	}
+
+	// Both say they are ready on the shared store.
+	for _, base := range []string{a, b2} {
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"ready"`) {
+			t.Errorf("%s/readyz: %d %s", base, res.StatusCode, body)
+		}
+	}
+}
