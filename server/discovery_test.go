@@ -277,17 +277,19 @@ func TestFloorPad(t *testing.T) {
 	if took := time.Since(start); took < 30*time.Millisecond {
 		t.Errorf("pad returned after %v", took)
 	}
-	f.observe(100 * time.Millisecond)
-	if f.get() < 100*time.Millisecond {
-		t.Errorf("floor %v did not rise to cover 100ms", f.get())
+	steps := []struct {
+		slowest, want time.Duration
+	}{
+		{100 * time.Millisecond, 127 * time.Millisecond}, // covers the slowest class, with a margin
+		{time.Millisecond, 30 * time.Millisecond},        // comes back down, never below the minimum
+		{time.Hour, maxFloor},                            // capped
+		{40 * time.Millisecond, 52 * time.Millisecond},   // and down again after a stall
 	}
-	f.observe(time.Millisecond)
-	if f.get() < 100*time.Millisecond {
-		t.Errorf("floor fell to %v", f.get())
-	}
-	f.observe(time.Hour)
-	if f.get() != maxFloor {
-		t.Errorf("floor %v, want the cap %v", f.get(), maxFloor)
+	for _, st := range steps {
+		f.set(st.slowest)
+		if got := f.get(); got != st.want {
+			t.Errorf("after calibrating %v: floor %v, want %v", st.slowest, got, st.want)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

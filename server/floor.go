@@ -12,40 +12,41 @@ import (
 	"github.com/credshield/credshield/password"
 )
 
-// maxFloor bounds how far observed hash durations can raise the floor, so a
-// stalled machine cannot make every later failure take minutes.
+// maxFloor bounds the floor, so a stalled machine cannot make every failure
+// take minutes.
 const maxFloor = 5 * time.Second
 
 // floor is the least time a failed login takes. Every failure — unknown
 // user, wrong password, disabled account, any stored scheme — is padded to
 // it, so response timing tells nothing about which accounts exist or how
-// their passwords were hashed. It only rises: at start it covers one
-// verification of each stored hash class with a margin, and each real
-// verification slower than it raises it. Safe for concurrent use.
+// their passwords were hashed.
+//
+// It is set by calibration, never by the verifications of live traffic:
+// one verification of every stored hash class (with a margin), measured at
+// start and again every refresh, so it follows the machine down as well as
+// up. An earlier version raised it to the slowest live verification and
+// never lowered it: one verification stalled by CPU contention — which an
+// attacker can cause — pinned every later failure at the cap. Safe for
+// concurrent use.
 type floor struct {
-	d atomic.Int64 // nanoseconds
+	min time.Duration // the configured --failure-floor
+	d   atomic.Int64  // nanoseconds
 
-	mu         sync.Mutex
-	calibrated map[string]bool // hash classes already measured; requires mu held
+	mu sync.Mutex // serialises calibrations
 }
 
 func newFloor(min time.Duration) *floor {
-	f := &floor{calibrated: make(map[string]bool)}
+	f := &floor{min: min}
 	f.d.Store(int64(min))
 	return f
 }
 
 func (f *floor) get() time.Duration { return time.Duration(f.d.Load()) }
 
-// observe raises the floor to cover a verification that took d.
-func (f *floor) observe(d time.Duration) {
-	want := min(d+d/4+2*time.Millisecond, maxFloor)
-	for {
-		cur := f.d.Load()
-		if int64(want) <= cur || f.d.CompareAndSwap(cur, int64(want)) {
-			return
-		}
-	}
+// set makes the floor cover the slowest measured verification with a
+// margin, never below the configured minimum nor above maxFloor.
+func (f *floor) set(slowest time.Duration) {
+	f.d.Store(int64(min(max(f.min, slowest+slowest/4+2*time.Millisecond), maxFloor)))
 }
 
 // pad waits until start+floor, or until ctx ends.
@@ -63,21 +64,15 @@ func (f *floor) pad(ctx context.Context, start time.Time) {
 }
 
 // RefreshFloor measures one verification of every hash class stored in the
-// user table not measured before (plus the current argon2id parameters),
-// and raises the failure floor to cover the slowest. Imported bcrypt hashes
-// are typically slower than argon2id; without this the first failure
-// against such an account would stand out. New calls it once; the serve
-// command calls it periodically so a `user import` into a running
-// service's database is covered within a minute.
+// user table (plus the current argon2id parameters) and sets the failure
+// floor to cover the slowest. Imported bcrypt hashes are typically slower
+// than argon2id; without this, failures against such accounts would stand
+// out. New calls it once; the serve command calls it every minute, so a
+// `user import` into a running service's database is covered within a
+// minute and a floor measured under load comes back down.
 func (s *Server) RefreshFloor(ctx context.Context) error {
 	s.floor.mu.Lock()
 	defer s.floor.mu.Unlock()
-	return s.calibrateFloorLocked(ctx)
-}
-
-// calibrateFloorLocked requires s.floor.mu held: two refreshes must not
-// measure the same class at once, each stealing CPU from the other.
-func (s *Server) calibrateFloorLocked(ctx context.Context) error {
 	classes, err := s.users.HashClasses(ctx)
 	if err != nil {
 		return fmt.Errorf("server: calibrate failure floor: %w", err)
@@ -89,13 +84,8 @@ func (s *Server) calibrateFloorLocked(ctx context.Context) error {
 	if !slices.Contains(classes, own) {
 		classes = append(classes, own)
 	}
-	fresh := 0
+	var slowest time.Duration
 	for _, class := range classes {
-		if s.floor.calibrated[class] {
-			continue
-		}
-		fresh++
-		s.floor.calibrated[class] = true
 		d, err := password.Calibrate(class)
 		if err != nil {
 			// A class we cannot compute is one we cannot verify either;
@@ -103,10 +93,12 @@ func (s *Server) calibrateFloorLocked(ctx context.Context) error {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "cannot calibrate hash class", slog.String("class", class), slog.String("error", err.Error()))
 			continue
 		}
-		s.floor.observe(d)
+		slowest = max(slowest, d)
 	}
-	if fresh > 0 {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "failure floor calibrated", slog.String("floor", s.floor.get().String()), slog.Int("new_hash_classes", fresh))
+	before := s.floor.get()
+	s.floor.set(slowest)
+	if after := s.floor.get(); after != before {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "failure floor calibrated", slog.String("floor", after.String()), slog.Int("hash_classes", len(classes)))
 	}
 	return nil
 }

@@ -274,7 +274,6 @@ func (s *Server) verify(ctx context.Context, hash, pw string) (match, rehash boo
 		// The client went away while waiting for a hasher.
 		return false, false, &oauthError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "request cancelled", Cause: err}
 	}
-	s.floor.observe(took)
 	if verr != nil {
 		s.log.LogAttrs(ctx, slog.LevelError, "stored hash cannot be verified", slog.String("error", verr.Error()))
 		return false, false, nil
