@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -196,5 +197,55 @@ func TestPoolPanicReleasesSlot(t *testing.T) {
 	}
 	if err := p.Do(context.Background(), func() {}); err != nil {
 		t.Errorf("Do after panic = %v", err)
+	}
+}
+
+// TestPoolPriorityLane: a DoFirst caller gets a place even when the
+// ordinary queue is full, and the next free worker before every Do waiter.
+func TestPoolPriorityLane(t *testing.T) {
+	p := NewPool(1, 2)
+	ctx := context.Background()
+	hold := make(chan struct{})
+	started := make(chan struct{})
+	go func() { _ = p.Do(ctx, func() { close(started); <-hold }) }()
+	<-started
+
+	var mu sync.Mutex
+	var order []string
+	run := func(name string, first bool, done chan<- error) {
+		do := p.Do
+		if first {
+			do = p.DoFirst
+		}
+		done <- do(ctx, func() { mu.Lock(); order = append(order, name); mu.Unlock() })
+	}
+	done := make(chan error, 4)
+	waitQueued := func(n int) {
+		for p.Queued() != n {
+			runtime.Gosched()
+		}
+	}
+	go run("normal-1", false, done)
+	waitQueued(1)
+	go run("normal-2", false, done)
+	waitQueued(2)
+	if err := p.Do(ctx, func() {}); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("third ordinary waiter: %v, want ErrOverloaded", err)
+	}
+	go run("first-1", true, done)
+	waitQueued(3)
+	go run("first-2", true, done)
+	waitQueued(4)
+	close(hold)
+	for i := 0; i < 4; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(order, " "); got != "first-1 first-2 normal-1 normal-2" {
+		t.Errorf("order %s", got)
+	}
+	if p.Running() != 0 || p.Queued() != 0 {
+		t.Errorf("after: running %d queued %d", p.Running(), p.Queued())
 	}
 }

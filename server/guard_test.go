@@ -28,6 +28,11 @@ func (c *countingHasher) Do(ctx context.Context, fn func()) error {
 	return c.Hasher.Do(ctx, fn)
 }
 
+func (c *countingHasher) DoFirst(ctx context.Context, fn func()) error {
+	c.calls.Add(1)
+	return c.Hasher.DoFirst(ctx, fn)
+}
+
 func policyWith(mod func(*guard.Policy)) guard.Policy {
 	p := unlimited()
 	mod(&p)

@@ -52,6 +52,10 @@ type Keys interface {
 // password.ErrOverloaded rather than queueing without limit.
 type Hasher interface {
 	Do(ctx context.Context, fn func()) error
+	// DoFirst is the priority lane for clients the guard trusts: a queue
+	// of its own and served first, so an attack's flood of untrusted
+	// attempts cannot delay or refuse the owners of known devices.
+	DoFirst(ctx context.Context, fn func()) error
 }
 
 // Guard decides, before any account is looked up, whether a login attempt

@@ -155,7 +155,7 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 	}
 
 	// 5. The password, in the bounded hasher pool.
-	match, rehash, err := s.verify(ctx, hash, req.password)
+	match, rehash, err := s.verify(ctx, hash, req.password, verdict.Trust != guard.Untrusted)
 	if err != nil {
 		s.record(ctx, verdict, guard.Aborted)
 		s.metrics.attempt(outcomeUnavailable)
@@ -252,14 +252,18 @@ func failureReason(known, match, disabled bool) string {
 	return "unknown"
 }
 
-// verify checks pw against hash inside the hasher pool and feeds the
-// duration to the failure floor. A hash that cannot be parsed counts as a
-// mismatch: the import step keeps such hashes out, and a login must not
-// fail differently for them.
-func (s *Server) verify(ctx context.Context, hash, pw string) (match, rehash bool, err error) {
+// verify checks pw against hash inside the hasher pool — in its priority
+// lane for clients the guard trusts — and records the duration. A hash that
+// cannot be parsed counts as a mismatch: the import step keeps such hashes
+// out, and a login must not fail differently for them.
+func (s *Server) verify(ctx context.Context, hash, pw string, trusted bool) (match, rehash bool, err error) {
 	var verr error
 	var took time.Duration
-	err = s.hasher.Do(ctx, func() {
+	do := s.hasher.Do
+	if trusted {
+		do = s.hasher.DoFirst
+	}
+	err = do(ctx, func() {
 		t0 := time.Now()
 		match, rehash, verr = password.Verify(hash, []byte(pw), s.cfg.Argon)
 		took = time.Since(t0)
