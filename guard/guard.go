@@ -344,7 +344,7 @@ func (g *Guard) checkTrusted(ctx context.Context, now time.Time, trust Trust, ke
 // the detector demand a challenge.
 func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip netip.Addr, network netip.Prefix) (Verdict, error) {
 	hard, hardReasons, soft, softReasons := g.requests(a.Username, ip)
-	all := append(append(make([]limit.Request, 0, len(hard)+len(soft)), hard...), soft...)
+	all := hard[:len(hard)+len(soft)] // one backing array: hard, then soft
 	res, err := g.cfg.Store.Reserve(ctx, now, all)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
@@ -451,29 +451,61 @@ func (g *Guard) notify(st DetectorState, changed bool) {
 func (g *Guard) requests(username string, ip netip.Addr) (hard []limit.Request, hardReasons []Reason, soft []limit.Request, softReasons []Reason) {
 	p := g.cfg.Policy
 	host, wider := subnets(ip)
-	hostKey := host.String()
-	if ip.Is4() {
-		hostKey = ip.String()
+	// Every key is a slice of one string built in one buffer: a refused
+	// attempt should cost microseconds, and seven separate concatenations
+	// were a good share of them.
+	buf := make([]byte, 0, 160+4*len(username))
+	var ends [7]int
+	appendHost := func(b []byte) []byte {
+		if ip.Is4() {
+			return ip.AppendTo(b)
+		}
+		return host.AppendTo(b)
 	}
-	hard = make([]limit.Request, 0, 5)
-	hardReasons = make([]Reason, 0, 5)
-	addHard := func(key string, l limit.Limit, r Reason) {
-		hard = append(hard, limit.Request{Key: key, Limit: l})
-		hardReasons = append(hardReasons, r)
+	n := 0
+	mark := func() { ends[n] = len(buf); n++ }
+	buf = appendHost(append(buf, "ip:"...))
+	mark()
+	for i, w := range wider {
+		buf = append(buf, [...]string{"net:", "net48:"}[i]...)
+		buf = w.AppendTo(buf)
+		mark()
 	}
-	addHard("ip:"+hostKey, p.IP, ReasonIP)
-	if len(wider) > 0 {
-		addHard("net:"+wider[0].String(), p.Subnet, ReasonSubnet)
+	buf = appendHost(append(append(append(buf, "userip:"...), username...), '|'))
+	mark()
+	buf = append(append(buf, "userhard:"...), username...)
+	mark()
+	buf = appendHost(append(buf, "ipsoft:"...))
+	mark()
+	buf = append(append(buf, "user:"...), username...)
+	mark()
+	keys := string(buf)
+	key := func(i int) string {
+		if i == 0 {
+			return keys[:ends[0]]
+		}
+		return keys[ends[i-1]:ends[i]]
 	}
-	if len(wider) > 1 {
-		addHard("net48:"+wider[1].String(), p.Subnet48, ReasonSubnet48)
+
+	all := make([]limit.Request, 0, 7)
+	reasons := make([]Reason, 0, 7)
+	limits := []limit.Limit{p.IP, p.Subnet, p.Subnet48}
+	wideReasons := []Reason{ReasonIP, ReasonSubnet, ReasonSubnet48}
+	for i := 0; i <= len(wider); i++ {
+		all = append(all, limit.Request{Key: key(i), Limit: limits[i]})
+		reasons = append(reasons, wideReasons[i])
 	}
-	// The per-username budgets come last: CheckAddress drops them.
-	addHard("userip:"+username+"|"+hostKey, p.UserIP, ReasonUserIP)
-	addHard("userhard:"+username, p.UserHard, ReasonUserHard)
-	soft = []limit.Request{{Key: "ipsoft:" + hostKey, Limit: p.IPSoft}, {Key: "user:" + username, Limit: p.User}}
-	softReasons = []Reason{ReasonIPSoft, ReasonUser}
-	return hard, hardReasons, soft, softReasons
+	// The per-username budgets come last among the hard ones:
+	// CheckAddress drops them.
+	k := len(wider) + 1
+	all = append(all, limit.Request{Key: key(k), Limit: p.UserIP}, limit.Request{Key: key(k + 1), Limit: p.UserHard})
+	reasons = append(reasons, ReasonUserIP, ReasonUserHard)
+	all = append(all, limit.Request{Key: key(k + 2), Limit: p.IPSoft}, limit.Request{Key: key(k + 3), Limit: p.User})
+	reasons = append(reasons, ReasonIPSoft, ReasonUser)
+	nh := k + 2
+	// hard and soft share one backing array, hard first: checkUntrusted
+	// reserves both with hard[:len(hard)+len(soft)].
+	return all[:nh], reasons[:nh], all[nh:], reasons[nh:]
 }
 
 // knownNetwork is the network a successful login makes known: IPv4 /24,

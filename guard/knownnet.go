@@ -34,8 +34,9 @@ func (m *MemoryKnownNetworks) key(username string, network netip.Prefix) uint64 
 	h.SetSeed(m.seed)
 	h.WriteString(username)
 	h.WriteByte(0)
-	b, _ := network.MarshalBinary()
-	h.Write(b)
+	a := network.Addr().As16()
+	h.Write(a[:])
+	h.WriteByte(byte(network.Bits()))
 	return h.Sum64()
 }
 
