@@ -119,5 +119,5 @@ func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, now time.Tim
 			slog.String("username", username), slog.String("retry_after", v.RetryAfter.Round(time.Second).String()),
 			slog.Int("suppressed_since_last", suppressed))
 	}
-	return tooManyAttempts(w, v)
+	return s.tooManyAttempts(w, v)
 }

@@ -173,6 +173,7 @@ type Server struct {
 	dummy       string // argon2id hash verified when the user does not exist
 	floor       *floor
 	denyLog     *sampler // guard.deny records are sampled; metrics count all
+	static      staticResponses
 	openapi     []byte
 	metadata    []byte
 	handler     http.Handler
@@ -248,6 +249,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		denyLog: &sampler{perSecond: 10},
 	}
 	if err := s.RefreshFloor(ctx); err != nil {
+		return nil, err
+	}
+	if s.static, err = newStaticResponses(); err != nil {
 		return nil, err
 	}
 	if s.openapi, err = openAPIDocument(cfg.Issuer); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -225,19 +227,49 @@ func (s *Server) record(ctx context.Context, v guard.Verdict, o guard.Outcome) {
 // IETF RateLimit-Policy / RateLimit fields describing the per-address
 // budget only — the client's own standing, never an account's. The body is
 // the same whatever the username, so a 429 says nothing about existence.
-func tooManyAttempts(w http.ResponseWriter, v guard.Verdict) error {
+func (s *Server) tooManyAttempts(w http.ResponseWriter, v guard.Verdict) error {
+	h := w.Header()
 	retry := max(int64(math.Ceil(v.RetryAfter.Seconds())), 1)
+	h["Retry-After"] = []string{strconv.FormatInt(retry, 10)}
 	if v.IPPolicy.Burst > 0 {
-		h := w.Header()
-		h.Set("RateLimit-Policy", fmt.Sprintf(`"ip";q=%d;w=%d`, v.IPPolicy.Burst, int64(v.IPPolicy.Period/time.Second)))
-		h.Set("RateLimit", fmt.Sprintf(`"ip";r=%d;t=%d`, v.IPState.Remaining, int64(math.Ceil(v.IPState.ResetAfter.Seconds()))))
+		// Both fields in one buffer: this is the hot path of an attack.
+		b := make([]byte, 0, 64)
+		b = strconv.AppendInt(append(b, `"ip";q=`...), int64(v.IPPolicy.Burst), 10)
+		b = strconv.AppendInt(append(b, ";w="...), int64(v.IPPolicy.Period/time.Second), 10)
+		n := len(b)
+		b = strconv.AppendInt(append(b, `"ip";r=`...), int64(v.IPState.Remaining), 10)
+		b = strconv.AppendInt(append(b, ";t="...), int64(math.Ceil(v.IPState.ResetAfter.Seconds())), 10)
+		fields := string(b)
+		h["Ratelimit-Policy"] = []string{fields[:n]}
+		h["Ratelimit"] = []string{fields[n:]}
 	}
-	return &oauthError{
-		Status:      http.StatusTooManyRequests,
-		Code:        "too_many_attempts",
-		Description: "Too many login attempts. Try again later.",
-		RetryAfter:  int(retry),
+	h["Content-Type"] = s.static.jsonType
+	h["Content-Length"] = s.static.tooManyLen
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = w.Write(s.static.tooManyBody)
+	return nil
+}
+
+// staticResponses are built once in New and shared by every response
+// (header value slices are never modified after they are set).
+type staticResponses struct {
+	jsonType    []string
+	tooManyBody []byte
+	tooManyLen  []string
+}
+
+func newStaticResponses() (staticResponses, error) {
+	const desc = "Too many login attempts. Try again later."
+	b, err := json.Marshal(errorBody{Error: "too_many_attempts", Description: desc, Detail: desc})
+	if err != nil {
+		return staticResponses{}, err
 	}
+	b = append(b, '\n')
+	return staticResponses{
+		jsonType:    []string{"application/json"},
+		tooManyBody: b,
+		tooManyLen:  []string{strconv.Itoa(len(b))},
+	}, nil
 }
 
 func failureReason(known, match, disabled bool) string {
