@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/credshield/credshield/dpop"
+	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/token"
 )
 
@@ -157,4 +158,23 @@ func credentials(r *http.Request) (scheme, raw string, err error) {
 		return "", "", &bearerError{Status: http.StatusUnauthorized, Scheme: scheme, Code: "invalid_token", Description: "the access token is malformed"}
 	}
 	return scheme, tok, nil
+}
+
+// tokenProofAfterGuard is tokenProof for a grant the guard has already
+// allowed: a bad proof settles the reservation as a failure (it keeps its
+// units, so junk proofs cost their sender budget), while a request for a
+// nonce, or a replay cache the server cannot reach, gives them back.
+func (s *Server) tokenProofAfterGuard(ctx context.Context, r *http.Request, now time.Time, v guard.Verdict) (string, error) {
+	jkt, err := s.tokenProof(ctx, r, now)
+	if err == nil {
+		return jkt, nil
+	}
+	outcome := guard.Failure
+	var oe *oauthError
+	if errors.As(err, &oe) && (oe.Code == dpop.CodeUseNonce || oe.Status >= http.StatusInternalServerError) {
+		outcome = guard.Aborted
+	}
+	s.record(ctx, v, outcome)
+	s.metrics.attempt(outcomeInvalid)
+	return "", err
 }

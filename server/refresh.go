@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/credshield/credshield/dpop"
 	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/store"
 	"github.com/credshield/credshield/token"
@@ -153,15 +152,8 @@ func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request, form map[s
 	if !verdict.Allowed {
 		return s.refuse(ctx, w, now, verdict, nil, ip.String(), "")
 	}
-	jkt, err := s.tokenProof(ctx, r, now)
+	jkt, err := s.tokenProofAfterGuard(ctx, r, now, verdict)
 	if err != nil {
-		outcome := guard.Failure
-		var oe *oauthError
-		if errors.As(err, &oe) && (oe.Code == dpop.CodeUseNonce || oe.Status >= http.StatusInternalServerError) {
-			outcome = guard.Aborted
-		}
-		s.record(ctx, verdict, outcome)
-		s.metrics.attempt(outcomeInvalid)
 		return err
 	}
 	var fam store.RefreshFamily

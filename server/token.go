@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/credshield/credshield/challenge"
-	"github.com/credshield/credshield/dpop"
 	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/password"
 	"github.com/credshield/credshield/store"
@@ -127,15 +126,8 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 	// check, and the key the tokens will be bound to. It runs after the
 	// guard so that junk proofs cannot make refusals expensive; a bad proof
 	// keeps the reservation spent, a nonce request gives it back.
-	jkt, err := s.tokenProof(ctx, r, now)
+	jkt, err := s.tokenProofAfterGuard(ctx, r, now, verdict)
 	if err != nil {
-		outcome := guard.Failure
-		var oe *oauthError
-		if errors.As(err, &oe) && (oe.Code == dpop.CodeUseNonce || oe.Status >= http.StatusInternalServerError) {
-			outcome = guard.Aborted
-		}
-		s.record(ctx, verdict, outcome)
-		s.metrics.attempt(outcomeInvalid)
 		return err
 	}
 
