@@ -110,15 +110,9 @@ func AccessTokenHash(accessToken string) string {
 }
 
 // Thumbprint returns the RFC 7638 JWK SHA-256 thumbprint of pub, base64url
-// unpadded: the jkt a DPoP-bound token carries in cnf (RFC 9449 §6.1).
-func Thumbprint(pub crypto.PublicKey) (string, error) {
-	jwk := jose.JSONWebKey{Key: pub}
-	sum, err := jwk.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return "", fmt.Errorf("jwk thumbprint: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(sum), nil
-}
+// unpadded: the jkt a DPoP-bound token carries in cnf (RFC 9449 §6.1). It
+// is token.Thumbprint, the same function that names credshield's own keys.
+func Thumbprint(pub crypto.PublicKey) (string, error) { return token.Thumbprint(pub) }
 
 // checkKey reports whether pub is a key type and size alg may use, by the
 // same rule as credshield's signing keys.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -11,10 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/credshield/credshield/store/storetest"
 )
@@ -31,38 +27,6 @@ func redisURL(t *testing.T) string {
 		t.Skip("CREDSHIELD_TEST_REDIS not set: skipping tests that need Redis")
 	}
 	return u
-}
-
-// startServe runs `credshield serve` in-process with args on a free
-// loopback port and returns its base URL; the server stops with the test.
-func startServe(t *testing.T, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		all := append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)
-		done <- run(ctx, all, strings.NewReader(""), pw, io.Discard, func(string) (string, bool) { return "", false })
-		pw.Close()
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("serve printed no startup line: %v", err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	m := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("no address in %q", line)
-	}
-	return "http://" + m[1]
 }
 
 // TestReplicasShareOneBudget runs two replicas on one PostgreSQL and one

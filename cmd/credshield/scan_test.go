@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // fastScan are the flags every scan test passes: a pace that keeps the
@@ -27,27 +22,9 @@ func TestScanSelf(t *testing.T) {
 	if code, _, stderr := credshield(t, "correct horse battery\n", nil, append([]string{"user", "add", "alice", "--data-dir", dir}, cheapHash...)...); code != 0 {
 		t.Fatalf("user add: %s", stderr)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	var serveErr bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		args := append([]string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}, cheapHash...)
-		done <- run(ctx, args, strings.NewReader(""), pw, &syncWriter{w: &serveErr}, func(string) (string, bool) { return "", false })
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no startup line: %v; stderr %s", err, serveErr.String())
-	}
-	go io.Copy(io.Discard, pr)
-	addr := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
-	if addr == nil {
-		t.Fatalf("no address in %q", line)
-	}
+	base := startServe(t, append([]string{"--data-dir", dir}, cheapHash...)...)
 	out := filepath.Join(t.TempDir(), "report.json")
-	args := append([]string{"scan", "http://" + addr[1], "--username", "alice", "--password", "correct horse battery",
+	args := append([]string{"scan", base, "--username", "alice", "--password", "correct horse battery",
 		"--format", "json", "--out", out, "--fail-on", "medium"}, fastScan...)
 	code, stdout, stderr := credshield(t, "", nil, args...)
 	body, err := os.ReadFile(out)
@@ -87,12 +64,6 @@ func TestScanSelf(t *testing.T) {
 	t.Logf("%d requests; notes %v", rep.RequestsSent, rep.Discovery.Notes)
 	if strings.Contains(string(body), "correct horse battery") {
 		t.Error("the report contains the password")
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not shut down")
 	}
 }
 
