@@ -54,7 +54,7 @@ func calibrateEvaluations(ctx context.Context, minEvals int) (float64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("calibrate: %w", err)
 		}
-		_, n, err := solve(ctx, c.Token)
+		_, n, err := inProcess{}.solve(ctx, c.Token)
 		evals += n
 		if err != nil {
 			return 0, fmt.Errorf("calibrate: %w", err)

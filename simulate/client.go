@@ -3,7 +3,6 @@ package simulate
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -96,14 +95,4 @@ func (c *client) post(ctx context.Context, ip, body string) answer {
 		a.kind = KindFailure
 	}
 	return a
-}
-
-// solve runs the real solver on one core and returns the solution and
-// the argon2id evaluations it cost.
-func solve(ctx context.Context, token string) (string, int, error) {
-	sol, evals, err := challenge.Solve(ctx, token, 1)
-	if err != nil {
-		return "", evals, fmt.Errorf("solve: %w", err)
-	}
-	return sol, evals, nil
 }

@@ -94,7 +94,7 @@ func (a *attack) record(ans answer) {
 
 // worker tries pairs until the list, the budget or ctx runs out, solving
 // every challenge it is given with the real solver.
-func (a *attack) worker(ctx context.Context, c *client, pop *Population, addrs []string, solveSem chan struct{}, pause time.Duration) {
+func (a *attack) worker(ctx context.Context, c *client, pop *Population, addrs []string, sv solver, solveSem chan struct{}, pause time.Duration) {
 	for ctx.Err() == nil && a.spent() < a.budget {
 		i := int(a.next.Add(1) - 1)
 		if i >= len(pop.Combo) {
@@ -117,7 +117,7 @@ func (a *attack) worker(ctx context.Context, c *client, pop *Population, addrs [
 				<-solveSem
 				return
 			}
-			sol, n, err := solve(ctx, ans.challenge)
+			sol, n, err := sv.solve(ctx, ans.challenge)
 			<-solveSem
 			a.evals.Add(int64(n))
 			if err != nil {
@@ -152,13 +152,14 @@ type legit struct {
 	c          *client
 	pop        *Population
 	useDevices bool
+	solver     solver
 	solveSem   chan struct{} // shared with the attacker: solving never takes every core
 	requests   atomic.Int64
 
 	mu                                                 sync.Mutex
 	devices                                            []string
 	known, knownOK, knownChallenged, fresh, freshOK, n int
-	latencies                                          []float64
+	latencies, knownLatencies                          []float64
 }
 
 // warmUp logs every legitimate user in once from home, before the attack,
@@ -196,7 +197,7 @@ func (l *legit) attempt(ctx context.Context, ip string, u int, pw, device string
 		case <-ctx.Done():
 			return ans, challenged
 		}
-		sol, _, err := solve(ctx, ans.challenge)
+		sol, _, err := l.solver.solve(ctx, ans.challenge)
 		<-l.solveSem
 		if err != nil {
 			break
@@ -257,6 +258,7 @@ func (l *legit) login(ctx context.Context, rng *mrand.Rand, u int) {
 	l.known++
 	if ok {
 		l.knownOK++
+		l.knownLatencies = append(l.knownLatencies, latency)
 	}
 	if challenged {
 		l.knownChallenged++
@@ -285,8 +287,13 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 		rep.Calibration.NsPerRequest = calibrateRequests(ctx, c, 300)
 	}
 
+	sv, err := newSolver(o.SolverBin, o.SolveWorkers)
+	if err != nil {
+		return res, err
+	}
+	defer sv.close()
 	solveSem := make(chan struct{}, o.SolveWorkers)
-	l := &legit{c: c, pop: pop, useDevices: defence != DefenceSeed, solveSem: solveSem, devices: make([]string, o.LegitUsers)}
+	l := &legit{c: c, pop: pop, useDevices: defence != DefenceSeed, solver: sv, solveSem: solveSem, devices: make([]string, o.LegitUsers)}
 	l.warmUp(ctx, o.LegitUsers)
 	warmRequests := l.requests.Load()
 
@@ -311,7 +318,7 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 	var attackWG, legitWG sync.WaitGroup
 	attackDone := make(chan struct{})
 	for range workers {
-		attackWG.Go(func() { a.worker(attackCtx, c, pop, addrs, solveSem, pause) })
+		attackWG.Go(func() { a.worker(attackCtx, c, pop, addrs, sv, solveSem, pause) })
 	}
 	go func() { attackWG.Wait(); close(attackDone) }()
 
@@ -375,6 +382,8 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 	res.Latencies = l.latencies
 	sorted := slices.Sorted(slices.Values(l.latencies))
 	res.LegitP50Ms, res.LegitP99Ms = percentile(sorted, 0.50), percentile(sorted, 0.99)
+	sorted = slices.Sorted(slices.Values(l.knownLatencies))
+	res.LegitKnownDeviceP50Ms, res.LegitKnownDeviceP99Ms = percentile(sorted, 0.50), percentile(sorted, 0.99)
 	res.Timeline = a.timeline
 	return res, nil
 }

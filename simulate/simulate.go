@@ -60,6 +60,11 @@ type Options struct {
 	// serve flags for every defence (they override the defence's own).
 	ServerBin  string
 	ServerArgs []string
+	// SolverBin, if set, is the credshield binary whose `challenge solve
+	// --stream` processes solve challenges at the lowest CPU priority, so
+	// the attacker's solving takes only the cycles the server leaves (as
+	// if it ran on other machines). Empty solves in this process.
+	SolverBin string
 	// Target, if set, is an already running server on loopback holding
 	// the population (see WriteJSONL); no server is started.
 	Target string
@@ -115,6 +120,10 @@ type Result struct {
 	LegitNewDeviceSuccess      float64  `json:"legit_new_device_success"`
 	LegitP50Ms                 float64  `json:"legit_p50_ms"`
 	LegitP99Ms                 float64  `json:"legit_p99_ms"`
+	// The known-device users' own latencies: the goal of hash time +
+	// 20 ms is theirs.
+	LegitKnownDeviceP50Ms float64 `json:"legit_known_device_p50_ms"`
+	LegitKnownDeviceP99Ms float64 `json:"legit_known_device_p99_ms"`
 
 	// Timeline and Latencies feed the HTML charts.
 	Timeline  []Second  `json:"-"`

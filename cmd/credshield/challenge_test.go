@@ -74,6 +74,32 @@ func TestChallengeSolve(t *testing.T) {
 	}
 	verify("solve - (token)", c.Token, strings.TrimSpace(out))
 
+	// --stream: one JSON answer per line, errors included, in order.
+	c1, c2 := newChallenge(), newChallenge()
+	code, out, stderr = credshield(t, c1.Token+"\nnot-a-token\n"+c2.Token+"\n", nil, "challenge", "solve", "--stream", "--workers", "1")
+	if code != 0 {
+		t.Fatalf("solve --stream: %d %q", code, stderr)
+	}
+	var answers []streamAnswer
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var a streamAnswer
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("--stream line %q: %v", line, err)
+		}
+		answers = append(answers, a)
+	}
+	if len(answers) != 3 {
+		t.Fatalf("--stream: %d answers, want 3: %q", len(answers), out)
+	}
+	verify("--stream first", c1.Token, answers[0].Solution)
+	if answers[1].Error == "" || answers[1].Solution != "" {
+		t.Errorf("--stream garbage line: %+v, want an error and no solution", answers[1])
+	}
+	verify("--stream third", c2.Token, answers[2].Solution)
+	if answers[0].Evaluations < 1 || answers[2].Evaluations < 1 {
+		t.Errorf("--stream evaluations %d, %d: want at least 1 each", answers[0].Evaluations, answers[2].Evaluations)
+	}
+
 	expired, err := is.Issue(ctx, time.Now().Add(-time.Hour), client, 5)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +112,10 @@ func TestChallengeSolve(t *testing.T) {
 		want  string
 	}{
 		{"malformed token", "", []string{"not-a-token"}, 2, "malformed"},
-		{"no token", "", nil, 2, "accepts 1 arg"},
+		{"no token", "", nil, 2, "want 1 argument"},
+		{"token with --stream", "", []string{"--stream", c.Token}, 2, "want 0 argument"},
+		{"raising the priority", "", []string{"--nice", "-5", c.Token}, 2, "--nice -5"},
+		{"nice out of range", "", []string{"--nice", "20", c.Token}, 2, "--nice 20"},
 		{"zero workers", "", []string{"--workers", "0", c.Token}, 2, "--workers"},
 		{"JSON without a token", `{"error":"invalid_grant"}`, []string{"-"}, 2, "no \"token\""},
 		{"bad JSON", `{"challenge":`, []string{"-"}, 2, "JSON"},

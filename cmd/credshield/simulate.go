@@ -60,11 +60,14 @@ every number.`,
 			if o.Target != "" && cmd.Flags().Changed("defence") {
 				return usageError{errors.New("--defence applies to servers simulate starts; with --target the defence is the target's")}
 			}
-			if o.ServerBin == "" && o.Target == "" {
-				if o.ServerBin, err = os.Executable(); err != nil {
-					return fmt.Errorf("find the credshield binary: %w (pass --server-bin)", err)
-				}
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find the credshield binary: %w", err)
 			}
+			if o.ServerBin == "" && o.Target == "" {
+				o.ServerBin = self
+			}
+			o.SolverBin = self
 			if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				o.Progress = e.stderr
 			}
