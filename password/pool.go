@@ -21,8 +21,12 @@ var ErrOverloaded = errors.New("password hasher overloaded")
 // credential, a known network): they have a wait queue of their own, so a
 // flood of untrusted attempts that fills the ordinary queue cannot turn them
 // away with 503, and a freed worker goes to a DoFirst waiter before any Do
-// waiter, so they do not wait behind the flood either. Within a lane,
-// waiters are served in arrival order.
+// waiter, so they do not wait behind the flood either. The priority lane
+// also has one worker of its own beyond Workers (the reserved worker): when
+// a flood keeps every ordinary worker busy, a trusted login starts at once
+// instead of waiting for an untrusted hash to finish, and no new Do starts
+// until the pool is back under Workers. Within a lane, waiters are served in
+// arrival order.
 //
 // Create one with NewPool; the zero value is not usable. All methods are safe
 // for concurrent use.
@@ -72,9 +76,9 @@ func (p *Pool) do(ctx context.Context, first bool, fn func()) error {
 // acquire takes a worker, waiting in the lane's queue if need be.
 func (p *Pool) acquire(ctx context.Context, first bool) error {
 	p.mu.Lock()
-	// Waiters exist only while every worker runs, so a free worker means
-	// nobody is ahead of us.
-	if p.running < p.workers {
+	// Waiters exist only while every worker of their lane runs, so a free
+	// worker means nobody is ahead of us.
+	if p.running < p.limit(first) {
 		p.running++
 		p.mu.Unlock()
 		return nil
@@ -107,8 +111,19 @@ func (p *Pool) acquire(ctx context.Context, first bool) error {
 	}
 }
 
+// reservedWorkers is how many workers only DoFirst may take.
+const reservedWorkers = 1
+
+// limit is how many functions may run for a caller of the lane to start.
+func (p *Pool) limit(first bool) int {
+	if first {
+		return p.workers + reservedWorkers
+	}
+	return p.workers
+}
+
 // release gives a worker back: to the oldest DoFirst waiter, else the
-// oldest Do waiter, else the pool.
+// oldest Do waiter if the pool is under Workers, else the pool.
 func (p *Pool) release() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -117,15 +132,19 @@ func (p *Pool) release() {
 
 // releaseLocked requires p.mu held.
 func (p *Pool) releaseLocked() {
-	for _, lane := range []*[]chan struct{}{&p.first, &p.normal} {
-		if len(*lane) > 0 {
-			next := (*lane)[0]
-			*lane = (*lane)[1:]
-			close(next) // the worker passes to next; running is unchanged
+	p.running--
+	for _, lane := range []struct {
+		waiters *[]chan struct{}
+		first   bool
+	}{{&p.first, true}, {&p.normal, false}} {
+		if len(*lane.waiters) > 0 && p.running < p.limit(lane.first) {
+			next := (*lane.waiters)[0]
+			*lane.waiters = (*lane.waiters)[1:]
+			p.running++
+			close(next) // the worker passes to next
 			return
 		}
 	}
-	p.running--
 }
 
 func indexOf(list []chan struct{}, c chan struct{}) int {
@@ -153,7 +172,8 @@ func (p *Pool) Running() int {
 	return p.running
 }
 
-// Workers returns the maximum number of functions run at once.
+// Workers returns the maximum number of Do functions run at once; DoFirst
+// functions may use one more worker.
 func (p *Pool) Workers() int { return p.workers }
 
 // Queue returns the maximum number of callers that wait for a worker in

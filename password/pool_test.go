@@ -205,9 +205,12 @@ func TestPoolPanicReleasesSlot(t *testing.T) {
 func TestPoolPriorityLane(t *testing.T) {
 	p := NewPool(1, 2)
 	ctx := context.Background()
-	hold := make(chan struct{})
-	started := make(chan struct{})
-	go func() { _ = p.Do(ctx, func() { close(started); <-hold }) }()
+	// Hold the ordinary worker and the reserved one.
+	holdNormal, holdFirst := make(chan struct{}), make(chan struct{})
+	started := make(chan struct{}, 2)
+	go func() { _ = p.Do(ctx, func() { started <- struct{}{}; <-holdNormal }) }()
+	<-started
+	go func() { _ = p.DoFirst(ctx, func() { started <- struct{}{}; <-holdFirst }) }()
 	<-started
 
 	var mu sync.Mutex
@@ -236,14 +239,73 @@ func TestPoolPriorityLane(t *testing.T) {
 	waitQueued(3)
 	go run("first-2", true, done)
 	waitQueued(4)
-	close(hold)
-	for i := 0; i < 4; i++ {
+	// The ordinary worker comes free: both trusted waiters run on it, one
+	// after the other, and the ordinary waiters stay queued while the
+	// reserved worker is still busy (the pool is not under Workers).
+	close(holdNormal)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.Queued() != 2 || p.Running() != 1 {
+		t.Fatalf("after the trusted waiters: queued %d running %d, want 2 and 1", p.Queued(), p.Running())
+	}
+	close(holdFirst)
+	for range 2 {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
 	}
 	if got := strings.Join(order, " "); got != "first-1 first-2 normal-1 normal-2" {
 		t.Errorf("order %s", got)
+	}
+	if p.Running() != 0 || p.Queued() != 0 {
+		t.Errorf("after: running %d queued %d", p.Running(), p.Queued())
+	}
+}
+
+// TestPoolReservedWorker: when a flood holds every ordinary worker, a
+// trusted caller starts at once on the reserved worker, a second one waits,
+// and no ordinary caller starts until the pool is back under Workers.
+func TestPoolReservedWorker(t *testing.T) {
+	p := NewPool(1, 4)
+	ctx := context.Background()
+	hold := func(first bool) chan struct{} {
+		release, started := make(chan struct{}), make(chan struct{})
+		do := p.Do
+		if first {
+			do = p.DoFirst
+		}
+		go func() { _ = do(ctx, func() { close(started); <-release }) }()
+		select {
+		case <-started:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("first=%v did not start: running %d queued %d", first, p.Running(), p.Queued())
+		}
+		return release
+	}
+	untrusted := hold(false)
+	trusted := hold(true) // starts although Workers (1) are busy
+	if p.Running() != 2 || p.Queued() != 0 {
+		t.Fatalf("running %d queued %d, want 2 and 0", p.Running(), p.Queued())
+	}
+	normalDone, firstDone := make(chan error, 1), make(chan error, 1)
+	go func() { normalDone <- p.Do(ctx, func() {}) }()
+	go func() { firstDone <- p.DoFirst(ctx, func() {}) }()
+	for p.Queued() != 2 {
+		runtime.Gosched()
+	}
+	close(untrusted) // goes to the trusted waiter
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	if p.Queued() != 1 || p.Running() != 1 {
+		t.Fatalf("the ordinary waiter started while the reserved worker ran: queued %d running %d", p.Queued(), p.Running())
+	}
+	close(trusted)
+	if err := <-normalDone; err != nil {
+		t.Fatal(err)
 	}
 	if p.Running() != 0 || p.Queued() != 0 {
 		t.Errorf("after: running %d queued %d", p.Running(), p.Queued())
