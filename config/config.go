@@ -188,6 +188,23 @@ func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.Leeway, "leeway", c.Leeway, "clock-skew tolerance on exp/nbf/iat (at most 60s)")
 	fs.StringSliceVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "origins allowed to call the API from a browser (comma separated; none by default; * is refused)")
 	c.RegisterHashFlags(fs)
+	c.RegisterGuardFlags(fs)
+	fs.DurationVar(&c.FailureFloor, "failure-floor", c.FailureFloor, "least time a failed login takes (raised automatically to the slowest stored hash scheme)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
+	fs.BoolVar(&c.RequireDPoP, "require-dpop", c.RequireDPoP, "require DPoP-bound tokens (RFC 9449): /token needs a DPoP proof and Bearer tokens are refused")
+	fs.BoolVar(&c.DPoPNonce, "dpop-nonce", c.DPoPNonce, "require a server nonce in DPoP proofs (DPoP-Nonce, use_dpop_nonce)")
+	fs.StringVar(&c.ResourceURL, "resource-url", c.ResourceURL, "public base URL of the API behind /verify, for DPoP htu checks of X-Original-URI (default: the issuer)")
+	fs.DurationVar(&c.RefreshTTL, "refresh-token-ttl", c.RefreshTTL, "absolute lifetime of a refresh-token family, from the login")
+	fs.DurationVar(&c.RefreshIdleTTL, "refresh-token-idle-ttl", c.RefreshIdleTTL, "how long a refresh token stays usable without being redeemed")
+	c.RegisterKeyFlags(fs)
+	fs.DurationVar(&c.KeyRotationInterval, "key-rotation-interval", c.KeyRotationInterval, "stage a new signing key this often (0 = never; rotate by hand with credshield keys rotate)")
+}
+
+// RegisterGuardFlags binds the settings of the login defence alone — the
+// hasher pool, client addresses, budgets, challenges, the detector, device
+// credentials, the guard store and the metrics listener — for the commands
+// that guard logins: serve, and protect in front of another app.
+func (c *Serve) RegisterGuardFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.HasherWorkers, "hasher-workers", c.HasherWorkers, "password hashes computed at once (0 = one per CPU)")
 	fs.IntVar(&c.HasherQueue, "hasher-queue", c.HasherQueue, "login attempts allowed to wait for a hasher; beyond it the service answers 503")
 	fs.Var(prefixesValue{&c.TrustedProxies}, "trusted-proxies", "proxies (CIDRs, comma separated) whose --client-ip-header is believed; none by default, so the socket address is the client")
@@ -217,15 +234,6 @@ func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "serve processes sharing --guard-store; when Redis is unreachable each falls back to local budgets divided by this")
 	fs.IntVar(&c.GuardMaxKeys, "guard-max-keys", c.GuardMaxKeys, "most keys the in-memory guard tracks (about 40 bytes each); penalties survive eviction")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (for example 127.0.0.1:9464); empty disables it")
-	fs.DurationVar(&c.FailureFloor, "failure-floor", c.FailureFloor, "least time a failed login takes (raised automatically to the slowest stored hash scheme)")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
-	fs.BoolVar(&c.RequireDPoP, "require-dpop", c.RequireDPoP, "require DPoP-bound tokens (RFC 9449): /token needs a DPoP proof and Bearer tokens are refused")
-	fs.BoolVar(&c.DPoPNonce, "dpop-nonce", c.DPoPNonce, "require a server nonce in DPoP proofs (DPoP-Nonce, use_dpop_nonce)")
-	fs.StringVar(&c.ResourceURL, "resource-url", c.ResourceURL, "public base URL of the API behind /verify, for DPoP htu checks of X-Original-URI (default: the issuer)")
-	fs.DurationVar(&c.RefreshTTL, "refresh-token-ttl", c.RefreshTTL, "absolute lifetime of a refresh-token family, from the login")
-	fs.DurationVar(&c.RefreshIdleTTL, "refresh-token-idle-ttl", c.RefreshIdleTTL, "how long a refresh token stays usable without being redeemed")
-	c.RegisterKeyFlags(fs)
-	fs.DurationVar(&c.KeyRotationInterval, "key-rotation-interval", c.KeyRotationInterval, "stage a new signing key this often (0 = never; rotate by hand with credshield keys rotate)")
 }
 
 // RegisterKeyFlags binds the key-rotation lead alone, for `keys rotate`.
@@ -321,6 +329,36 @@ func (c *Serve) Validate() error {
 			errs = append(errs, fmt.Errorf("--cors-origins: %w", err))
 		}
 	}
+	errs = append(errs, c.validateGuard()...)
+	if c.FailureFloor < 0 || c.FailureFloor > 10*time.Second {
+		errs = append(errs, fmt.Errorf("--failure-floor %s: want between 0 and 10s", c.FailureFloor))
+	}
+	if c.ResourceURL == "" {
+		c.ResourceURL = c.Issuer
+		c.resourceFromIssuer = true
+	} else if u, err := ValidateIssuer(c.ResourceURL); err != nil {
+		errs = append(errs, fmt.Errorf("--resource-url: %w", err))
+	} else {
+		c.ResourceURL = u
+	}
+	if c.RefreshIdleTTL < time.Minute || c.RefreshIdleTTL > c.RefreshTTL || c.RefreshTTL > 400*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--refresh-token-idle-ttl %s, --refresh-token-ttl %s: want 1m <= idle <= absolute <= 400 days", c.RefreshIdleTTL, c.RefreshTTL))
+	}
+	if c.KeyPublishLead < 0 || c.KeyPublishLead > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--key-publish-lead %s: want between 0 and 7 days", c.KeyPublishLead))
+	}
+	if c.KeyRotationInterval != 0 && (c.KeyRotationInterval < time.Hour || c.KeyRotationInterval <= c.KeyPublishLead) {
+		errs = append(errs, fmt.Errorf("--key-rotation-interval %s: want 0 (off), or at least 1h and longer than --key-publish-lead", c.KeyRotationInterval))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// validateGuard checks the settings RegisterGuardFlags binds.
+func (c *Serve) validateGuard() []error {
+	var errs []error
 	if c.HasherWorkers < 0 {
 		errs = append(errs, fmt.Errorf("--hasher-workers %d: must not be negative", c.HasherWorkers))
 	}
@@ -366,30 +404,7 @@ func (c *Serve) Validate() error {
 			errs = append(errs, errors.New("--metrics-listen must differ from --listen: metrics are not for the public"))
 		}
 	}
-	if c.FailureFloor < 0 || c.FailureFloor > 10*time.Second {
-		errs = append(errs, fmt.Errorf("--failure-floor %s: want between 0 and 10s", c.FailureFloor))
-	}
-	if c.ResourceURL == "" {
-		c.ResourceURL = c.Issuer
-		c.resourceFromIssuer = true
-	} else if u, err := ValidateIssuer(c.ResourceURL); err != nil {
-		errs = append(errs, fmt.Errorf("--resource-url: %w", err))
-	} else {
-		c.ResourceURL = u
-	}
-	if c.RefreshIdleTTL < time.Minute || c.RefreshIdleTTL > c.RefreshTTL || c.RefreshTTL > 400*24*time.Hour {
-		errs = append(errs, fmt.Errorf("--refresh-token-idle-ttl %s, --refresh-token-ttl %s: want 1m <= idle <= absolute <= 400 days", c.RefreshIdleTTL, c.RefreshTTL))
-	}
-	if c.KeyPublishLead < 0 || c.KeyPublishLead > 7*24*time.Hour {
-		errs = append(errs, fmt.Errorf("--key-publish-lead %s: want between 0 and 7 days", c.KeyPublishLead))
-	}
-	if c.KeyRotationInterval != 0 && (c.KeyRotationInterval < time.Hour || c.KeyRotationInterval <= c.KeyPublishLead) {
-		errs = append(errs, fmt.Errorf("--key-rotation-interval %s: want 0 (off), or at least 1h and longer than --key-publish-lead", c.KeyRotationInterval))
-	}
-	if c.ShutdownTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout))
-	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // ValidateIssuer checks that raw is an absolute https URL (http only for a

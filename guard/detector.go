@@ -1,11 +1,20 @@
 package guard
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sync"
 	"time"
 )
+
+// DefaultSyncEvery is how often, at most, a Detector with SharedCounts
+// exchanges its counts with the other replicas.
+const DefaultSyncEvery = time.Second
+
+// syncTimeout bounds one exchange with SharedCounts; the implementation
+// normally gives up much sooner.
+const syncTimeout = time.Second
 
 // Signal is what one finished login attempt tells the detector.
 type Signal int
@@ -40,6 +49,15 @@ type DetectorConfig struct {
 	// BaselineHalfLife is how fast the baseline failure rate follows the
 	// traffic while not under attack.
 	BaselineHalfLife time.Duration
+	// Shared, if set, adds this detector's counts to those of every
+	// replica (redisstore.DetectorCounts), so the thresholds apply to the
+	// whole service as on one node; nil counts this process alone.
+	Shared SharedCounts
+	// SyncEvery is how often, at most, counts are exchanged with Shared:
+	// between exchanges failures are counted locally and sent with the
+	// next one, so a login costs no extra round trip. Zero means
+	// DefaultSyncEvery.
+	SyncEvery time.Duration
 }
 
 // DefaultDetectorConfig returns a detector that needs 30 failures a minute,
@@ -70,6 +88,8 @@ func (c DetectorConfig) Validate() error {
 		return fmt.Errorf("guard: detector unknown-username ratio %v must be in (0, 1]", c.UnknownRatio)
 	case c.Cooldown < 0 || c.BaselineHalfLife <= 0:
 		return fmt.Errorf("guard: detector cooldown and half-life must be positive")
+	case c.SyncEvery < 0:
+		return fmt.Errorf("guard: detector sync interval %v must not be negative", c.SyncEvery)
 	}
 	return nil
 }
@@ -92,6 +112,13 @@ type DetectorState struct {
 // because it cannot hide the failures it causes in total. The guard then
 // asks untrusted clients for a costly challenge. Time is a parameter of
 // every method; safe for concurrent use.
+//
+// With DetectorConfig.Shared the counts are those of every replica: each
+// exchange (at most one per SyncEvery, on the calls that find one due)
+// sends the failures seen here since the last one and replaces the
+// window with the shared counts. When the exchange fails (the shared
+// store is away) the detector keeps counting locally and tries again
+// later; the failures it could not send are not sent again.
 type Detector struct {
 	cfg DetectorConfig
 
@@ -102,6 +129,11 @@ type Detector struct {
 	attack   bool     // requires mu held
 	since    time.Time
 	quietAt  time.Time // when the signals last dropped below the exit thresholds; zero while loud
+	// With Shared: counts not yet sent, whether an exchange is running,
+	// and when the last one started. All require mu held.
+	pending  BucketCount
+	syncing  bool
+	lastSync time.Time
 }
 
 type bucket struct {
@@ -115,6 +147,9 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.SyncEvery == 0 {
+		cfg.SyncEvery = DefaultSyncEvery
+	}
 	n := int(cfg.Window / cfg.Bucket)
 	return &Detector{cfg: cfg, buckets: make([]bucket, n), lastTick: -1}, nil
 }
@@ -122,29 +157,88 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 // Observe records one finished attempt at now and returns the state after
 // it, and whether this observation changed it (for the log event).
 func (d *Detector) Observe(now time.Time, s Signal) (DetectorState, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.advanceLocked(now)
-	b := &d.buckets[d.slotLocked(now)]
 	switch s {
 	case SignalFailure:
-		b.failures++
+		return d.observe(now, 1, 0)
 	case SignalUnknownFailure:
-		b.failures++
-		b.unknown++
+		return d.observe(now, 1, 1)
 	}
-	changed := d.evaluateLocked(now)
-	return d.stateLocked(now), changed
+	return d.observe(now, 0, 0)
 }
 
 // State returns the state at now, standing down if the cooldown has
 // passed since the last observation.
 func (d *Detector) State(now time.Time) (DetectorState, bool) {
+	return d.observe(now, 0, 0)
+}
+
+// observe counts failures and unknown at now, exchanging counts with the
+// other replicas when that is due, and evaluates.
+func (d *Detector) observe(now time.Time, failures, unknown int) (DetectorState, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.advanceLocked(now)
+	if d.syncDueLocked(now) {
+		send := BucketCount{Failures: d.pending.Failures + failures, Unknown: d.pending.Unknown + unknown}
+		d.pending, d.syncing, d.lastSync = BucketCount{}, true, now
+		d.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+		counts, err := d.cfg.Shared.Add(ctx, now, d.cfg.Bucket, len(d.buckets), send.Failures, send.Unknown)
+		cancel()
+		d.mu.Lock()
+		d.syncing = false
+		if err == nil && len(counts) == len(d.buckets) {
+			d.applyLocked(now, counts)
+		} else {
+			// Count locally; what was pending is in the ring already.
+			d.advanceLocked(now)
+			d.addLocked(now, failures, unknown)
+		}
+	} else {
+		d.advanceLocked(now)
+		d.addLocked(now, failures, unknown)
+		if d.cfg.Shared != nil {
+			d.pending.Failures += failures
+			d.pending.Unknown += unknown
+		}
+	}
 	changed := d.evaluateLocked(now)
 	return d.stateLocked(now), changed
+}
+
+// syncDueLocked reports whether an exchange with Shared should run now.
+// Requires d.mu held.
+func (d *Detector) syncDueLocked(now time.Time) bool {
+	return d.cfg.Shared != nil && !d.syncing &&
+		(d.lastSync.IsZero() || now.Sub(d.lastSync) >= d.cfg.SyncEvery || now.Before(d.lastSync))
+}
+
+// addLocked counts into now's bucket. Requires d.mu held.
+func (d *Detector) addLocked(now time.Time, failures, unknown int) {
+	b := &d.buckets[d.slotLocked(now)]
+	b.failures += failures
+	b.unknown += unknown
+}
+
+// applyLocked replaces the window ending at now with the shared counts,
+// plus what was counted here during the exchange. The buckets that
+// completed since the last update get their shared counts before they are
+// folded into the baseline, so every replica folds the same numbers.
+// Requires d.mu held.
+func (d *Detector) applyLocked(now time.Time, counts []BucketCount) {
+	n := int64(len(d.buckets))
+	cur := d.index(now)
+	put := func() {
+		for i, c := range counts {
+			idx := cur - n + 1 + int64(i)
+			d.buckets[idx%n] = bucket{index: idx, failures: c.Failures, unknown: c.Unknown}
+		}
+	}
+	if d.lastTick >= 0 && cur >= d.lastTick && cur-d.lastTick < n {
+		put() // overwrites only buckets of the same index or already folded
+	}
+	d.advanceLocked(now)
+	put()
+	d.addLocked(now, d.pending.Failures, d.pending.Unknown)
 }
 
 func (d *Detector) index(now time.Time) int64 { return now.UnixNano() / int64(d.cfg.Bucket) }

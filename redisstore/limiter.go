@@ -1,8 +1,10 @@
 // Package redisstore provides the guard's shared state in Redis, so that
 // several credshield replicas enforce one budget per client: a limit.Store
 // (Limiter), the challenge and DPoP replay caches, the guard's known
-// networks, and Failover, which falls back to divided local budgets while
-// Redis cannot be reached.
+// networks, the attack detector's counts (DetectorCounts), and Failover,
+// which falls back to divided local budgets while Redis cannot be reached
+// (with FailoverKnownNetworks and the Failover replay caches following it:
+// local known networks, refused replays).
 //
 // It works with single-node or Sentinel Redis through a
 // redis.UniversalClient. Redis Cluster is out of scope: one Reserve touches

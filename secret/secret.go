@@ -1,7 +1,10 @@
-// Package secret keeps the service's own symmetric keys — the HMAC keys
-// behind device credentials and challenges — in files only the service
-// user can read. A later store will hold them sealed in the database so
-// replicas share them; until then each lives in the data directory.
+// Package secret keeps the service's own keys. On one node the HMAC keys
+// behind device credentials, challenges and DPoP nonces live in files of
+// the data directory only the service user can read (LoadOrCreate). With a
+// key-encryption key configured they live sealed (package seal) in the
+// store every replica shares (Shared), and so do the signing keys
+// (SealedKeys, a token.KeySource), so every replica accepts what any of
+// them issued.
 package secret
 
 import (

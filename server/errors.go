@@ -92,38 +92,46 @@ type errorBody struct {
 func (s *Server) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
-		if err == nil {
+		var be *bearerError
+		if !errors.As(err, &be) {
+			s.writeError(w, r, err)
 			return
 		}
-		var oe *oauthError
-		var be *bearerError
-		switch {
-		case errors.As(err, &oe):
-			if oe.Status >= 500 {
-				s.log.LogAttrs(r.Context(), slog.LevelWarn, "request failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
-			}
-			if oe.RetryAfter > 0 {
-				w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
-			}
-			if oe.Nonce != "" {
-				w.Header().Set("DPoP-Nonce", oe.Nonce)
-			}
-			writeJSON(w, oe.Status, errorBody{Error: oe.Code, Description: oe.Description, Detail: oe.Description})
-		case errors.As(err, &be):
-			h := w.Header()
-			if !s.cfg.RequireDPoP {
-				h.Add("WWW-Authenticate", s.challenge(schemeBearer, be))
-			}
-			h.Add("WWW-Authenticate", s.challenge(schemeDPoP, be))
-			if be.Nonce != "" {
-				h.Set("DPoP-Nonce", be.Nonce)
-			}
-			writeJSON(w, be.Status, errorBody{Error: be.Code, Description: be.Description, Detail: be.Description})
-		default:
-			s.log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
-			writeJSON(w, http.StatusInternalServerError, errorBody{Error: "server_error", Description: "internal error", Detail: "internal error"})
+		hdr := w.Header()
+		if !s.cfg.RequireDPoP {
+			hdr.Add("WWW-Authenticate", s.challenge(schemeBearer, be))
 		}
+		hdr.Add("WWW-Authenticate", s.challenge(schemeDPoP, be))
+		if be.Nonce != "" {
+			hdr.Set("DPoP-Nonce", be.Nonce)
+		}
+		writeJSON(w, be.Status, errorBody{Error: be.Code, Description: be.Description, Detail: be.Description})
 	})
+}
+
+// writeError turns a handler's error (other than a bearerError, which
+// only Server answers) into the response and log line; nil writes
+// nothing. The proxy answers its own errors through it too.
+func (g *loginGate) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil {
+		return
+	}
+	var oe *oauthError
+	if !errors.As(err, &oe) {
+		g.log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: "server_error", Description: "internal error", Detail: "internal error"})
+		return
+	}
+	if oe.Status >= 500 {
+		g.log.LogAttrs(r.Context(), slog.LevelWarn, "request failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	}
+	if oe.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
+	}
+	if oe.Nonce != "" {
+		w.Header().Set("DPoP-Nonce", oe.Nonce)
+	}
+	writeJSON(w, oe.Status, errorBody{Error: oe.Code, Description: oe.Description, Detail: oe.Description})
 }
 
 // challenge renders one WWW-Authenticate challenge for e (RFC 6750 §3, RFC

@@ -142,6 +142,7 @@ type envParts struct {
 	detector       *guard.DetectorConfig
 	replayCapacity int // challenge replay cache; 0 = 4096
 	dpop           *dpop.Config
+	clientIPHeader string // "" is X-Forwarded-For
 }
 
 // withDPoP gives the server a DPoP checker built from cfg (for nonces).
@@ -222,6 +223,40 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 		o(&cfg, &parts)
 	}
 	cfg.TrustedProxies = parts.trusted
+	gp := newTestGuardParts(t, parts)
+	var checker *dpop.Checker
+	if parts.dpop != nil {
+		if checker, err = dpop.NewChecker(*parts.dpop); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: gp.hasher, Guard: gp.guard, Devices: gp.devices, Challenges: gp.challenges, ClientIP: gp.resolver, Log: log, Metrics: gp.metrics, DPoP: checker, Refresh: st, Revocations: st})
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	ts.Config.Handler = srv
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return &testEnv{t: t, srv: srv, ts: ts, st: st, keys: keys, pool: gp.pool, cfg: srv.cfg, client: ts.Client(), reg: gp.reg, logs: logs, keysDir: filepath.Join(dir, "keys")}
+}
+
+// testGuardParts are the login defence's parts, built alike for the token
+// server and the proxy.
+type testGuardParts struct {
+	pool       *password.Pool
+	hasher     Hasher
+	guard      *guard.Guard
+	devices    *device.Issuer
+	challenges *challenge.Issuer
+	resolver   *clientip.Resolver
+	metrics    *Metrics
+	reg        *prometheus.Registry
+}
+
+func newTestGuardParts(t testing.TB, parts envParts) testGuardParts {
+	t.Helper()
 	pool := password.NewPool(parts.workers, parts.queue)
 	var hasher Hasher = pool
 	if parts.hasher != nil {
@@ -258,26 +293,11 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resolver, err := clientip.NewResolver(parts.trusted, "")
+	resolver, err := clientip.NewResolver(parts.trusted, parts.clientIPHeader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var checker *dpop.Checker
-	if parts.dpop != nil {
-		if checker, err = dpop.NewChecker(*parts.dpop); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logs := &logBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: hasher, Guard: g, Devices: devices, Challenges: challenges, ClientIP: resolver, Log: log, Metrics: metrics, DPoP: checker, Refresh: st, Revocations: st})
-	if err != nil {
-		t.Fatalf("new server: %v", err)
-	}
-	ts.Config.Handler = srv
-	ts.Start()
-	t.Cleanup(ts.Close)
-	return &testEnv{t: t, srv: srv, ts: ts, st: st, keys: keys, pool: pool, cfg: srv.cfg, client: ts.Client(), reg: reg, logs: logs, keysDir: filepath.Join(dir, "keys")}
+	return testGuardParts{pool: pool, hasher: hasher, guard: g, devices: devices, challenges: challenges, resolver: resolver, metrics: metrics, reg: reg}
 }
 
 // addUser stores a user whose password is hashed with the test parameters.

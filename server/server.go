@@ -154,16 +154,11 @@ type Config struct {
 // Server serves the token service's HTTP API. Build it with New; it is safe
 // for concurrent use.
 type Server struct {
+	loginGate   // the guard and its refusals, shared with Proxy
 	cfg         Config
 	users       Users
 	keys        Keys
-	hasher      Hasher
-	guard       Guard
-	devices     Devices
-	chal        Challenges
 	clientIP    *clientip.Resolver
-	log         *slog.Logger
-	metrics     *Metrics
 	degraded    func() bool // nil on one node
 	verifier    *token.Verifier
 	dpop        *dpop.Checker
@@ -172,8 +167,6 @@ type Server struct {
 	revocations Revocations
 	dummy       string // argon2id hash verified when the user does not exist
 	floor       *floor
-	denyLog     *sampler // guard.deny records are sampled; metrics count all
-	static      staticResponses
 	openapi     []byte
 	metadata    []byte
 	handler     http.Handler
@@ -188,9 +181,6 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	}
 	if d.Users == nil || d.Keys == nil || d.Hasher == nil || d.Guard == nil || d.Devices == nil || d.Challenges == nil || d.ClientIP == nil || d.Log == nil {
 		return nil, errors.New("server: users, keys, hasher, guard, devices, challenges, client address resolver and logger are required")
-	}
-	if cfg.DeviceCookieSameSite == 0 {
-		cfg.DeviceCookieSameSite = http.SameSiteStrictMode
 	}
 	if cfg.Realm == "" {
 		cfg.Realm = "credshield"
@@ -225,13 +215,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		cfg:         cfg,
 		users:       d.Users,
 		keys:        d.Keys,
-		hasher:      d.Hasher,
-		guard:       d.Guard,
-		devices:     d.Devices,
-		chal:        d.Challenges,
 		clientIP:    d.ClientIP,
-		log:         d.Log,
-		metrics:     d.Metrics,
 		degraded:    d.GuardDegraded,
 		dpop:        d.DPoP,
 		dpopAlgs:    strings.Join(d.DPoP.Algs(), " "),
@@ -245,13 +229,12 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 			Type:     "at+jwt",
 			Leeway:   cfg.Leeway,
 		},
-		floor:   newFloor(cfg.FailureFloor),
-		denyLog: &sampler{perSecond: 10},
+		floor: newFloor(cfg.FailureFloor),
 	}
-	if err := s.RefreshFloor(ctx); err != nil {
+	if s.loginGate, err = newLoginGate(d.Guard, d.Devices, d.Challenges, d.Hasher, d.Log, d.Metrics, cfg.Now, cfg.DeviceCookieSameSite); err != nil {
 		return nil, err
 	}
-	if s.static, err = newStaticResponses(); err != nil {
+	if err := s.RefreshFloor(ctx); err != nil {
 		return nil, err
 	}
 	if s.openapi, err = openAPIDocument(cfg.Issuer); err != nil {
@@ -322,28 +305,35 @@ func (rt *router) done() http.Handler {
 // HTTPServer returns an http.Server for s with timeouts on every phase, so
 // slow clients cannot hold connections or goroutines open indefinitely.
 func (s *Server) HTTPServer(addr string) *http.Server {
+	hs := s.httpServer(addr, s)
+	hs.ReadTimeout = 10 * time.Second
+	hs.WriteTimeout = 30 * time.Second
+	hs.MaxHeaderBytes = 16 << 10
+	return hs
+}
+
+// httpServer is an http.Server for h with the timeouts every listener
+// needs: the header phase and idle connections.
+func (g *loginGate) httpServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
-		Handler:           s,
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 }
 
 // recoverPanics turns a panic into a logged 500 with a generic body: a bug
 // must never send a stack trace to a client or kill the process.
-func (s *Server) recoverPanics(next http.Handler) http.Handler {
+func (g *loginGate) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.LogAttrs(r.Context(), slog.LevelError, "panic in handler", slog.String("path", r.URL.Path), slog.Any("panic", v))
+				g.log.LogAttrs(r.Context(), slog.LevelError, "panic in handler", slog.String("path", r.URL.Path), slog.Any("panic", v))
 				writeJSON(w, http.StatusInternalServerError, errorBody{Error: "server_error", Description: "internal error", Detail: "internal error"})
 			}
 		}()

@@ -107,19 +107,9 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 	}
 
 	// 2. The guard, before any hash: deny, demand a challenge, or allow.
-	attempt := guard.Attempt{Username: req.username, IP: ip, Device: dev.ID}
-	clientKey := challengeClientKey(ip.String(), req.username)
-	if req.challenge != "" {
-		attempt.Solve = func() (int, error) { return s.verifyChallenge(ctx, now, clientKey, req) }
-	}
-	verdict, err := s.guard.Check(ctx, now, attempt)
-	if err != nil {
-		s.metrics.attempt(outcomeUnavailable)
-		return unavailable(err)
-	}
-	s.metrics.verdict(verdict)
-	if !verdict.Allowed {
-		return s.refuse(ctx, w, now, verdict, clientKey, ip.String(), req.username)
+	verdict, ok, err := s.admit(ctx, w, now, ip, req, dev.ID)
+	if !ok {
+		return err
 	}
 
 	// 3. A DPoP proof, if the client sent one (or must): one signature
@@ -209,9 +199,9 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 
 // record settles a guard reservation. A store that cannot refund is logged
 // and otherwise ignored: the units stay spent, which errs toward safety.
-func (s *Server) record(ctx context.Context, v guard.Verdict, o guard.Outcome) {
-	if err := s.guard.Record(ctx, s.cfg.Now(), v, o); err != nil {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "guard record failed", slog.String("error", err.Error()))
+func (g *loginGate) record(ctx context.Context, v guard.Verdict, o guard.Outcome) {
+	if err := g.guard.Record(ctx, g.now(), v, o); err != nil {
+		g.log.LogAttrs(ctx, slog.LevelWarn, "guard record failed", slog.String("error", err.Error()))
 	}
 }
 
@@ -219,7 +209,7 @@ func (s *Server) record(ctx context.Context, v guard.Verdict, o guard.Outcome) {
 // IETF RateLimit-Policy / RateLimit fields describing the per-address
 // budget only — the client's own standing, never an account's. The body is
 // the same whatever the username, so a 429 says nothing about existence.
-func (s *Server) tooManyAttempts(w http.ResponseWriter, v guard.Verdict) error {
+func (g *loginGate) tooManyAttempts(w http.ResponseWriter, v guard.Verdict) error {
 	h := w.Header()
 	retry := max(int64(math.Ceil(v.RetryAfter.Seconds())), 1)
 	h["Retry-After"] = []string{strconv.FormatInt(retry, 10)}
@@ -235,10 +225,10 @@ func (s *Server) tooManyAttempts(w http.ResponseWriter, v guard.Verdict) error {
 		h["Ratelimit-Policy"] = []string{fields[:n]}
 		h["Ratelimit"] = []string{fields[n:]}
 	}
-	h["Content-Type"] = s.static.jsonType
-	h["Content-Length"] = s.static.tooManyLen
+	h["Content-Type"] = g.static.jsonType
+	h["Content-Length"] = g.static.tooManyLen
 	w.WriteHeader(http.StatusTooManyRequests)
-	_, _ = w.Write(s.static.tooManyBody)
+	_, _ = w.Write(g.static.tooManyBody)
 	return nil
 }
 
@@ -356,7 +346,17 @@ func (s *Server) parsePasswordGrant(r *http.Request, form map[string]string) (pa
 	if req.clientID == "" {
 		req.clientID = s.cfg.DefaultClientID
 	}
+	return req, req.readAdaptive(r, form, "")
+}
+
+// readAdaptive reads what the guard may trust or ask for besides the
+// credentials: the device credential (form field, then header, when
+// header is not "", then cookie) and a challenge solution.
+func (req *passwordGrant) readAdaptive(r *http.Request, form map[string]string, header string) error {
 	req.device = form["device_token"]
+	if req.device == "" && header != "" {
+		req.device = r.Header.Get(header)
+	}
 	if req.device == "" {
 		if c, err := r.Cookie(deviceCookie); err == nil {
 			req.device = c.Value
@@ -364,9 +364,9 @@ func (s *Server) parsePasswordGrant(r *http.Request, form map[string]string) (pa
 	}
 	req.challenge, req.solution = form[challenge.FormToken], form[challenge.FormSolution]
 	if (req.challenge == "") != (req.solution == "") {
-		return req, invalidRequest("send both %s and %s, or neither", challenge.FormToken, challenge.FormSolution)
+		return invalidRequest("send both %s and %s, or neither", challenge.FormToken, challenge.FormSolution)
 	}
-	return req, nil
+	return nil
 }
 
 // readForm reads a form body (RFC 6749 §3.2: application/x-www-form-urlencoded),

@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -86,12 +87,18 @@ func (c *client) post(ctx context.Context, ip, body string) answer {
 	_ = json.Unmarshal(raw, &b)
 	switch {
 	case resp.StatusCode == http.StatusOK:
-		a.kind, a.deviceToken = KindSuccess, b.DeviceToken
+		// serve answers the device credential in the body; `credshield
+		// protect` in front of another app, in its header
+		// (server.DeviceHeader).
+		a.kind, a.deviceToken = KindSuccess, cmp.Or(b.DeviceToken, resp.Header.Get("Credshield-Device"))
 	case resp.StatusCode == http.StatusTooManyRequests:
 		a.kind = KindDenied
 	case resp.StatusCode == http.StatusBadRequest && b.Error == challenge.ErrorCode && b.Challenge.Token != "":
 		a.kind, a.challenge = KindChallenged, b.Challenge.Token
-	case resp.StatusCode == http.StatusBadRequest && b.Error == "invalid_grant":
+	case resp.StatusCode == http.StatusBadRequest && b.Error == "invalid_grant",
+		resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
+		// 401 and 403: how other apps (a --target behind credshield
+		// protect, FastAPI's tutorial) answer a wrong password.
 		a.kind = KindFailure
 	}
 	return a

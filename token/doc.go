@@ -1,7 +1,8 @@
 // Package token issues and verifies credshield's access tokens: JWS compact
 // tokens (RFC 7515) carrying RFC 9068 JWT access-token claims, signed with an
-// asymmetric key (EdDSA by default, ES256 or RS256), with the keys kept as
-// files on disk and published as a JWKS (RFC 7517).
+// asymmetric key (EdDSA by default, ES256 or RS256), with the keys kept in a
+// [KeySource] — files on disk ([Dir]) on one node, or a store that replicas
+// share, keys sealed (package secret) — and published as a JWKS (RFC 7517).
 //
 // # Why asymmetric keys
 //
@@ -27,7 +28,9 @@
 // at once but that signs only from NotBefore, so verifiers caching the JWKS
 // know it before they meet its first token; [KeySet.Reload] picks staged
 // keys up in a running server and drops keys retired once every token they
-// signed has expired ([Retired]).
+// signed has expired ([Retired]). [RotateIn] rotates in any KeySource, asking
+// whether a rotation is still due inside the source's exclusive update, so
+// replicas sharing a store rotate once.
 //
 // # Why the key fixes the algorithm
 //

@@ -2,6 +2,7 @@ package token
 
 import (
 	"cmp"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
@@ -43,7 +44,7 @@ var ErrKeyFile = errors.New("token: bad key file")
 // verification never takes a lock.
 type KeySet struct {
 	snap atomic.Pointer[keySnapshot]
-	dir  string // the directory Reload re-reads; "" when not loaded from one
+	src  KeySource // what Reload re-reads; nil when not loaded from one
 }
 
 // keySnapshot is one immutable state of a KeySet.
@@ -99,12 +100,25 @@ func (ks *KeySet) load() *keySnapshot {
 // When dir holds no key of alg, LoadOrCreate creates dir (0700) if needed and
 // writes a new key (0600, atomically: temporary file, sync, rename). Keys of
 // other algorithms stay in the set and the JWKS. Files whose names do not end
-// in ".pem" or start with "." are ignored.
+// in ".pem" or start with "." are ignored. It is LoadOrCreateFrom with the
+// source Dir(dir).
 func LoadOrCreate(dir, alg string, rand io.Reader, now time.Time) (*KeySet, error) {
 	if err := checkAlgDir(dir, alg); err != nil {
 		return nil, fmt.Errorf("load keys: %w", err)
 	}
-	keys, err := loadKeys(dir)
+	return LoadOrCreateFrom(context.Background(), Dir(dir), alg, rand, now)
+}
+
+// LoadOrCreateFrom loads every key src holds and returns the set with the
+// newest key of alg active, adding a new key of alg to src first when it
+// holds none. The check and the addition are one UpdateKeys, so replicas
+// sharing a store that start together create one key, not one each. Reload
+// re-reads src.
+func LoadOrCreateFrom(ctx context.Context, src KeySource, alg string, rand io.Reader, now time.Time) (*KeySet, error) {
+	if err := checkAlg(alg); err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+	keys, err := src.LoadKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load keys: %w", err)
 	}
@@ -113,22 +127,43 @@ func LoadOrCreate(dir, alg string, rand io.Reader, now time.Time) (*KeySet, erro
 		if err != nil {
 			return nil, fmt.Errorf("load keys: %w", err)
 		}
-		if err := writeKeyFile(dir, k); err != nil {
+		err = src.UpdateKeys(ctx, func(cur []*Key) ([]*Key, []string, error) {
+			keys = cur
+			if newestOf(cur, alg) != nil {
+				return nil, nil, nil // another process created one meanwhile
+			}
+			keys = append(slices.Clone(cur), k)
+			return []*Key{k}, nil, nil
+		})
+		if err != nil {
 			return nil, fmt.Errorf("load keys: %w", err)
 		}
-		keys = append(keys, k)
 	}
 	ks := newKeySet(keys, alg)
-	ks.dir = dir
+	ks.src = src
 	return ks, nil
+}
+
+// checkAlg refuses algorithms other than EdDSA, ES256 and RS256.
+func checkAlg(alg string) error {
+	if alg != EdDSA && alg != ES256 && alg != RS256 {
+		return fmt.Errorf("%w: %q", ErrUnsupportedAlg, alg)
+	}
+	return nil
 }
 
 // checkAlgDir checks alg and creates dir (0700) if needed, refusing a
 // directory others may write to.
 func checkAlgDir(dir, alg string) error {
-	if alg != EdDSA && alg != ES256 && alg != RS256 {
-		return fmt.Errorf("%w: %q", ErrUnsupportedAlg, alg)
+	if err := checkAlg(alg); err != nil {
+		return err
 	}
+	return checkDir(dir)
+}
+
+// checkDir creates dir (0700) if needed, refusing a directory others may
+// write to.
+func checkDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -143,17 +178,22 @@ func checkAlgDir(dir, alg string) error {
 	return nil
 }
 
-// Reload re-reads the directory the set was loaded from, so keys that
-// `credshield keys rotate` staged or switched to take effect in a running
-// server, and drops the keys retired at now (see Retired). The active key
-// never retires. On error the set is unchanged. A set not loaded from a
-// directory only drops retired keys.
+// Reload is ReloadContext without a deadline.
 func (ks *KeySet) Reload(now time.Time, retireAfter time.Duration) error {
+	return ks.ReloadContext(context.Background(), now, retireAfter)
+}
+
+// ReloadContext re-reads the source the set was loaded from, so keys that
+// `credshield keys rotate` (or another replica) staged or switched to take
+// effect in a running server, and drops the keys retired at now (see
+// Retired). The active key never retires. On error the set is unchanged. A
+// set not loaded from a source only drops retired keys.
+func (ks *KeySet) ReloadContext(ctx context.Context, now time.Time, retireAfter time.Duration) error {
 	cur := ks.load()
 	keys := cur.keys
-	if ks.dir != "" {
+	if ks.src != nil {
 		var err error
-		if keys, err = loadKeys(ks.dir); err != nil {
+		if keys, err = ks.src.LoadKeys(ctx); err != nil {
 			return fmt.Errorf("reload keys: %w", err)
 		}
 	}
@@ -197,13 +237,24 @@ func Retired(keys []*Key, alg string, now time.Time, retireAfter time.Duration) 
 // notBefore. notBefore should be at least the verifiers' JWKS cache
 // lifetime away; now for an emergency rotation. Key files retired at now
 // (see Retired) are deleted. Rotate returns the new key and the IDs of the
-// deleted keys.
+// deleted keys. It is RotateIn with the source Dir(dir), always due.
 func Rotate(dir, alg string, rand io.Reader, now, notBefore time.Time, retireAfter time.Duration) (*Key, []string, error) {
 	if err := checkAlgDir(dir, alg); err != nil {
 		return nil, nil, fmt.Errorf("rotate keys: %w", err)
 	}
-	keys, err := loadKeys(dir)
-	if err != nil {
+	return RotateIn(context.Background(), Dir(dir), alg, rand, now, notBefore, retireAfter, nil)
+}
+
+// RotateIn adds a new key of alg to src that signs from notBefore (see
+// Rotate) and deletes the keys retired at now, in one UpdateKeys: with a
+// shared store, under its lock. due, when not nil, is asked inside that
+// same update with the keys src holds then; when it says no, nothing
+// changes and RotateIn returns a nil key. So replicas that all decide a
+// rotation is due rotate once: the first adds a key, the others find it
+// when their turn comes. The key is generated before the update, to keep
+// the lock short.
+func RotateIn(ctx context.Context, src KeySource, alg string, rand io.Reader, now, notBefore time.Time, retireAfter time.Duration, due func(keys []*Key) bool) (*Key, []string, error) {
+	if err := checkAlg(alg); err != nil {
 		return nil, nil, fmt.Errorf("rotate keys: %w", err)
 	}
 	k, err := GenerateKey(rand, alg, now)
@@ -213,18 +264,24 @@ func Rotate(dir, alg string, rand io.Reader, now, notBefore time.Time, retireAft
 	if nb := notBefore.UTC().Truncate(time.Second); nb.After(k.Created) {
 		k.NotBefore = nb
 	}
-	if err := writeKeyFile(dir, k); err != nil {
+	var added *Key
+	var removed []string
+	err = src.UpdateKeys(ctx, func(keys []*Key) ([]*Key, []string, error) {
+		added, removed = nil, nil
+		if due != nil && !due(keys) {
+			return nil, nil, nil
+		}
+		for id := range Retired(append(slices.Clone(keys), k), alg, now, retireAfter) {
+			removed = append(removed, id)
+		}
+		slices.Sort(removed)
+		added = k
+		return []*Key{k}, removed, nil
+	})
+	if err != nil {
 		return nil, nil, fmt.Errorf("rotate keys: %w", err)
 	}
-	var removed []string
-	for id := range Retired(append(keys, k), alg, now, retireAfter) {
-		if err := os.Remove(filepath.Join(dir, id+".pem")); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return k, removed, fmt.Errorf("rotate keys: remove retired key: %w", err)
-		}
-		removed = append(removed, id)
-	}
-	slices.Sort(removed)
-	return k, removed, nil
+	return added, removed, nil
 }
 
 // Load reads the key files in dir, as LoadOrCreate does, but never creates
@@ -236,6 +293,16 @@ func Load(dir, alg string) (*KeySet, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return newKeySet(nil, alg), nil
 	}
+	if err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+	return newKeySet(keys, alg), nil
+}
+
+// LoadFrom reads every key src holds, never adding one (for credshield
+// keys list); see Load.
+func LoadFrom(ctx context.Context, src KeySource, alg string) (*KeySet, error) {
+	keys, err := src.LoadKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load keys: %w", err)
 	}

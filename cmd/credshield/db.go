@@ -38,6 +38,8 @@ type accountStore interface {
 	RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error
 	JTIRevoked(ctx context.Context, jti string, now time.Time) (bool, error)
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
+
+	sealedStore // signing keys and HMAC secrets, sealed (see sealed.go)
 }
 
 var (

@@ -26,6 +26,9 @@ type guardState struct {
 	knownLen        func() int // nil when not countable here
 	challengeReplay challenge.ReplayCache
 	dpopReplay      dpop.ReplayCache
+	// detectorCounts adds up the attack detectors of every replica; nil
+	// on one node.
+	detectorCounts guard.SharedCounts
 	// degraded reports that Redis is unreachable and the local fallback
 	// decides; nil on one node.
 	degraded func() bool
@@ -33,11 +36,14 @@ type guardState struct {
 }
 
 // newGuardState builds the guard's stores from cfg. With --guard-store
-// every budget, known network and replay entry is shared through Redis;
+// every budget, known network, replay entry and attack-detector count is
+// shared through Redis;
 // when Redis stops answering, budgets fall back to local memory divided by
 // --replicas (logged, and onDegraded is told) and return to Redis by
-// themselves. Replay caches do not fall back: without Redis a challenge or
-// DPoP proof cannot be proved fresh, so those requests are refused.
+// themselves. Known networks fall back to local memory. Replay caches do
+// not fall back: without Redis a challenge or DPoP proof cannot be proved
+// fresh on every replica, so while degraded none is issued or accepted
+// (untrusted logins get 429, DPoP proofs 503, both with Retry-After).
 func newGuardState(cfg config.Serve, log *slog.Logger, onDegraded func(bool)) (*guardState, error) {
 	local, err := limit.NewMemory(limit.MemoryConfig{MaxKeys: cfg.GuardMaxKeys})
 	if err != nil {
@@ -84,20 +90,51 @@ func newGuardState(cfg config.Serve, log *slog.Logger, onDegraded func(bool)) (*
 	if err != nil {
 		return nil, err
 	}
+	knownLocal := guard.NewMemoryKnownNetworks(cfg.GuardMaxKeys)
+	known, err := redisstore.NewFailoverKnownNetworks(fo, redisstore.NewKnownNetworks(rdb, cfg.RedisPrefix), knownLocal)
+	if err != nil {
+		return nil, err
+	}
+	challengeReplay, err := redisstore.NewFailoverChallengeReplay(fo, redisstore.NewChallengeReplay(rdb, cfg.RedisPrefix))
+	if err != nil {
+		return nil, err
+	}
+	dpopReplay, err := redisstore.NewFailoverDPoPReplay(fo, redisstore.NewDPoPReplay(rdb, cfg.RedisPrefix))
+	if err != nil {
+		return nil, err
+	}
+	detectorCounts, err := redisstore.NewDetectorCounts(rdb, cfg.RedisPrefix, fo)
+	if err != nil {
+		return nil, err
+	}
+	// Watch Redis even when no login comes, so an idle replica's /readyz
+	// and metric follow it both ways.
+	wctx, stopWatch := context.WithCancel(context.Background())
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		fo.Watch(wctx, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+	}()
 	return &guardState{
 		budgets:         fo,
 		local:           local,
-		known:           redisstore.NewKnownNetworks(rdb, cfg.RedisPrefix),
-		challengeReplay: redisstore.NewChallengeReplay(rdb, cfg.RedisPrefix),
-		dpopReplay:      redisstore.NewDPoPReplay(rdb, cfg.RedisPrefix),
+		known:           known,
+		challengeReplay: challengeReplay,
+		dpopReplay:      dpopReplay,
+		detectorCounts:  detectorCounts,
 		degraded:        fo.Degraded,
-		close:           rdb.Close,
+		close: func() error {
+			stopWatch()
+			<-watched
+			return rdb.Close()
+		},
 	}, nil
 }
 
 // redisClient connects to --guard-store with short timeouts and no
-// retries, so an outage is noticed within a fraction of a second and the
-// fallback takes over instead of requests hanging.
+// retries (one dial attempt, no command retry), so an outage is noticed
+// within a fraction of a second and the fallback takes over instead of
+// requests hanging.
 func redisClient(cfg config.Serve) (redis.UniversalClient, error) {
 	const timeout = 200 * time.Millisecond
 	if cfg.RedisSentinelMaster != "" {
@@ -107,6 +144,7 @@ func redisClient(cfg config.Serve) (redis.UniversalClient, error) {
 		}
 		opt.MasterName = cfg.RedisSentinelMaster
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries = timeout, timeout, timeout, -1
+		opt.DialerRetries = 1
 		return redis.NewFailoverClient(opt), nil
 	}
 	opt, err := redis.ParseURL(cfg.GuardStore)
@@ -114,5 +152,6 @@ func redisClient(cfg config.Serve) (redis.UniversalClient, error) {
 		return nil, usageError{fmt.Errorf("--guard-store: not a Redis URL")}
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries = timeout, timeout, timeout, -1
+	opt.DialerRetries = 1
 	return redis.NewClient(opt), nil
 }

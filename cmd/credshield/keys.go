@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
@@ -24,7 +25,16 @@ func newKeysCmd(e *env) *cobra.Command {
 		Short: "List signing keys: kid (RFC 7638 thumbprint), algorithm, creation and activation time, status",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ks, err := token.Load(e.keysDir(), alg)
+			var ks *token.KeySet
+			err := e.withKeySource(cmd.Context(), func(src token.KeySource) error {
+				var err error
+				if src == nil {
+					ks, err = token.Load(e.keysDir(), alg)
+				} else {
+					ks, err = token.LoadFrom(cmd.Context(), src, alg)
+				}
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -47,8 +57,36 @@ func newKeysCmd(e *env) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&alg, "signing-alg", alg, "the algorithm serve signs with; its newest active key is the active one")
+	e.kek.RegisterFlags(cmd.PersistentFlags())
 	cmd.AddCommand(list, newKeysRotateCmd(e))
 	return cmd
+}
+
+// withKeySource runs fn with where the keys live: nil for the data
+// directory's files (no KEK, SQLite), or the store --db names, sealed,
+// when a KEK is configured (required for PostgreSQL), open while fn runs.
+func (e *env) withKeySource(ctx context.Context, fn func(src token.KeySource) error) error {
+	ring, err := e.loadKeyring()
+	if err != nil {
+		return err
+	}
+	if ring == nil {
+		return fn(nil)
+	}
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log, err := e.logger()
+	if err != nil {
+		return err
+	}
+	src, err := e.keySource(ctx, st, ring, log)
+	if err != nil {
+		return err
+	}
+	return fn(src)
 }
 
 func newKeysRotateCmd(e *env) *cobra.Command {
@@ -57,8 +95,9 @@ func newKeysRotateCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Stage a new signing key: published in the JWKS at once, signing after --key-publish-lead",
-		Long: `Stage a new signing key in the data directory. A running server publishes it
-in its JWKS within seconds and signs with it once --key-publish-lead has
+		Long: `Stage a new signing key in the data directory, or sealed in the store (--db)
+when a key-encryption key is configured (CREDSHIELD_KEK or --kek-file; required
+with PostgreSQL). Every running server publishes it in its JWKS within seconds and signs with it once --key-publish-lead has
 passed, so verifiers that cache the JWKS (package verify: 5 minutes) know it
 before they see a token it signed. --now switches at once, for a suspected
 key compromise. Old keys stay published until every token they signed has
@@ -74,7 +113,19 @@ retired by then are deleted.`,
 			if now {
 				lead = 0
 			}
-			k, removed, err := token.Rotate(e.keysDir(), cfg.SigningAlg, rand.Reader, t, t.Add(lead), retireAfter(cfg))
+			var (
+				k       *token.Key
+				removed []string
+			)
+			err := e.withKeySource(cmd.Context(), func(src token.KeySource) error {
+				var err error
+				if src == nil {
+					k, removed, err = token.Rotate(e.keysDir(), cfg.SigningAlg, rand.Reader, t, t.Add(lead), retireAfter(cfg))
+				} else {
+					k, removed, err = token.RotateIn(cmd.Context(), src, cfg.SigningAlg, rand.Reader, t, t.Add(lead), retireAfter(cfg), nil)
+				}
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -105,33 +156,43 @@ func retireAfter(cfg config.Serve) time.Duration {
 	return cfg.AccessTTL + cfg.Leeway + time.Minute
 }
 
-// keyReloadInterval is how often serve re-reads the keys directory.
+// keyReloadInterval is how often serve re-reads the keys (directory or
+// store).
 const keyReloadInterval = 10 * time.Second
 
 // maintainKeys runs serve's periodic key work at now: with a rotation
 // interval, it stages a new key when the newest one (staged or active)
-// started signing an interval ago; then it reloads the directory, so keys
-// staged by `credshield keys rotate` are published, switch and retire
-// without a restart.
-func maintainKeys(ks *token.KeySet, dir string, cfg config.Serve, now time.Time, log *slog.Logger) error {
+// started signing an interval ago; then it reloads src, so keys staged by
+// `credshield keys rotate` or another replica are published, switch and
+// retire without a restart. Whether a rotation is due is decided again
+// inside src's locked update (a shared store's advisory lock), on the keys
+// stored then, so replicas whose intervals expire together rotate once.
+func maintainKeys(ctx context.Context, ks *token.KeySet, src token.KeySource, cfg config.Serve, now time.Time, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, keyReloadInterval)
+	defer cancel()
 	if cfg.KeyRotationInterval > 0 {
-		var newest time.Time
-		for _, k := range ks.Keys() {
-			if k.Alg == cfg.SigningAlg && k.NotBefore.After(newest) {
-				newest = k.NotBefore
+		due := func(keys []*token.Key) bool {
+			var newest time.Time
+			for _, k := range keys {
+				if k.Alg == cfg.SigningAlg && k.NotBefore.After(newest) {
+					newest = k.NotBefore
+				}
 			}
+			return !now.Before(newest.Add(cfg.KeyRotationInterval))
 		}
-		if !now.Before(newest.Add(cfg.KeyRotationInterval)) {
-			k, removed, err := token.Rotate(dir, cfg.SigningAlg, rand.Reader, now, now.Add(cfg.KeyPublishLead), retireAfter(cfg))
+		if due(ks.Keys()) { // cheap check first; the locked one decides
+			k, removed, err := token.RotateIn(ctx, src, cfg.SigningAlg, rand.Reader, now, now.Add(cfg.KeyPublishLead), retireAfter(cfg), due)
 			if err != nil {
 				return err
 			}
-			log.Info("key.rotate", slog.String("kid", k.ID), slog.String("alg", k.Alg),
-				slog.Time("signs_from", k.NotBefore), slog.Any("retired", removed), slog.String("by", "key-rotation-interval"))
+			if k != nil {
+				log.Info("key.rotate", slog.String("kid", k.ID), slog.String("alg", k.Alg),
+					slog.Time("signs_from", k.NotBefore), slog.Any("retired", removed), slog.String("by", "key-rotation-interval"))
+			}
 		}
 	}
 	before := ks.ActiveAt(now.Add(-keyReloadInterval))
-	if err := ks.Reload(now, retireAfter(cfg)); err != nil {
+	if err := ks.ReloadContext(ctx, now, retireAfter(cfg)); err != nil {
 		return err
 	}
 	if after := ks.ActiveAt(now); before != nil && after != nil && before.ID != after.ID {

@@ -59,7 +59,7 @@ func TestMaintainKeys(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	step := func(now time.Time) {
 		t.Helper()
-		if err := maintainKeys(ks, dir, cfg, now, log); err != nil {
+		if err := maintainKeys(t.Context(), ks, token.Dir(dir), cfg, now, log); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -36,12 +37,33 @@ func credshield(t *testing.T, stdin string, env map[string]string, args ...strin
 // loopback port and returns its base URL; the server stops with the test.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
+	return startCommand(t, "serve", args...)
+}
+
+// startCommand runs a long-running command (serve, protect) in-process
+// with args on a free loopback port and returns the base URL from its
+// startup line; the command stops with the test.
+func startCommand(t *testing.T, command string, args ...string) string {
+	t.Helper()
+	base, err := launch(t, command, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base
+}
+
+// launch is startCommand reporting failure as an error instead of failing
+// t, so tests may start several replicas at once from goroutines. The
+// error carries the command's stderr.
+func launch(t *testing.T, command string, args ...string) (string, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
+	var errBuf bytes.Buffer
+	stderr := &syncWriter{w: &errBuf}
 	go func() {
-		all := append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)
-		done <- run(ctx, all, strings.NewReader(""), pw, io.Discard, func(string) (string, bool) { return "", false })
+		all := append([]string{command, "--listen", "127.0.0.1:0"}, args...)
+		done <- run(ctx, all, strings.NewReader(""), pw, stderr, func(string) (string, bool) { return "", false })
 		pw.Close()
 	}()
 	t.Cleanup(func() {
@@ -49,19 +71,21 @@ func startServe(t *testing.T, args ...string) string {
 		select {
 		case <-done:
 		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
+			t.Errorf("%s did not stop", command)
 		}
 	})
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
-		t.Fatalf("serve printed no startup line: %v", err)
+		stderr.mu.Lock()
+		defer stderr.mu.Unlock()
+		return "", fmt.Errorf("%s printed no startup line: %v; stderr: %s", command, err, errBuf.String())
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	m := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
 	if m == nil {
-		t.Fatalf("no address in %q", line)
+		return "", fmt.Errorf("no address in %q", line)
 	}
-	return "http://" + m[1]
+	return "http://" + m[1], nil
 }
 
 func TestUserCommands(t *testing.T) {

@@ -40,7 +40,7 @@ func TestReplicasShareOneBudget(t *testing.T) {
 	_, _ = rand.Read(b[:])
 	prefix := "credshield-test-" + hex.EncodeToString(b[:]) + ":"
 	shared := append([]string{"--db", dsn, "--guard-store", redisU, "--redis-prefix", prefix, "--replicas", "2",
-		"--trusted-proxies", "127.0.0.1/32"}, cheapHash...)
+		"--trusted-proxies", "127.0.0.1/32", "--kek-file", testKEKFile(t)}, cheapHash...)
 
 	if code, _, stderr := credshield(t, "correct horse battery\n", nil, append([]string{"user", "add", "alice", "--data-dir", t.TempDir()}, append([]string{"--db", dsn}, cheapHash...)...)...); code != 0 {
 		t.Fatalf("user add: %s", stderr)

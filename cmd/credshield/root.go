@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/credshield/credshield/config"
+	"github.com/credshield/credshield/secret"
 )
 
 // Exit codes.
@@ -35,6 +36,8 @@ type env struct {
 	dataDir        string
 	db             string // --db: which store (config.ParseDB)
 	logLevel       string
+	kek            config.KEK     // --kek-file, --kek-previous-file (serve, keys); see loadKeyring
+	shared         *secret.Shared // HMAC keys sealed in the store; nil: data-directory files (see loadSecret)
 }
 
 // run executes credshield with args and returns the process exit code.
@@ -81,6 +84,7 @@ func newRoot(e *env) *cobra.Command {
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(e), newUserCmd(e), newKeysCmd(e), newVersionCmd(e), newChallengeCmd(e), newScanCmd(e), newSimulateCmd(e))
+	root.AddCommand(newProtectCmd(e))
 	return root
 }
 

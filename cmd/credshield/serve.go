@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,13 +16,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/credshield/credshield/challenge"
-	"github.com/credshield/credshield/clientip"
 	"github.com/credshield/credshield/config"
 	"github.com/credshield/credshield/device"
 	"github.com/credshield/credshield/dpop"
-	"github.com/credshield/credshield/guard"
 	"github.com/credshield/credshield/password"
-	"github.com/credshield/credshield/secret"
 	"github.com/credshield/credshield/server"
 	"github.com/credshield/credshield/token"
 )
@@ -36,8 +32,10 @@ func newServeCmd(e *env) *cobra.Command {
 		Long: `Serve the token service. By default everything lives in --data-dir, created
 on first start: a SQLite database, signing keys and HMAC secrets. --db
 postgres://... keeps accounts, refresh tokens and revocations in PostgreSQL
-instead (keys and secrets stay in --data-dir for now). Every flag can also be
-set as CREDSHIELD_<FLAG> (for example CREDSHIELD_ISSUER).`,
+instead, shared by every replica. With a key-encryption key (CREDSHIELD_KEK,
+or --kek-file) signing keys and HMAC secrets live sealed in the store too, so
+replicas share them; PostgreSQL requires one. Every flag can also be set as
+CREDSHIELD_<FLAG> (for example CREDSHIELD_ISSUER).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.DataDir = e.dataDir
@@ -49,6 +47,7 @@ set as CREDSHIELD_<FLAG> (for example CREDSHIELD_ISSUER).`,
 		},
 	}
 	cfg.RegisterFlags(cmd.Flags())
+	e.kek.RegisterFlags(cmd.Flags())
 	return cmd
 }
 
@@ -59,60 +58,42 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	if err != nil {
 		return err
 	}
+	ring, err := e.loadKeyring()
+	if err != nil {
+		return err
+	}
 	st, err := e.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	keys, err := token.LoadOrCreate(e.keysDir(), cfg.SigningAlg, rand.Reader, time.Now())
+	keySrc, err := e.keySource(ctx, st, ring, log)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
-	if err := maintainKeys(keys, e.keysDir(), cfg, time.Now(), log); err != nil {
+	e.useSharedSecrets(st, ring)
+	if ring != nil {
+		log.Info("keys and secrets sealed in the store", slog.String("kek", ring.Current().ID()))
+	}
+	var keys *token.KeySet
+	if ring == nil {
+		keys, err = token.LoadOrCreate(e.keysDir(), cfg.SigningAlg, rand.Reader, time.Now())
+	} else {
+		keys, err = token.LoadOrCreateFrom(ctx, keySrc, cfg.SigningAlg, rand.Reader, time.Now())
+	}
+	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
-	pool := password.NewPool(cfg.HasherWorkers, cfg.HasherQueue)
-	reg := prometheus.NewRegistry()
-	degradedGauge := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "credshield_guard_store_degraded",
-		Help: "1 while --guard-store (Redis) is unreachable and this replica decides on divided local budgets.",
-	})
-	gs, err := newGuardState(cfg, log, func(on bool) { degradedGauge.Set(map[bool]float64{false: 0, true: 1}[on]) })
+	if err := maintainKeys(ctx, keys, keySrc, cfg, time.Now(), log); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	d, err := e.newDefence(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer gs.close()
-	metrics, err := newMetrics(reg, pool, gs, degradedGauge)
-	if err != nil {
-		return err
-	}
-	detector, err := guard.NewDetector(cfg.Detector)
-	if err != nil {
-		return usageError{err}
-	}
-	g, err := guard.New(guard.Config{
-		Store:    gs.budgets,
-		Policy:   cfg.Guard,
-		Known:    gs.known,
-		Detector: detector,
-		Degraded: gs.degraded,
-		OnAttackChange: func(st guard.DetectorState) {
-			metrics.UnderAttack(st.UnderAttack)
-			log.Warn("guard.attack", "under_attack", st.UnderAttack, "failures_per_minute", st.Failures,
-				"unknown_usernames_per_minute", st.Unknown, "baseline_per_minute", fmt.Sprintf("%.1f", st.Baseline))
-		},
-	})
-	if err != nil {
-		return err
-	}
-	devices, challenges, err := e.adaptiveParts(cfg, gs.challengeReplay)
-	if err != nil {
-		return err
-	}
-	resolver, err := clientip.NewResolver(cfg.TrustedProxies, cfg.ClientIPHeader)
-	if err != nil {
-		return usageError{fmt.Errorf("--client-ip-header: %w", err)}
-	}
+	defer d.close()
+	reg, gs, metrics, g := d.reg, d.state, d.metrics, d.guard
+	pool, devices, challenges, resolver := d.pool, d.devices, d.challenges, d.clientIP
 	checker, err := e.dpopChecker(cfg, gs.dpopReplay)
 	if err != nil {
 		return err
@@ -167,7 +148,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	for {
 		select {
 		case <-reloadKeys.C:
-			if err := maintainKeys(keys, e.keysDir(), cfg, time.Now(), log); err != nil {
+			if err := maintainKeys(ctx, keys, keySrc, cfg, time.Now(), log); err != nil {
 				log.WarnContext(ctx, "signing keys", "error", err.Error())
 			}
 		case err := <-served:
@@ -180,16 +161,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 				log.WarnContext(ctx, "purge expired tokens", "error", err.Error())
 			}
 		case <-ctx.Done():
-			log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-			defer cancel()
-			if err := hs.Shutdown(sctx); err != nil {
-				return fmt.Errorf("shutdown: %w", err)
-			}
-			if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("serve: %w", err)
-			}
-			return nil
+			return drain(hs, served, cfg.ShutdownTimeout, log)
 		}
 	}
 }
@@ -246,11 +218,12 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (func
 }
 
 // adaptiveParts builds the device-credential and challenge issuers from
-// HMAC keys kept in the data directory (0600), so credentials and
-// challenges survive a restart.
+// HMAC keys kept in the data directory (0600), or sealed in the shared
+// store once serve has called useSharedSecrets (see loadSecret), so
+// credentials and challenges survive a restart and, shared, are accepted by
+// every replica.
 func (e *env) adaptiveParts(cfg config.Serve, replay challenge.ReplayCache) (*device.Issuer, *challenge.Issuer, error) {
-	dir := filepath.Join(e.dataDir, "secrets")
-	dkey, err := secret.LoadOrCreate(dir, "device.key", rand.Reader)
+	dkey, err := e.loadSecret("device.key")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -258,7 +231,7 @@ func (e *env) adaptiveParts(cfg config.Serve, replay challenge.ReplayCache) (*de
 	if err != nil {
 		return nil, nil, err
 	}
-	ckey, err := secret.LoadOrCreate(dir, "challenge.key", rand.Reader)
+	ckey, err := e.loadSecret("challenge.key")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -274,12 +247,13 @@ func (e *env) adaptiveParts(cfg config.Serve, replay challenge.ReplayCache) (*de
 const dpopNoncePeriod = 5 * time.Minute
 
 // dpopChecker builds the DPoP proof checker: the given replay cache (Redis
-// with --guard-store; nil means dpop's in-memory one), and with --dpop-nonce a nonce source keyed from the data directory,
-// so nonces survive a restart.
+// with --guard-store; nil means dpop's in-memory one), and with --dpop-nonce
+// a nonce source keyed like adaptiveParts' issuers (see loadSecret), so
+// nonces survive a restart and every replica accepts them.
 func (e *env) dpopChecker(cfg config.Serve, replay dpop.ReplayCache) (*dpop.Checker, error) {
 	dcfg := dpop.Config{Replay: replay}
 	if cfg.DPoPNonce {
-		key, err := secret.LoadOrCreate(filepath.Join(e.dataDir, "secrets"), "dpop-nonce.key", rand.Reader)
+		key, err := e.loadSecret("dpop-nonce.key")
 		if err != nil {
 			return nil, err
 		}

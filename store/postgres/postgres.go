@@ -29,6 +29,10 @@ const (
 	// connMaxIdle closes connections idle this long, so a quiet replica
 	// gives its connections back.
 	connMaxIdle = 5 * time.Minute
+	// defaultConnectTimeout bounds each new connection (dial and startup)
+	// unless the DSN sets connect_timeout: a PostgreSQL that silently
+	// stops answering must turn into a 503, not a request that hangs.
+	defaultConnectTimeout = 5 * time.Second
 	// uniqueViolation is PostgreSQL's SQLSTATE for a unique constraint.
 	uniqueViolation = "23505"
 )
@@ -54,6 +58,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// pgx redacts the password in parse errors, but the message can
 		// still quote the rest of the DSN; say only that it did not parse.
 		return nil, errors.New("postgres: open: invalid connection string")
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = defaultConnectTimeout
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(maxConns)

@@ -38,4 +38,9 @@ type Store interface {
 	RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error
 	JTIRevoked(ctx context.Context, jti string, now time.Time) (bool, error)
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
+
+	GetOrCreateSecret(ctx context.Context, name string, sealed []byte, now time.Time) ([]byte, error)
+	ReplaceSecret(ctx context.Context, name string, old, new []byte) error
+	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
+	UpdateSigningKeys(ctx context.Context, fn func(keys []store.SigningKey) (store.KeyChange, error)) error
 }

@@ -38,6 +38,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"RefreshRevocation", testRefreshRevocation},
 		{"RefreshRotationRace", testRefreshRotationRace},
 		{"RevokedJTIs", testRevokedJTIs},
+		{"SecretGetOrCreate", testSecretGetOrCreate},
+		{"SecretGetOrCreateRace", testSecretGetOrCreateRace},
+		{"ReplaceSecret", testReplaceSecret},
+		{"SigningKeys", testSigningKeys},
+		{"SigningKeysSerialised", testSigningKeysSerialised},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/credshield/credshield/challenge"
+	"github.com/credshield/credshield/clientip"
+	"github.com/credshield/credshield/config"
+	"github.com/credshield/credshield/device"
+	"github.com/credshield/credshield/guard"
+	"github.com/credshield/credshield/password"
+	"github.com/credshield/credshield/server"
+)
+
+// defence is the login defence as serve and protect build it from the
+// same settings (config.Serve.RegisterGuardFlags): the guard over its
+// store, the device-credential and challenge issuers, the client address
+// resolver, the bounded hasher pool, and the metrics registry they report
+// to. Call close when done.
+type defence struct {
+	pool       *password.Pool
+	reg        *prometheus.Registry
+	state      *guardState
+	metrics    *server.Metrics
+	guard      *guard.Guard
+	devices    *device.Issuer
+	challenges *challenge.Issuer
+	clientIP   *clientip.Resolver
+}
+
+// newDefence builds the defence; on error nothing is left open.
+func (e *env) newDefence(cfg config.Serve, log *slog.Logger) (_ *defence, err error) {
+	d := &defence{pool: password.NewPool(cfg.HasherWorkers, cfg.HasherQueue), reg: prometheus.NewRegistry()}
+	degradedGauge := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "credshield_guard_store_degraded",
+		Help: "1 while --guard-store (Redis) is unreachable and this replica decides on divided local budgets.",
+	})
+	if d.state, err = newGuardState(cfg, log, func(on bool) { degradedGauge.Set(map[bool]float64{false: 0, true: 1}[on]) }); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = d.state.close()
+		}
+	}()
+	if d.metrics, err = newMetrics(d.reg, d.pool, d.state, degradedGauge); err != nil {
+		return nil, err
+	}
+	cfg.Detector.Shared = d.state.detectorCounts // every replica's failures, with --guard-store
+	detector, err := guard.NewDetector(cfg.Detector)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	d.guard, err = guard.New(guard.Config{
+		Store:    d.state.budgets,
+		Policy:   cfg.Guard,
+		Known:    d.state.known,
+		Detector: detector,
+		Degraded: d.state.degraded,
+		OnAttackChange: func(st guard.DetectorState) {
+			d.metrics.UnderAttack(st.UnderAttack)
+			log.Warn("guard.attack", "under_attack", st.UnderAttack, "failures_per_minute", st.Failures,
+				"unknown_usernames_per_minute", st.Unknown, "baseline_per_minute", fmt.Sprintf("%.1f", st.Baseline))
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if d.devices, d.challenges, err = e.adaptiveParts(cfg, d.state.challengeReplay); err != nil {
+		return nil, err
+	}
+	if d.clientIP, err = clientip.NewResolver(cfg.TrustedProxies, cfg.ClientIPHeader); err != nil {
+		return nil, usageError{fmt.Errorf("--client-ip-header: %w", err)}
+	}
+	return d, nil
+}
+
+func (d *defence) close() error { return d.state.close() }
+
+// drain stops hs after SIGINT or SIGTERM: in-flight requests get timeout
+// to finish, then served (the result of hs.Serve) is collected.
+func drain(hs *http.Server, served <-chan error, timeout time.Duration, log *slog.Logger) error {
+	log.Info("shutting down", "timeout", timeout.String())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/credshield/credshield/config"
+	"github.com/credshield/credshield/server"
+)
+
+func newProtectCmd(e *env) *cobra.Command {
+	cfg := config.DefaultProtect()
+	cmd := &cobra.Command{
+		Use:   "protect --upstream URL",
+		Short: "Guard an existing app's own login endpoint as a reverse proxy",
+		Long: `Run a reverse proxy in front of an existing app (--upstream) that puts the
+guard before the app's own login endpoint, without changing the app. A POST
+to a --login-path (form or JSON body) is checked by the guard before the app
+sees it: refused attempts get serve's challenge_required or 429 answers, and
+the app's status settles the attempt (--success-status, --failure-status).
+A successful login earns a device credential (the __Host- cookie, and the
+` + server.DeviceHeader + ` response header for API clients to send back).
+Everything else passes through untouched, with the client address in the
+one --client-ip-header and forwarding headers from untrusted peers removed.
+
+Device and challenge keys live in --data-dir/secrets; with a key-encryption
+key (CREDSHIELD_KEK or --kek-file) they live sealed in the --db store instead,
+so several proxies on one PostgreSQL accept each other's device credentials
+and challenges. --guard-store shares the budgets between several proxies. Every flag can also be set as
+CREDSHIELD_<FLAG> (for example CREDSHIELD_UPSTREAM).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Serve.DataDir = e.dataDir
+			if err := cfg.Validate(); err != nil {
+				return usageError{err}
+			}
+			return protect(cmd.Context(), e, cfg)
+		},
+	}
+	cfg.RegisterFlags(cmd.Flags())
+	e.kek.RegisterFlags(cmd.Flags())
+	return cmd
+}
+
+// protect runs the proxy until ctx ends (SIGINT or SIGTERM), then drains
+// in-flight requests.
+func protect(ctx context.Context, e *env, cfg config.Protect) error {
+	log, err := e.logger()
+	if err != nil {
+		return err
+	}
+	ring, err := e.loadKeyring()
+	if err != nil {
+		return err
+	}
+	if ring != nil {
+		// The proxy keeps no accounts: the store holds only the sealed
+		// device and challenge keys every proxy shares.
+		st, err := e.openStore(ctx)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		e.useSharedSecrets(st, ring)
+		log.Info("device and challenge keys sealed in the store", "kek", ring.Current().ID())
+	}
+	d, err := e.newDefence(cfg.Serve, log)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	proxy, err := server.NewProxy(server.ProxyConfig{
+		Upstream:             cfg.UpstreamURL,
+		LoginPaths:           cfg.LoginPaths,
+		UsernameField:        cfg.UsernameField,
+		Success:              cfg.SuccessStatus.Contains,
+		Failure:              cfg.FailureStatus.Contains,
+		UniformFailureTiming: cfg.UniformFailureTiming,
+		FailureFloor:         cfg.Serve.FailureFloor,
+		TrustedProxies:       cfg.Serve.TrustedProxies,
+		DeviceCookieSameSite: map[string]http.SameSite{
+			"strict": http.SameSiteStrictMode, "lax": http.SameSiteLaxMode, "none": http.SameSiteNoneMode,
+		}[cfg.Serve.DeviceCookieSameSite],
+	}, server.ProxyDeps{
+		Guard: d.guard, Devices: d.devices, Challenges: d.challenges, Hasher: d.pool,
+		ClientIP: d.clientIP, Log: log, Metrics: d.metrics,
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.Serve.MetricsListen != "" {
+		stopMetrics, err := serveMetrics(cfg.Serve.MetricsListen, d.reg, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+	ln, err := net.Listen("tcp", cfg.Serve.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	hs := proxy.HTTPServer(cfg.Serve.Listen)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.InfoContext(ctx, "protecting", "listen", ln.Addr().String(), "upstream", cfg.UpstreamURL.Redacted(), "login_paths", cfg.LoginPaths)
+	fmt.Fprintf(e.stdout, "credshield is protecting %s on %s — guarded logins: POST %s\n", cfg.UpstreamURL.Redacted(), ln.Addr(), strings.Join(cfg.LoginPaths, ", "))
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		return drain(hs, served, cfg.Serve.ShutdownTimeout, log)
+	}
+}

@@ -1,0 +1,195 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Protect is the configuration of `credshield protect`: a reverse proxy
+// that puts the guard in front of another app's own login endpoint. The
+// guard, device, challenge, guard store, client-address and metrics
+// settings are serve's, held in Serve and bound by the same
+// RegisterGuardFlags, so one deployment's flags mean the same thing in
+// both commands. The zero value is not usable; start from DefaultProtect.
+type Protect struct {
+	// Serve holds the shared settings; of its own fields protect uses
+	// only Listen, DataDir (the HMAC keys of devices and challenges),
+	// FailureFloor (the least padded failure) and ShutdownTimeout.
+	Serve Serve
+
+	// Upstream is the app behind the proxy, http:// or https://.
+	Upstream string
+	// LoginPaths are the app's login endpoints: a POST to one of them is
+	// a login attempt the guard sees first.
+	LoginPaths []string
+	// UsernameField names the form or JSON field that holds the username.
+	UsernameField string
+	// SuccessStatus and FailureStatus class the app's answers to a login:
+	// success refunds the attempt and earns a device credential, failure
+	// keeps it spent; any other status (5xx, 422, the app's own 429)
+	// refunds it, since no password was judged.
+	SuccessStatus StatusSet
+	FailureStatus StatusSet
+	// UniformFailureTiming pads failed logins to a floor learnt from the
+	// app's own login latencies, so a fast "unknown user" path does not
+	// tell which accounts exist.
+	UniformFailureTiming bool
+
+	// UpstreamURL is Upstream parsed, set by Validate.
+	UpstreamURL *url.URL
+}
+
+// DefaultProtect returns protect's defaults: serve's guard defaults, the
+// FastAPI OAuth2 password flow's POST /token with a username field, and
+// RFC 6749's answers (2xx success; 400, 401 and 403 failure).
+func DefaultProtect() Protect {
+	return Protect{
+		Serve:         Default(),
+		LoginPaths:    []string{"/token"},
+		UsernameField: "username",
+		SuccessStatus: StatusSet{classes: 1 << 2},
+		FailureStatus: StatusSet{codes: []int{400, 401, 403}},
+	}
+}
+
+// RegisterFlags binds every field of p to a flag on fs, with p's current
+// values as defaults; each has a CREDSHIELD_<FLAG> twin (ApplyEnv).
+func (p *Protect) RegisterFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&p.Upstream, "upstream", p.Upstream, "the app to protect: http(s)://host:port[/prefix] (required)")
+	fs.StringVar(&p.Serve.Listen, "listen", p.Serve.Listen, "address to listen on (host:port)")
+	fs.StringArrayVar(&p.LoginPaths, "login-path", p.LoginPaths, "the app's login path; a POST to it is guarded (repeat the flag for several)")
+	fs.StringVar(&p.UsernameField, "username-field", p.UsernameField, "form or JSON field of a login request that holds the username")
+	fs.Var(&p.SuccessStatus, "success-status", "the app's login answers that mean success: codes and classes, comma separated (200,201 or 2xx)")
+	fs.Var(&p.FailureStatus, "failure-status", "the app's login answers that mean wrong credentials (other answers refund the attempt)")
+	fs.BoolVar(&p.UniformFailureTiming, "uniform-failure-timing", p.UniformFailureTiming, "pad failed logins to the slowest recent login answer of the app (at most 5s), so timing does not tell which accounts exist")
+	fs.DurationVar(&p.Serve.FailureFloor, "failure-floor", p.Serve.FailureFloor, "with --uniform-failure-timing, the least time a failed login takes")
+	fs.DurationVar(&p.Serve.ShutdownTimeout, "shutdown-timeout", p.Serve.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
+	p.Serve.RegisterGuardFlags(fs)
+}
+
+// Validate checks p and parses the upstream URL. It reports every problem
+// at once, each naming its flag.
+func (p *Protect) Validate() error {
+	var errs []error
+	if p.Serve.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	u, err := url.Parse(p.Upstream)
+	switch {
+	case p.Upstream == "":
+		errs = append(errs, errors.New("--upstream is required: the URL of the app to protect"))
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		errs = append(errs, fmt.Errorf("--upstream %q: want http://host:port or https://host:port", p.Upstream))
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		errs = append(errs, errors.New("--upstream: must not carry user info, a query or a fragment"))
+	default:
+		p.UpstreamURL = u
+	}
+	if _, port, err := net.SplitHostPort(p.Serve.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: %w", p.Serve.Listen, err))
+	} else if port == "" {
+		errs = append(errs, fmt.Errorf("--listen %q: missing port", p.Serve.Listen))
+	}
+	if len(p.LoginPaths) == 0 {
+		errs = append(errs, errors.New("--login-path: name at least one login path"))
+	}
+	for _, lp := range p.LoginPaths {
+		if !strings.HasPrefix(lp, "/") || path.Clean(lp) != lp || strings.ContainsAny(lp, "?#") {
+			errs = append(errs, fmt.Errorf("--login-path %q: want a clean absolute path such as /token", lp))
+		}
+	}
+	if p.UsernameField == "" {
+		errs = append(errs, errors.New("--username-field must not be empty"))
+	}
+	if p.SuccessStatus.empty() || p.FailureStatus.empty() {
+		errs = append(errs, errors.New("--success-status and --failure-status must each name at least one status"))
+	}
+	for code := 100; code < 600; code++ {
+		if p.SuccessStatus.Contains(code) && p.FailureStatus.Contains(code) {
+			errs = append(errs, fmt.Errorf("--success-status and --failure-status both contain %d", code))
+			break
+		}
+	}
+	if p.Serve.FailureFloor < 0 || p.Serve.FailureFloor > 5*time.Second {
+		errs = append(errs, fmt.Errorf("--failure-floor %s: want between 0 and 5s", p.Serve.FailureFloor))
+	}
+	if p.Serve.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", p.Serve.ShutdownTimeout))
+	}
+	errs = append(errs, p.Serve.validateGuard()...)
+	return errors.Join(errs...)
+}
+
+// StatusSet is a set of HTTP status codes written as codes and classes,
+// comma separated: "200,201", "2xx", "2xx,302". It is a pflag.Value. The
+// zero value is empty.
+type StatusSet struct {
+	classes uint8 // bit c: every status from c*100 to c*100+99
+	codes   []int
+}
+
+// ParseStatusSet parses the flag syntax of StatusSet.
+func ParseStatusSet(s string) (StatusSet, error) {
+	var set StatusSet
+	for _, item := range strings.Split(s, ",") {
+		item = strings.ToLower(strings.TrimSpace(item))
+		if len(item) == 3 && item[1:] == "xx" && item[0] >= '1' && item[0] <= '5' {
+			set.classes |= 1 << (item[0] - '0')
+			continue
+		}
+		code, err := strconv.Atoi(item)
+		if err != nil || code < 100 || code > 599 {
+			return StatusSet{}, fmt.Errorf("%q: want status codes (100-599) or classes (2xx), comma separated", item)
+		}
+		if !slices.Contains(set.codes, code) {
+			set.codes = append(set.codes, code)
+		}
+	}
+	return set, nil
+}
+
+// Contains reports whether status is in the set.
+func (s StatusSet) Contains(status int) bool {
+	if status >= 100 && status < 600 && s.classes&(1<<(status/100)) != 0 {
+		return true
+	}
+	return slices.Contains(s.codes, status)
+}
+
+func (s StatusSet) empty() bool { return s.classes == 0 && len(s.codes) == 0 }
+
+// String writes s as ParseStatusSet reads it.
+func (s *StatusSet) String() string {
+	var parts []string
+	for c := 1; c <= 5; c++ {
+		if s.classes&(1<<c) != 0 {
+			parts = append(parts, strconv.Itoa(c)+"xx")
+		}
+	}
+	for _, code := range s.codes {
+		parts = append(parts, strconv.Itoa(code))
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set replaces s with the parsed value.
+func (s *StatusSet) Set(v string) error {
+	set, err := ParseStatusSet(v)
+	if err != nil {
+		return err
+	}
+	*s = set
+	return nil
+}
+
+// Type names the flag's value in help output.
+func (*StatusSet) Type() string { return "statuses" }

@@ -1,0 +1,68 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func TestStatusSet(t *testing.T) {
+	tests := []struct {
+		in       string
+		in2, out []int
+		str      string
+		err      bool
+	}{
+		{in: "2xx", in2: []int{200, 201, 204, 299}, out: []int{199, 300, 401}, str: "2xx"},
+		{in: "400, 401,403,401", in2: []int{400, 401, 403}, out: []int{402, 404, 200}, str: "400,401,403"},
+		{in: "2XX,302", in2: []int{200, 302}, out: []int{301, 303}, str: "2xx,302"},
+		{in: "6xx", err: true},
+		{in: "99", err: true},
+		{in: "", err: true},
+		{in: "20x", err: true},
+	}
+	for _, tt := range tests {
+		s, err := ParseStatusSet(tt.in)
+		if (err != nil) != tt.err {
+			t.Errorf("%q: error %v", tt.in, err)
+			continue
+		}
+		for _, c := range tt.in2 {
+			if !s.Contains(c) {
+				t.Errorf("%q does not contain %d", tt.in, c)
+			}
+		}
+		for _, c := range tt.out {
+			if s.Contains(c) {
+				t.Errorf("%q contains %d", tt.in, c)
+			}
+		}
+		if !tt.err && s.String() != tt.str {
+			t.Errorf("%q prints as %q, want %q", tt.in, s.String(), tt.str)
+		}
+	}
+}
+
+func TestProtectFlagsAndEnv(t *testing.T) {
+	p := DefaultProtect()
+	fs := pflag.NewFlagSet("protect", pflag.ContinueOnError)
+	p.RegisterFlags(fs)
+	if err := fs.Parse([]string{"--upstream", "http://127.0.0.1:8000/api", "--login-path", "/login", "--login-path", "/api/token"}); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"CREDSHIELD_SUCCESS_STATUS": "200,303", "CREDSHIELD_GUARD_IP_LIMIT": "5/1m", "CREDSHIELD_UPSTREAM": "http://ignored:1"}
+	if err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if p.UpstreamURL.Host != "127.0.0.1:8000" || strings.Join(p.LoginPaths, " ") != "/login /api/token" ||
+		!p.SuccessStatus.Contains(303) || p.SuccessStatus.Contains(201) || p.Serve.Guard.IP.Burst != 5 || !p.FailureStatus.Contains(401) {
+		t.Errorf("parsed %+v", p)
+	}
+	if fs.Lookup("issuer") != nil || fs.Lookup("signing-alg") != nil {
+		t.Error("protect registers serve's token flags")
+	}
+}
