@@ -23,13 +23,13 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // defence, followed by the cost ratio of each scenario's defences.
 func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tdefence\tcompromised\tvalid tried\trequests\tchallenges\tcost CPU-s\tCPU-s/compromise\trejected pre-hash\tserver µs/attempt\tlegit logins\tknown-dev ok\tknown-dev challenged\tnew-dev ok\tp50 ms\tp99 ms\tknown-dev p99 ms\t")
+	fmt.Fprintln(tw, "scenario\tdefence\tcompromised\tvalid tried\trequests\tchallenges\tcost CPU-s\tCPU-s/compromise\trejected pre-hash\tserver µs/attempt\tlegit logins\tknown-dev ok\tknown-dev challenged\tnew-dev ok\tp50 ms\tp99 ms\tknown-dev p99 ms\tquiet p99 ms\t")
 	for _, x := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.2f\t%s\t%.1f%%\t%.0f\t%d\t%.2f%%\t%d\t%.1f%%\t%.1f\t%.1f\t%.1f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.2f\t%s\t%.1f%%\t%.0f\t%d\t%.2f%%\t%d\t%.1f%%\t%.1f\t%.1f\t%.1f\t%.1f\t\n",
 			x.Scenario, x.Defence, x.Compromised, x.ValidPairsTried, x.AttackerRequests, x.AttackerChallengesSolved,
 			x.AttackerCostSeconds, costPer(x.CostPerCompromiseSeconds), 100*x.RejectedBeforeHashRatio, x.ServerCPUPerAttemptUS,
 			x.LegitLogins, 100*x.LegitKnownDeviceSuccess, x.LegitKnownDeviceChallenged, 100*x.LegitNewDeviceSuccess,
-			x.LegitP50Ms, x.LegitP99Ms, x.LegitKnownDeviceP99Ms)
+			x.LegitP50Ms, x.LegitP99Ms, x.LegitKnownDeviceP99Ms, x.QuietKnownDeviceP99Ms)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write report: %w", err)

@@ -147,6 +147,44 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
+// paced runs n logins, 16 at most in flight, login j once due(j/n)
+// holds (or done is closed, or ctx ends) and at least 1/LegitRate seconds
+// after the one before: people arrive one by one, not in the bursts that
+// an attack's progress makes (a budget-bound attack advances a step per
+// solved challenge, and a schedule fixed in advance would release every
+// login it held back at once). It returns when every login has finished.
+func (l *legit) paced(ctx context.Context, o Options, n int, due func(share float64) bool, done <-chan struct{}) {
+	rng := mrand.New(mrand.NewPCG(o.Seed, 42))
+	sem := make(chan struct{}, 16)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	spacing := time.Duration(float64(time.Second) / o.LegitRate)
+	notBefore := time.Now()
+	var wg sync.WaitGroup
+	for j := 0; j < n && ctx.Err() == nil; j++ {
+		for waiting := true; waiting && !due(float64(j)/float64(n)); {
+			select {
+			case <-tick.C:
+			case <-done:
+				waiting = false
+			case <-ctx.Done():
+				waiting = false
+			}
+		}
+		if wait := time.Until(notBefore); wait > 0 {
+			sleep(ctx, wait)
+		}
+		notBefore = time.Now().Add(spacing)
+		sem <- struct{}{}
+		u, lr := j%o.LegitUsers, mrand.New(mrand.NewPCG(rng.Uint64(), rng.Uint64()))
+		wg.Go(func() {
+			defer func() { <-sem }()
+			l.login(ctx, lr, u)
+		})
+	}
+	wg.Wait()
+}
+
 // legit is the legitimate users' side of one run.
 type legit struct {
 	c          *client
@@ -295,6 +333,14 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 	solveSem := make(chan struct{}, o.SolveWorkers)
 	l := &legit{c: c, pop: pop, useDevices: defence != DefenceSeed, solver: sv, solveSem: solveSem, devices: make([]string, o.LegitUsers)}
 	l.warmUp(ctx, o.LegitUsers)
+	if o.QuietLogins > 0 {
+		// The baseline of the latency goal, measured in the same run:
+		// the same logins with no attack.
+		quiet := &legit{c: c, pop: pop, useDevices: l.useDevices, solver: sv, solveSem: solveSem, devices: l.devices}
+		quiet.paced(ctx, o, o.QuietLogins, func(float64) bool { return true }, nil)
+		sorted := slices.Sorted(slices.Values(quiet.knownLatencies))
+		res.QuietKnownDeviceP50Ms, res.QuietKnownDeviceP99Ms = percentile(sorted, 0.50), percentile(sorted, 0.99)
+	}
 	warmRequests := l.requests.Load()
 
 	var cpu0 time.Duration
@@ -315,7 +361,7 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 	if scenario == ScenarioLowAndSlow {
 		workers, pause = 1, o.SlowInterval
 	}
-	var attackWG, legitWG sync.WaitGroup
+	var attackWG sync.WaitGroup
 	attackDone := make(chan struct{})
 	for range workers {
 		attackWG.Go(func() { a.worker(attackCtx, c, pop, addrs, sv, solveSem, pause) })
@@ -323,34 +369,10 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 	go func() { attackWG.Wait(); close(attackDone) }()
 
 	// Legitimate login j starts when the attack is j/LegitLogins of the
-	// way through, so the logins spread over the whole attack, and not
-	// before j/LegitRate seconds.
-	rng := mrand.New(mrand.NewPCG(o.Seed, 42))
-	sem := make(chan struct{}, 16)
-	tick := time.NewTicker(10 * time.Millisecond)
-	for j := 0; j < o.LegitLogins && legitCtx.Err() == nil; j++ {
-		notBefore := start.Add(time.Duration(float64(j) / o.LegitRate * float64(time.Second)))
-		for done := false; !done && a.progress(time.Now()) < float64(j)/float64(o.LegitLogins); {
-			select {
-			case <-tick.C:
-			case <-attackDone:
-				done = true
-			case <-legitCtx.Done():
-				done = true
-			}
-		}
-		if wait := time.Until(notBefore); wait > 0 {
-			sleep(legitCtx, wait)
-		}
-		sem <- struct{}{}
-		u, lr := j%o.LegitUsers, mrand.New(mrand.NewPCG(rng.Uint64(), rng.Uint64()))
-		legitWG.Go(func() {
-			defer func() { <-sem }()
-			l.login(legitCtx, lr, u)
-		})
-	}
-	tick.Stop()
-	legitWG.Wait()
+	// way through, so the logins spread over the whole attack.
+	l.paced(legitCtx, o, o.LegitLogins, func(share float64) bool {
+		return a.progress(time.Now()) >= share
+	}, attackDone)
 	<-attackDone
 
 	if srv != nil {

@@ -53,7 +53,11 @@ type Options struct {
 	// at most LegitRate logins a second, so that a short attack does not
 	// turn them into a flood of their own.
 	LegitUsers, LegitLogins int
-	LegitRate               float64
+	// QuietLogins are legitimate logins made before the attack, the
+	// same way: the no-attack baseline of the latency figures, measured in
+	// the same run (0 skips it).
+	QuietLogins int
+	LegitRate   float64
 	// Argon are the hash parameters of the population and of the server.
 	Argon password.Params
 	// ServerBin is the credshield binary to start; ServerArgs are extra
@@ -92,7 +96,7 @@ func DefaultOptions() Options {
 		Scenarios: Scenarios, Defences: Defences,
 		Users: 2000, Pairs: 50000,
 		AttackerBudget: 60 * time.Second, Duration: 10 * time.Minute,
-		LegitUsers: 200, LegitLogins: 1000, LegitRate: 20,
+		LegitUsers: 200, LegitLogins: 1000, LegitRate: 20, QuietLogins: 200,
 		Argon:         password.DefaultParams(),
 		AttackWorkers: 32, SolveWorkers: 1,
 		SlowInterval: 500 * time.Millisecond,
@@ -124,6 +128,10 @@ type Result struct {
 	// 20 ms is theirs.
 	LegitKnownDeviceP50Ms float64 `json:"legit_known_device_p50_ms"`
 	LegitKnownDeviceP99Ms float64 `json:"legit_known_device_p99_ms"`
+	// The same users' latencies with no attack, just before it: what
+	// this machine gives them anyway.
+	QuietKnownDeviceP50Ms float64 `json:"quiet_known_device_p50_ms"`
+	QuietKnownDeviceP99Ms float64 `json:"quiet_known_device_p99_ms"`
 
 	// Timeline and Latencies feed the HTML charts.
 	Timeline  []Second  `json:"-"`
@@ -210,7 +218,7 @@ func (o Options) validate() error {
 	if len(o.Scenarios) == 0 || len(o.Defences) == 0 {
 		errs = append(errs, errors.New("no scenario or no defence to run"))
 	}
-	if o.Users < 1 || o.Pairs < 1 || o.LegitUsers < 1 || o.LegitLogins < 0 || o.LegitUsers > o.Users || o.LegitRate <= 0 {
+	if o.Users < 1 || o.Pairs < 1 || o.LegitUsers < 1 || o.LegitLogins < 0 || o.QuietLogins < 0 || o.LegitUsers > o.Users || o.LegitRate <= 0 {
 		errs = append(errs, fmt.Errorf("sizes: users %d, pairs %d, legitimate users %d (at most users), logins %d at %v/s: want positive", o.Users, o.Pairs, o.LegitUsers, o.LegitLogins, o.LegitRate))
 	}
 	if o.AttackerBudget <= 0 || o.Duration <= 0 {

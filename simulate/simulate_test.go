@@ -30,7 +30,7 @@ func testOptions(bin string) Options {
 	o := DefaultOptions()
 	o.Scenarios = []string{ScenarioBotnet}
 	o.Users, o.Pairs = 40, 600
-	o.LegitUsers, o.LegitLogins, o.LegitRate = 10, 40, 1000
+	o.LegitUsers, o.LegitLogins, o.LegitRate, o.QuietLogins = 10, 40, 1000, 10
 	o.AttackerBudget, o.Duration = 300*time.Millisecond, 45*time.Second
 	o.Argon = password.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	o.ServerBin, o.SolverBin = bin, bin
@@ -74,6 +74,9 @@ func TestRunSeedVersusDefault(t *testing.T) {
 		if r.LegitLogins != o.LegitLogins {
 			t.Errorf("%s: %d legitimate logins, want %d", r.Defence, r.LegitLogins, o.LegitLogins)
 		}
+		if r.QuietKnownDeviceP99Ms <= 0 || r.LegitKnownDeviceP99Ms <= 0 {
+			t.Errorf("%s: known-device p99 %.1f ms, quiet baseline %.1f ms: want both measured", r.Defence, r.LegitKnownDeviceP99Ms, r.QuietKnownDeviceP99Ms)
+		}
 		if r.AttackerRequests < 1 || r.ServerCPUPerAttemptUS <= 0 {
 			t.Errorf("%s: %d requests, %.1f µs server CPU per attempt", r.Defence, r.AttackerRequests, r.ServerCPUPerAttemptUS)
 		}
@@ -95,7 +98,7 @@ func TestRunSeedVersusDefault(t *testing.T) {
 	for _, key := range []string{"scenario", "defence", "compromised", "valid_pairs_tried", "attacker_requests",
 		"attacker_challenges_solved", "attacker_cost_seconds", "cost_per_compromise_seconds", "rejected_before_hash_ratio",
 		"server_cpu_per_attempt_us", "legit_logins", "legit_known_device_success", "legit_known_device_challenged",
-		"legit_new_device_success", "legit_p50_ms", "legit_p99_ms", "legit_known_device_p99_ms"} {
+		"legit_new_device_success", "legit_p50_ms", "legit_p99_ms", "legit_known_device_p99_ms", "quiet_known_device_p99_ms"} {
 		if _, ok := back.Results[0][key]; !ok {
 			t.Errorf("JSON result lacks %q", key)
 		}

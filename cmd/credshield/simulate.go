@@ -107,6 +107,7 @@ every number.`,
 	f.IntVar(&o.LegitUsers, "legit-users", o.LegitUsers, "legitimate users logging in during the attack")
 	f.IntVar(&o.LegitLogins, "legit-logins", o.LegitLogins, "legitimate logins during each attack")
 	f.Float64Var(&o.LegitRate, "legit-rate", o.LegitRate, "most legitimate logins started per second")
+	f.IntVar(&o.QuietLogins, "quiet-logins", o.QuietLogins, "legitimate logins before the attack: the no-attack latency baseline (0 skips it)")
 	f.IntVar(&o.BotnetSize, "botnet-size", o.BotnetSize, "addresses of the botnet and low-and-slow attackers")
 	f.IntVar(&o.AttackWorkers, "attack-workers", o.AttackWorkers, "attacker connections in parallel")
 	f.IntVar(&o.SolveWorkers, "solve-workers", o.SolveWorkers, "attacker cores solving challenges")
