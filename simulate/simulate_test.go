@@ -57,6 +57,9 @@ func TestRunSeedVersusDefault(t *testing.T) {
 	if len(rep.Results) != 2 {
 		t.Fatalf("%d results, want seed and default", len(rep.Results))
 	}
+	if rep.HashMs <= 0 || rep.HashP99Ms < rep.HashMs/2 {
+		t.Errorf("hash %.2f ms, p99 %.2f ms: want both measured", rep.HashMs, rep.HashP99Ms)
+	}
 	seed, def := rep.Results[0], rep.Results[1]
 	if seed.Defence != DefenceSeed || def.Defence != DefenceDefault {
 		t.Fatalf("defences %s, %s", seed.Defence, def.Defence)
