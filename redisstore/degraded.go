@@ -13,11 +13,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrUnavailable reports that the shared store cannot be reached, so a
-// replay cache cannot record an entry and refuses instead of guessing:
-// a challenge or DPoP proof that cannot be recorded once for every
-// replica is never accepted, not even once (it could be accepted again
-// elsewhere).
+// ErrUnavailable reports that the shared store cannot be reached, so the
+// DPoP replay cache cannot record a proof and refuses instead of
+// guessing: a proof that cannot be recorded once for every replica is
+// never accepted, not even once (it could be accepted again elsewhere).
 var ErrUnavailable = errors.New("redisstore: guard store unreachable")
 
 // Watch pings the primary through ping every ProbeEvery until ctx ends: a
@@ -151,51 +150,65 @@ func (k *FailoverKnownNetworks) Remember(ctx context.Context, now time.Time, use
 }
 
 // FailoverChallengeReplay is a challenge.ReplayCache over a shared one
-// that refuses at once, with ErrUnavailable, while a Failover is degraded,
-// so an outage costs no timeout per request: no challenge is issued that
-// could not be recorded, and none is accepted. The server answers such
-// attempts with 429 and Retry-After.
+// that follows a Failover: while it is degraded, or when a call fails,
+// challenges are recorded in a local cache instead, so untrusted clients
+// are still challenged during an outage (the failure policy: never "allow
+// everything", never "deny everyone"). The price, bounded and documented:
+// a solution recorded only locally could be spent once more at each other
+// replica during the outage, and it is still bound to one address and one
+// username and still spends that replica's hard budgets. Every solution
+// the primary accepts is also recorded locally, so one spent here during
+// an outage is not accepted again here after it.
 //
 // Create one with NewFailoverChallengeReplay; it is safe for concurrent
 // use.
 type FailoverChallengeReplay struct {
-	f       *Failover
-	primary challenge.ReplayCache
+	f              *Failover
+	primary, local challenge.ReplayCache
 }
 
 var _ challenge.ReplayCache = (*FailoverChallengeReplay)(nil)
 
 // NewFailoverChallengeReplay returns a FailoverChallengeReplay following f.
-func NewFailoverChallengeReplay(f *Failover, primary challenge.ReplayCache) (*FailoverChallengeReplay, error) {
-	if f == nil || primary == nil {
-		return nil, errors.New("redisstore: failover challenge replay needs a failover and a primary")
+func NewFailoverChallengeReplay(f *Failover, primary, local challenge.ReplayCache) (*FailoverChallengeReplay, error) {
+	if f == nil || primary == nil || local == nil {
+		return nil, errors.New("redisstore: failover challenge replay needs a failover, a primary and a local cache")
 	}
-	return &FailoverChallengeReplay{f: f, primary: primary}, nil
+	return &FailoverChallengeReplay{f: f, primary: primary, local: local}, nil
 }
 
-// Seen implements challenge.ReplayCache.
-func (c *FailoverChallengeReplay) Seen(ctx context.Context, now time.Time, nonce []byte, expires time.Time) (fresh bool, err error) {
-	if !c.f.healthy() {
-		return false, fmt.Errorf("challenge replay: %w", ErrUnavailable)
+// Seen implements challenge.ReplayCache: fresh only if neither the
+// primary (when it answers) nor the local cache has seen nonce.
+func (c *FailoverChallengeReplay) Seen(ctx context.Context, now time.Time, nonce []byte, expires time.Time) (bool, error) {
+	if c.f.healthy() {
+		var fresh bool
+		err := c.f.callPrimary(ctx, func(ctx context.Context) (err error) {
+			fresh, err = c.primary.Seen(ctx, now, nonce, expires)
+			return err
+		})
+		switch {
+		case err == nil && !fresh:
+			return false, nil
+		case err != nil && !unreachable(ctx, err):
+			return false, err
+		}
 	}
-	err = c.f.callPrimary(ctx, func(ctx context.Context) (err error) {
-		fresh, err = c.primary.Seen(ctx, now, nonce, expires)
-		return err
-	})
-	return fresh, err
+	return c.local.Seen(ctx, now, nonce, expires)
 }
 
-// Full implements challenge.ReplayCache: an unreachable cache is an
-// error, so the Issuer issues nothing it could not accept.
-func (c *FailoverChallengeReplay) Full(ctx context.Context, now time.Time) (full bool, err error) {
-	if !c.f.healthy() {
-		return false, fmt.Errorf("challenge replay: %w", ErrUnavailable)
+// Full implements challenge.ReplayCache on the cache Seen will record in.
+func (c *FailoverChallengeReplay) Full(ctx context.Context, now time.Time) (bool, error) {
+	if c.f.healthy() {
+		var full bool
+		err := c.f.callPrimary(ctx, func(ctx context.Context) (err error) {
+			full, err = c.primary.Full(ctx, now)
+			return err
+		})
+		if err == nil || !unreachable(ctx, err) {
+			return full, err
+		}
 	}
-	err = c.f.callPrimary(ctx, func(ctx context.Context) (err error) {
-		full, err = c.primary.Full(ctx, now)
-		return err
-	})
-	return full, err
+	return c.local.Full(ctx, now)
 }
 
 // FailoverDPoPReplay is a dpop.ReplayCache over a shared one that refuses

@@ -95,7 +95,11 @@ func newGuardState(cfg config.Serve, log *slog.Logger, onDegraded func(bool)) (*
 	if err != nil {
 		return nil, err
 	}
-	challengeReplay, err := redisstore.NewFailoverChallengeReplay(fo, redisstore.NewChallengeReplay(rdb, cfg.RedisPrefix))
+	challengeLocal, err := challenge.NewMemoryReplay(cfg.ChallengeReplayCapacity)
+	if err != nil {
+		return nil, err
+	}
+	challengeReplay, err := redisstore.NewFailoverChallengeReplay(fo, redisstore.NewChallengeReplay(rdb, cfg.RedisPrefix), challengeLocal)
 	if err != nil {
 		return nil, err
 	}
