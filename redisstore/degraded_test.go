@@ -56,7 +56,7 @@ func TestFailoverFollowers(t *testing.T) {
 		t.Fatalf("a replay: %v, degraded %v; want ErrReplay and still healthy", err, fo.Degraded())
 	}
 
-	srv.stop()
+	srv.Stop()
 	// The first call notices; known networks answer from local memory.
 	if ok, err := known.Known(ctx, now, "alice", net1); err != nil || ok {
 		t.Fatalf("known while Redis is away: %v %v; want false (only Redis knew it), no error", ok, err)
@@ -94,7 +94,7 @@ func TestFailoverFollowers(t *testing.T) {
 	if !fo.Degraded() {
 		t.Fatal("a failed probe recovered")
 	}
-	srv.start()
+	srv.Restart()
 	fo.Probe(ctx, ping)
 	if fo.Degraded() {
 		t.Fatal("still degraded after a successful probe")

@@ -76,7 +76,7 @@ func TestFailover(t *testing.T) {
 		t.Fatal("degraded while Redis answers")
 	}
 
-	srv.stop()
+	srv.Stop()
 	// Degraded: a's local budget is 10/2 = 5, refunds work locally.
 	if got := spend(a, 8); got != 5 {
 		t.Fatalf("degraded: %d of 8 allowed, want the divided burst 5", got)
@@ -101,7 +101,7 @@ func TestFailover(t *testing.T) {
 		t.Fatalf("invalid limit while degraded: %v", err)
 	}
 
-	srv.start() // empty: no persistence
+	srv.Restart() // empty: no persistence
 	// No probe before ProbeEvery: still local, still spent.
 	if got := spend(a, 1); got != 0 || !a.Degraded() {
 		t.Fatalf("before the probe: %d allowed, degraded %v; want 0 and true", got, a.Degraded())

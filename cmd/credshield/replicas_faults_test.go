@@ -32,7 +32,7 @@ func TestReplicasSurviveRedisOutage(t *testing.T) {
 	// hold the same device-credential and challenge secrets.
 	dataDir := filepath.Join(t.TempDir(), "data")
 	metricsA := freeAddr(t)
-	shared := append([]string{"--data-dir", dataDir, "--db", dsn, "--kek-file", testKEKFile(t), "--guard-store", rs.url(), "--redis-prefix", randomPrefix(t),
+	shared := append([]string{"--data-dir", dataDir, "--db", dsn, "--kek-file", testKEKFile(t), "--guard-store", rs.URL(), "--redis-prefix", randomPrefix(t),
 		"--replicas", "2", "--trusted-proxies", "127.0.0.1/32", "--attack-min-failures", "1000000"}, cheapHash...)
 	a := startServe(t, append([]string{"--metrics-listen", metricsA}, shared...)...)
 	b := startServe(t, shared...)
@@ -73,7 +73,7 @@ func TestReplicasSurviveRedisOutage(t *testing.T) {
 					return
 				}
 				if i == killAt {
-					kill.Do(rs.stop)
+					kill.Do(rs.Stop)
 				}
 				base := bases[i%2]
 				var ans answer
@@ -177,7 +177,7 @@ func TestReplicasSurviveRedisOutage(t *testing.T) {
 	}
 
 	// Redis comes back, empty; both replicas return to it on their own.
-	rs.start()
+	rs.Restart()
 	for _, base := range bases {
 		waitReady(t, base, "ready")
 	}

@@ -11,78 +11,20 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/credshield/credshield/redisstore/redistest"
 )
 
-// testRedisServer is a redis-server a test starts, stops and restarts
-// itself, on one loopback port, without persistence.
-type testRedisServer struct {
-	t    testing.TB
-	addr string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-}
-
-// startTestRedis starts a redis-server for t, or skips t when the binary
-// is missing (fails under CI=true). It is killed at cleanup.
-func startTestRedis(t testing.TB) *testRedisServer {
+// startTestRedis starts a redis-server the test owns (redistest): it can
+// kill it mid-burst and start it again on the same port.
+func startTestRedis(t testing.TB) *redistest.Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not found, and CI=true: the fault tests must run in CI")
-		}
-		t.Skip("redis-server not found: skipping the tests that stop and restart their own Redis")
-	}
-	r := &testRedisServer{t: t, addr: freeAddr(t)}
-	r.start()
-	t.Cleanup(r.stop)
-	return r
-}
-
-// url is the --guard-store URL of the server.
-func (r *testRedisServer) url() string { return "redis://" + r.addr + "/0" }
-
-// start runs the server on its port and waits until it answers.
-func (r *testRedisServer) start() {
-	r.t.Helper()
-	_, port, _ := net.SplitHostPort(r.addr)
-	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction")
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("start redis-server: %v", err)
-	}
-	r.mu.Lock()
-	r.cmd = cmd
-	r.mu.Unlock()
-	c := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server on %s does not answer", r.addr)
-		}
-		time.Sleep(10 * time.Millisecond) // waiting for a process to listen
-	}
-}
-
-// stop kills the server (as a crash would) and waits for it to exit.
-func (r *testRedisServer) stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-	r.cmd = nil
+	return redistest.Start(t)
 }
 
 // freeAddr returns a loopback address with a port free a moment ago.
