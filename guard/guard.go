@@ -34,6 +34,7 @@
 package guard
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -161,6 +162,12 @@ type Attempt struct {
 	// Device is the id of a device credential the server verified for
 	// Username (HMAC, expiry and account epoch); empty when none.
 	Device string
+	// TrustName, if set, is the name known networks are looked up and
+	// remembered under instead of Username. A proxy in front of an app
+	// that may compare names exactly sets it to the name as sent, so a
+	// login to "ALICE" (which an attacker can register) makes no network
+	// known for "alice"; budgets stay on the normalised Username.
+	TrustName string
 	// Solve verifies the challenge solution the client sent and returns
 	// the difficulty it proves; nil when the client sent none. The guard
 	// calls it only when a challenge is required and the hard budgets
@@ -276,19 +283,21 @@ func (g *Guard) Check(ctx context.Context, now time.Time, a Attempt) (Verdict, e
 	}
 	ip := a.IP.Unmap()
 	network := knownNetwork(ip)
+	trustName := cmp.Or(a.TrustName, a.Username)
 	if a.Device != "" {
-		return g.checkTrusted(ctx, now, TrustDevice, "dev:"+a.Device, g.cfg.Policy.Device, ReasonDevice, a.Username, network)
+		return g.checkTrusted(ctx, now, TrustDevice, "dev:"+a.Device, g.cfg.Policy.Device, ReasonDevice, trustName, network)
 	}
 	if g.cfg.Known != nil {
-		known, err := g.cfg.Known.Known(ctx, now, a.Username, network)
+		known, err := g.cfg.Known.Known(ctx, now, trustName, network)
 		if err != nil {
 			return Verdict{}, fmt.Errorf("guard: known networks: %w", err)
 		}
 		if known {
-			return g.checkTrusted(ctx, now, TrustNetwork, "knet:"+a.Username+"|"+network.String(), g.cfg.Policy.Network, ReasonNetwork, a.Username, network)
+			return g.checkTrusted(ctx, now, TrustNetwork, "knet:"+a.Username+"|"+network.String(), g.cfg.Policy.Network, ReasonNetwork, trustName, network)
 		}
 	}
 	v, err := g.checkUntrusted(ctx, now, a, ip, network)
+	v.username = trustName
 	if err == nil && !v.Allowed && g.cfg.Detector != nil {
 		// Refused attempts are failures too: a botnet that is being
 		// challenged or throttled must keep the detector on.

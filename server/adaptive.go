@@ -58,9 +58,10 @@ func newLoginGate(g Guard, devices Devices, chal Challenges, hasher Hasher, log 
 // password: it verifies the challenge solution in req only if the guard
 // asks for one. When the attempt is refused it writes the refusal (a
 // challenge or a 429) and returns ok false with a nil error; a guard store
-// failure is an error (the caller fails closed).
-func (g *loginGate) admit(ctx context.Context, w http.ResponseWriter, now time.Time, ip netip.Addr, req passwordGrant, deviceID string) (verdict guard.Verdict, ok bool, err error) {
-	attempt := guard.Attempt{Username: req.username, IP: ip, Device: deviceID}
+// failure is an error (the caller fails closed). trustName, if not empty,
+// is the name known networks are kept under (guard.Attempt.TrustName).
+func (g *loginGate) admit(ctx context.Context, w http.ResponseWriter, now time.Time, ip netip.Addr, req passwordGrant, deviceID, trustName string) (verdict guard.Verdict, ok bool, err error) {
+	attempt := guard.Attempt{Username: req.username, IP: ip, Device: deviceID, TrustName: trustName}
 	clientKey := challengeClientKey(ip.String(), req.username)
 	if req.challenge != "" {
 		attempt.Solve = func() (int, error) { return g.verifyChallenge(ctx, now, clientKey, req) }

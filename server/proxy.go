@@ -181,7 +181,9 @@ type exchange struct {
 
 // loginAttempt is an allowed login on its way to the upstream.
 type loginAttempt struct {
-	username string
+	username string // normalised: the guard's
+	exact    string // as sent: the device credential's
+	password bool   // a password grant: only its success proves a password
 	verdict  guard.Verdict
 	start    time.Time // when it was forwarded
 }
@@ -201,11 +203,29 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	ex := &exchange{ip: ip, trustedPeer: p.peerTrusted(r.RemoteAddr), w: w}
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
-	if r.Method == http.MethodPost && p.logins[loginKey(r.URL.Path)] {
-		if err := p.login(w, r, ex); err != nil {
-			p.writeError(w, r, err)
+	if p.logins[loginKey(r.URL.Path)] {
+		switch r.Method {
+		case http.MethodPost:
+			if err := p.login(w, r, ex); err != nil {
+				p.writeError(w, r, err)
+			}
+			return
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			// "post", PUT, PATCH...: some frameworks upper-case the
+			// method or route any of them to the login; none may reach
+			// it unguarded.
+			p.writeError(w, r, &oauthError{Status: http.StatusMethodNotAllowed, Code: "invalid_request",
+				Description: "method " + quoteShort(r.Method) + " is not allowed on a guarded login path; use POST"})
+			return
 		}
-		return
+	}
+	if up := r.Header.Get("Upgrade"); up != "" && !strings.EqualFold(strings.TrimSpace(up), "websocket") {
+		// An h2c (or other) upgrade would turn the connection into a
+		// tunnel to the app that the proxy cannot read, logins included;
+		// without the header the request goes on as plain HTTP/1.1.
+		r.Header.Del("Upgrade")
+		r.Header.Del("Http2-Settings")
 	}
 	// The upstream may answer while the request body is still coming
 	// (an echo, a bidirectional stream): without full duplex, an HTTP/1
@@ -219,13 +239,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 // the way the app would is refused rather than forwarded.
 func (p *Proxy) login(w http.ResponseWriter, r *http.Request, ex *exchange) error {
 	ctx := r.Context()
-	req, body, err := p.readLogin(w, r)
+	req, body, exact, passwordGrant, err := p.readLogin(w, r)
 	if err != nil {
 		p.metrics.attempt(outcomeInvalid)
 		return err
 	}
 	now := p.now()
-	verdict, ok, err := p.admit(ctx, w, now, ex.ip, req, p.trustedDevice(now, req))
+	verdict, ok, err := p.admit(ctx, w, now, ex.ip, req, p.trustedDevice(now, req.device, exact), exact)
 	if !ok {
 		return err
 	}
@@ -233,63 +253,103 @@ func (p *Proxy) login(w http.ResponseWriter, r *http.Request, ex *exchange) erro
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	r.ContentLength = int64(len(body))
 	r.TransferEncoding = nil
-	ex.login = &loginAttempt{username: req.username, verdict: verdict, start: time.Now()}
+	ex.login = &loginAttempt{username: req.username, exact: exact, password: passwordGrant, verdict: verdict, start: time.Now()}
 	p.rp.ServeHTTP(w, r)
 	return nil
 }
 
 // readLogin reads a login body (capped at MaxFormBytes) and what the guard
-// needs from it.
-func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request) (passwordGrant, []byte, error) {
-	var req passwordGrant
-	tooBig := &oauthError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Description: fmt.Sprintf("request body exceeds %d bytes", MaxFormBytes)}
-	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return req, nil, invalidRequest("a login body must not be compressed")
+// needs from it: the grant (username normalised for the budgets), the
+// body to forward, the username exactly as sent (device credentials are
+// bound to it: the app may compare names exactly, and "ALICE" must earn
+// nothing for "alice"), and whether it is a password grant (grant_type
+// absent or "password"), the only kind whose success proves a password.
+func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request) (req passwordGrant, body []byte, exact string, passwordGrant bool, err error) {
+	if err := checkLoginHeaders(r.Header); err != nil {
+		return req, nil, "", false, err
 	}
+	tooBig := &oauthError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Description: fmt.Sprintf("request body exceeds %d bytes", MaxFormBytes)}
 	if r.ContentLength > MaxFormBytes {
-		return req, nil, tooBig
+		return req, nil, "", false, tooBig
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(loginReadTimeout))
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return req, nil, tooBig
+			return req, nil, "", false, tooBig
 		}
-		return req, nil, invalidRequest("cannot read request body")
+		return req, nil, "", false, invalidRequest("cannot read request body")
 	}
 	fields, err := parseLoginBody(r.Header.Get("Content-Type"), body, p.cfg.UsernameField)
 	if err != nil {
-		return req, nil, invalidRequest("%v", err)
+		return req, nil, "", false, invalidRequest("%v", err)
 	}
-	for k := range r.URL.Query() {
+	query, qerr := url.ParseQuery(r.URL.RawQuery)
+	if qerr != nil || strings.IndexByte(r.URL.RawQuery, ';') >= 0 {
+		// Parsers disagree on such a query (some split on ';'): it could
+		// carry a username the guard never saw.
+		return req, nil, "", false, invalidRequest("the query string of a login must be plain key=value pairs joined by '&'")
+	}
+	for k := range query {
 		if strings.EqualFold(k, p.cfg.UsernameField) {
 			// An app that reads the name from the query would be judged
 			// on a name the guard never saw.
-			return req, nil, invalidRequest("%s must be sent in the body, not the query", quoteShort(p.cfg.UsernameField))
+			return req, nil, "", false, invalidRequest("%s must be sent in the body, not the query", quoteShort(p.cfg.UsernameField))
 		}
 	}
 	name, ok := fields[p.cfg.UsernameField]
 	if !ok {
-		return req, nil, invalidRequest("missing parameter: %s", p.cfg.UsernameField)
+		return req, nil, "", false, invalidRequest("missing parameter: %s", p.cfg.UsernameField)
 	}
 	if req.username, err = username.Normalize(name); err != nil {
-		return req, nil, invalidRequest("%v", err)
+		return req, nil, "", false, invalidRequest("%v", err)
 	}
 	if err := req.readAdaptive(r, fields, DeviceHeader); err != nil {
-		return req, nil, err
+		return req, nil, "", false, err
 	}
-	return req, body, nil
+	gt := fields["grant_type"]
+	return req, body, name, gt == "" || gt == "password", nil
+}
+
+// checkLoginHeaders refuses the headers of a login that the proxy and the
+// app could read differently: not exactly one Content-Type (servers keep
+// the first or the last), any Content-Encoding but identity, a Connection
+// header naming other headers (the proxy drops a header named there before
+// forwarding, so the app would parse a body the guard never judged), and
+// any Upgrade.
+func checkLoginHeaders(h http.Header) error {
+	if len(h["Content-Type"]) != 1 {
+		return invalidRequest("a login must carry exactly one Content-Type")
+	}
+	for _, line := range h["Content-Encoding"] {
+		for _, ce := range strings.Split(line, ",") {
+			if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
+				return invalidRequest("a login body must not be compressed")
+			}
+		}
+	}
+	for _, line := range h["Connection"] {
+		for _, tok := range strings.Split(line, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" && !strings.EqualFold(tok, "keep-alive") && !strings.EqualFold(tok, "close") {
+				return invalidRequest("Connection may only say keep-alive or close on a login")
+			}
+		}
+	}
+	if len(h["Upgrade"]) > 0 {
+		return invalidRequest("a login cannot upgrade the connection")
+	}
+	return nil
 }
 
 // trustedDevice returns the id of a valid device credential for the
-// username of req, or "". The proxy has no accounts, so credentials carry
-// epoch 0 and there is no account read.
-func (p *Proxy) trustedDevice(now time.Time, req passwordGrant) string {
-	if req.device == "" {
+// username exactly as sent, or "". The proxy has no accounts, so
+// credentials carry epoch 0 and there is no account read.
+func (p *Proxy) trustedDevice(now time.Time, token, exactUsername string) string {
+	if token == "" {
 		return ""
 	}
-	c, err := p.devices.Verify(now, req.device, req.username)
+	c, err := p.devices.Verify(now, token, exactUsername)
 	if err != nil || device.CheckEpoch(c, 0) != nil {
 		return ""
 	}
@@ -305,18 +365,19 @@ func (p *Proxy) settle(resp *http.Response) error {
 	if ex == nil || ex.login == nil {
 		return nil
 	}
-	ctx := resp.Request.Context()
+	// Settle even if the client has gone: the app judged the attempt.
+	ctx := context.WithoutCancel(resp.Request.Context())
 	la := ex.login
 	took := time.Since(la.start)
 	resp.Header.Del(DeviceHeader)
 	attrs := []slog.Attr{slog.String("username", la.username), slog.String("ip", ex.ip.String()),
 		slog.String("trust", string(la.verdict.Trust)), slog.Int("upstream_status", resp.StatusCode)}
 	switch {
-	case p.cfg.Success(resp.StatusCode):
+	case p.cfg.Success(resp.StatusCode) && la.password:
 		p.record(ctx, la.verdict, guard.Success)
 		p.metrics.attempt(outcomeSuccess)
 		p.recent.observe(time.Now(), took)
-		if tok := p.issueDevice(ctx, ex.w, p.now(), store.User{Username: la.username}); tok != "" {
+		if tok := p.issueDevice(ctx, ex.w, p.now(), store.User{Username: la.exact}); tok != "" {
 			ex.w.Header().Set(DeviceHeader, tok)
 		}
 		p.log.LogAttrs(ctx, slog.LevelInfo, "login.success", attrs...)
@@ -330,7 +391,9 @@ func (p *Proxy) settle(resp *http.Response) error {
 			p.floor.pad(ctx, la.start)
 		}
 	default:
-		// No password was judged (or the app would not say): refund.
+		// No password was judged (or the app would not say), or another
+		// grant succeeded (a refresh token proves no password): refund,
+		// and no trust.
 		p.record(ctx, la.verdict, guard.Aborted)
 		if resp.StatusCode >= 500 {
 			p.metrics.attempt(outcomeUnavailable)
@@ -346,7 +409,7 @@ func (p *Proxy) settle(resp *http.Response) error {
 // allowed login's reservation is refunded — the app judged nothing.
 func (p *Proxy) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if ex := exchangeFrom(r.Context()); ex != nil && ex.login != nil {
-		p.record(r.Context(), ex.login.verdict, guard.Aborted)
+		p.record(context.WithoutCancel(r.Context()), ex.login.verdict, guard.Aborted)
 		p.metrics.attempt(outcomeUnavailable)
 	}
 	p.writeError(w, r, &oauthError{Status: http.StatusBadGateway, Code: "temporarily_unavailable", Description: "the upstream service did not answer", RetryAfter: 1, Cause: err})
@@ -399,6 +462,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 var forwardingHeaders = map[string]bool{
 	"Forwarded": true, "X-Real-Ip": true, "True-Client-Ip": true, "Cf-Connecting-Ip": true,
 	"X-Client-Ip": true, "X-Cluster-Client-Ip": true, "Fastly-Client-Ip": true, "X-Original-Forwarded-For": true,
+	"X-Forwarded": true, "Client-Ip": true, "X-Originating-Ip": true, "X-Remote-Addr": true, "X-Remote-Ip": true,
 }
 
 // inboundProto is the scheme the client used: a trusted proxy's word for

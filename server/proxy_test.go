@@ -278,7 +278,7 @@ func TestProxyPassesThrough(t *testing.T) {
 		}
 		defer conn.Close()
 		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(conn, "GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		fmt.Fprintf(conn, "GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
 		br := bufio.NewReader(conn)
 		res, err := http.ReadResponse(br, nil)
 		if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
@@ -287,6 +287,26 @@ func TestProxyPassesThrough(t *testing.T) {
 		fmt.Fprintf(conn, "ping\n")
 		if line, err := br.ReadString('\n'); err != nil || line != "echo: ping\n" {
 			t.Errorf("after upgrade: %q %v", line, err)
+		}
+	})
+
+	// Any other upgrade (h2c would make the connection a tunnel the
+	// proxy cannot read, logins included) goes on as plain HTTP/1.1.
+	t.Run("h2c upgrade dropped", func(t *testing.T) {
+		conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "GET /headers HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("h2c upgrade: %v %v", res, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		if strings.Contains(strings.ToLower(string(b)), "h2c") || strings.Contains(string(b), "Http2-Settings") {
+			t.Errorf("the app saw the h2c upgrade: %s", b)
 		}
 	})
 }
@@ -420,6 +440,13 @@ func TestProxyRefusesBadLoginBodies(t *testing.T) {
 		{"multipart", "/token", "multipart/form-data; boundary=x", "--x--", nil, http.StatusBadRequest},
 		{"compressed", "/token", form, "username=alice&password=x", []string{"Content-Encoding", "gzip"}, http.StatusBadRequest},
 		{"username in the query", "/token?username=alice", form, "username=decoy&password=x", nil, http.StatusBadRequest},
+		{"semicolon in the query", "/token?a=1;username=alice", form, "username=decoy&password=x", nil, http.StatusBadRequest},
+		{"second encoding", "/token", form, "username=alice&password=x", []string{"Content-Encoding", "identity, gzip"}, http.StatusBadRequest},
+		// Connection names headers the proxy drops before forwarding: the
+		// app would read this body without its Content-Type (FastAPI: as
+		// JSON) and log in another account than the guard saw.
+		{"connection drops the content type", "/token", form, `{"username":"bob","password":"hunter2hunter2","z":"&username=alice&"}`, []string{"Connection", "Content-Type"}, http.StatusBadRequest},
+		{"upgrade on a login", "/token", form, "username=alice&password=x", []string{"Upgrade", "websocket"}, http.StatusBadRequest},
 		{"json array", "/token", js, `[{"username":"alice"}]`, nil, http.StatusBadRequest},
 		{"json repeated member", "/token", js, `{"username":"decoy","username":"alice","password":"x"}`, nil, http.StatusBadRequest},
 		{"json member in another case", "/token", js, `{"username":"decoy","UserName":"alice","password":"x"}`, nil, http.StatusBadRequest},
@@ -447,11 +474,35 @@ func TestProxyRefusesBadLoginBodies(t *testing.T) {
 	} else {
 		res.Body.Close()
 	}
+	// Two Content-Types: servers keep the first or the last.
+	req, _ = http.NewRequest(http.MethodPost, e.ts.URL+"/token", strings.NewReader("username=alice&password=x"))
+	req.Header.Add("Content-Type", form)
+	req.Header.Add("Content-Type", js)
+	if res, err := e.ts.Client().Do(req); err != nil || res.StatusCode != http.StatusBadRequest {
+		t.Errorf("two Content-Types: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 	if e.app.Logins() != 0 {
 		t.Fatalf("the app received %d of the refused bodies", e.app.Logins())
 	}
-	if e.attempts(outcomeInvalid) != len(tests)+1 {
-		t.Errorf("invalid_request count %d, want %d", e.attempts(outcomeInvalid), len(tests)+1)
+	if e.attempts(outcomeInvalid) != len(tests)+2 {
+		t.Errorf("invalid_request count %d, want %d", e.attempts(outcomeInvalid), len(tests)+2)
+	}
+	// Any method but POST, GET, HEAD and OPTIONS on a login path, in any
+	// spelling (some frameworks upper-case "post"), never reaches the app.
+	for _, m := range []string{"post", "PUT", "PATCH"} {
+		req, _ := http.NewRequest(m, e.ts.URL+"/token", strings.NewReader("username=alice&password=x"))
+		req.Header.Set("Content-Type", form)
+		res, err := e.ts.Client().Do(req)
+		if err != nil || res.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s /token: %v %v; want 405", m, res, err)
+			continue
+		}
+		res.Body.Close()
+	}
+	if e.app.Logins() != 0 {
+		t.Fatalf("the app received %d logins sent with other methods", e.app.Logins())
 	}
 	if r := e.login("alice", "correct horse battery"); r.status != http.StatusOK || e.app.Logins() != 1 {
 		t.Errorf("a good login after the refusals: %d %s (a refusal was charged?)", r.status, r.body)
@@ -538,5 +589,42 @@ func TestParseLoginBodyKeepsStrings(t *testing.T) {
 	}
 	if _, err := parseLoginBody("application/json", bytes.Repeat([]byte{0xff}, 4), "username"); err == nil {
 		t.Error("invalid UTF-8 accepted")
+	}
+}
+
+// Trust is earned only by proving a password, and only for the name
+// exactly as sent: an app that compares names exactly has "ALICE" and
+// "alice" as two accounts, and a device credential from the first (which
+// an attacker can register) must buy nothing against the second; a
+// success of another grant (a refresh token) proves no password.
+func TestProxyTrustNeedsThePasswordOfThatExactName(t *testing.T) {
+	pol := unlimited()
+	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
+	app := proxytest.New(map[string]string{"alice": "correct horse battery", "ALICE": "attacker's own", "bob": "hunter2hunter2"})
+	e := newProxyEnv(t, app, envParts{policy: pol}, nil)
+
+	upper := e.login("ALICE", "attacker's own")
+	dev := upper.header.Get(DeviceHeader)
+	if upper.status != http.StatusOK || dev == "" {
+		t.Fatalf("login as ALICE: %d, device %q", upper.status, dev)
+	}
+	if r := e.login("bob", "wrong"); r.status != http.StatusUnauthorized {
+		t.Fatalf("spending the address's budget: %d %s", r.status, r.body)
+	}
+	// The address is spent: only a device credential for that very name
+	// gets through now.
+	if r := e.login("alice", "correct horse battery", DeviceHeader, dev); r.status == http.StatusOK {
+		t.Errorf("ALICE's device credential let the address through for alice: %d", r.status)
+	}
+	if r := e.login("ALICE", "attacker's own", DeviceHeader, dev); r.status != http.StatusOK {
+		t.Errorf("ALICE's own device credential: %d %s", r.status, r.body)
+	}
+
+	// A refresh-style grant that the app answers 200 earns no credential.
+	e2 := newProxyEnv(t, newApp(), envParts{policy: unlimited()}, nil)
+	form := url.Values{"grant_type": {"refresh_token"}, "username": {"alice"}, "password": {"correct horse battery"}}
+	r := e2.post("/token", "application/x-www-form-urlencoded", form.Encode())
+	if r.status != http.StatusOK || r.header.Get(DeviceHeader) != "" || strings.Contains(r.header.Get("Set-Cookie"), deviceCookie) {
+		t.Errorf("refresh_token grant: %d, device %q, cookie %q; want the app's 200 and no credential", r.status, r.header.Get(DeviceHeader), r.header.Get("Set-Cookie"))
 	}
 }

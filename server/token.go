@@ -107,7 +107,7 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 	}
 
 	// 2. The guard, before any hash: deny, demand a challenge, or allow.
-	verdict, ok, err := s.admit(ctx, w, now, ip, req, dev.ID)
+	verdict, ok, err := s.admit(ctx, w, now, ip, req, dev.ID, "")
 	if !ok {
 		return err
 	}

@@ -133,8 +133,8 @@ func (a *App) stream(w http.ResponseWriter) {
 
 // upgrade switches to an "echo" protocol that writes back each line.
 func upgrade(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Upgrade") != "echo" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "want Upgrade: echo"})
+	if r.Header.Get("Upgrade") != "websocket" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "want Upgrade: websocket"})
 		return
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
@@ -142,7 +142,7 @@ func upgrade(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
-	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
 	_ = brw.Flush()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	line, err := bufio.NewReader(brw).ReadString('\n')
