@@ -81,7 +81,9 @@ func TestProcessPool(t *testing.T) {
 
 	// A caller that gives up mid-solve gets ctx's error at once, and a
 	// fresh process replaces the busy one.
-	hard := issue(20) // about a million evaluations: never finishes here
+	// 2^32 evaluations expected: the chance of a solution within the
+	// 200 ms below (some 10^4 evaluations) is about 10^-6.
+	hard := issue(challenge.MaxDifficulty)
 	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	if _, _, err := p.solve(cctx, hard.Token); err == nil {
