@@ -2,43 +2,25 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/credshield/credshield/store"
+	"github.com/credshield/credshield/store/sealedsql"
 )
 
 // Sealed secrets and signing keys (migration 00005). The store never sees
 // plaintext: blobs are sealed by the caller (package seal) and kept as
 // base64url TEXT, so the one migration file fits both dialects.
 
-var blobEnc = base64.RawURLEncoding
+// sealedDialect is this store's SQL for the sealed tables.
+var sealedDialect = sealedsql.Dialect{Name: "postgres", Numbered: true, KidOrder: `kid COLLATE "C"`, MapErr: mapErr}
 
 // GetOrCreateSecret returns the sealed secret stored under name, storing
-// sealed first when there is none, atomically: when replicas start
-// together, the first insert wins and every replica gets its blob (which
-// may not be the one it passed), so all share one secret.
+// sealed first when there is none, atomically (sealedsql).
 func (s *Store) GetOrCreateSecret(ctx context.Context, name string, sealed []byte, now time.Time) ([]byte, error) {
-	if name == "" || len(sealed) == 0 {
-		return nil, errors.New("postgres: get or create secret: empty name or blob")
-	}
-	if _, err := s.db.ExecContext(ctx,
-		`INSERT INTO sealed_secrets (name, sealed, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
-		name, blobEnc.EncodeToString(sealed), now.UnixMilli()); err != nil {
-		return nil, fmt.Errorf("postgres: get or create secret %s: %w", name, err)
-	}
-	var enc string
-	if err := s.db.QueryRowContext(ctx, `SELECT sealed FROM sealed_secrets WHERE name = $1`, name).Scan(&enc); err != nil {
-		return nil, fmt.Errorf("postgres: get or create secret %s: %w", name, mapErr(err))
-	}
-	b, err := blobEnc.DecodeString(enc)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: get or create secret %s: stored blob: %w", name, err)
-	}
-	return b, nil
+	return sealedDialect.GetOrCreateSecret(ctx, s.db, name, sealed, now)
 }
 
 // ReplaceSecret swaps the sealed secret under name from old to new (a
@@ -53,7 +35,7 @@ func (s *Store) ReplaceSecret(ctx context.Context, name string, old, new []byte)
 	err := s.db.QueryRowContext(ctx,
 		`WITH u AS (UPDATE sealed_secrets SET sealed = $1 WHERE name = $2 AND sealed = $3 RETURNING 1)
 		 SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM sealed_secrets WHERE name = $2)`,
-		blobEnc.EncodeToString(new), name, blobEnc.EncodeToString(old)).Scan(&updated, &exists)
+		sealedsql.BlobEncoding.EncodeToString(new), name, sealedsql.BlobEncoding.EncodeToString(old)).Scan(&updated, &exists)
 	switch {
 	case err != nil:
 		return fmt.Errorf("postgres: replace secret %s: %w", name, err)
@@ -66,46 +48,10 @@ func (s *Store) ReplaceSecret(ctx context.Context, name string, old, new []byte)
 	}
 }
 
-const signingKeyColumns = `kid, alg, created_at, not_before, sealed`
-
-// querier is what signingKeys reads through: the pool or a transaction.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // SigningKeys returns every stored signing key, oldest first (by creation,
 // then kid, bytewise); empty, not nil, when there is none.
 func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	keys, err := signingKeys(ctx, s.db)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: signing keys: %w", err)
-	}
-	return keys, nil
-}
-
-func signingKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at, kid COLLATE "C"`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	keys := []store.SigningKey{}
-	for rows.Next() {
-		var (
-			k                  store.SigningKey
-			created, notBefore int64
-			enc                string
-		)
-		if err := rows.Scan(&k.ID, &k.Alg, &created, &notBefore, &enc); err != nil {
-			return nil, err
-		}
-		if k.Sealed, err = blobEnc.DecodeString(enc); err != nil {
-			return nil, fmt.Errorf("key %s: stored blob: %w", k.ID, err)
-		}
-		k.Created, k.NotBefore = fromMillis(created), fromMillis(notBefore)
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+	return sealedDialect.SigningKeys(ctx, s.db)
 }
 
 // UpdateSigningKeys reads every signing key and applies the change fn
@@ -133,27 +79,8 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Sign
 		'credshield-signing-keys/' || current_database() || '/' || coalesce(current_schema(), ''), 0))`); err != nil {
 		return fmt.Errorf("postgres: update signing keys: lock: %w", err)
 	}
-	keys, err := signingKeys(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("postgres: update signing keys: %w", err)
-	}
-	change, err := fn(keys)
-	if err != nil {
+	if err := sealedDialect.UpdateSigningKeys(ctx, tx, fn); err != nil {
 		return err
-	}
-	for _, kid := range change.Delete {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM signing_keys WHERE kid = $1`, kid); err != nil {
-			return fmt.Errorf("postgres: update signing keys: delete %s: %w", kid, err)
-		}
-	}
-	for _, k := range change.Add {
-		if k.ID == "" || k.Alg == "" || len(k.Sealed) == 0 {
-			return errors.New("postgres: update signing keys: key without kid, alg or sealed blob")
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-			k.ID, k.Alg, k.Created.UnixMilli(), k.NotBefore.UnixMilli(), blobEnc.EncodeToString(k.Sealed)); err != nil {
-			return fmt.Errorf("postgres: update signing keys: add %s: %w", k.ID, mapErr(err))
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("postgres: update signing keys: commit: %w", err)

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -12,36 +10,20 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/credshield/credshield/store"
+	"github.com/credshield/credshield/store/sealedsql"
 )
 
 // Sealed secrets and signing keys (migration 00005). The store never sees
 // plaintext: blobs are sealed by the caller (package seal) and kept as
 // base64url TEXT.
 
-var blobEnc = base64.RawURLEncoding
+// sealedDialect is this store's SQL for the sealed tables.
+var sealedDialect = sealedsql.Dialect{Name: "sqlite", Numbered: false, KidOrder: `kid`, MapErr: mapKeyErr}
 
 // GetOrCreateSecret returns the sealed secret stored under name, storing
-// sealed first when there is none, atomically: when several processes
-// race, the first insert wins and every caller gets its blob (which may
-// not be the one it passed).
+// sealed first when there is none, atomically (sealedsql).
 func (s *Store) GetOrCreateSecret(ctx context.Context, name string, sealed []byte, now time.Time) ([]byte, error) {
-	if name == "" || len(sealed) == 0 {
-		return nil, errors.New("sqlite: get or create secret: empty name or blob")
-	}
-	if _, err := s.rw.ExecContext(ctx,
-		`INSERT INTO sealed_secrets (name, sealed, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
-		name, blobEnc.EncodeToString(sealed), now.UnixMilli()); err != nil {
-		return nil, fmt.Errorf("sqlite: get or create secret %s: %w", name, err)
-	}
-	var enc string
-	if err := s.rw.QueryRowContext(ctx, `SELECT sealed FROM sealed_secrets WHERE name = ?`, name).Scan(&enc); err != nil {
-		return nil, fmt.Errorf("sqlite: get or create secret %s: %w", name, mapErr(err))
-	}
-	b, err := blobEnc.DecodeString(enc)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: get or create secret %s: stored blob: %w", name, err)
-	}
-	return b, nil
+	return sealedDialect.GetOrCreateSecret(ctx, s.rw, name, sealed, now)
 }
 
 // ReplaceSecret swaps the sealed secret under name from old to new (a
@@ -53,7 +35,7 @@ func (s *Store) ReplaceSecret(ctx context.Context, name string, old, new []byte)
 		return errors.New("sqlite: replace secret: empty blob")
 	}
 	res, err := s.rw.ExecContext(ctx, `UPDATE sealed_secrets SET sealed = ? WHERE name = ? AND sealed = ?`,
-		blobEnc.EncodeToString(new), name, blobEnc.EncodeToString(old))
+		sealedsql.BlobEncoding.EncodeToString(new), name, sealedsql.BlobEncoding.EncodeToString(old))
 	if err != nil {
 		return fmt.Errorf("sqlite: replace secret %s: %w", name, err)
 	}
@@ -72,47 +54,10 @@ func (s *Store) ReplaceSecret(ctx context.Context, name string, old, new []byte)
 	return fmt.Errorf("sqlite: replace secret %s: %w", name, store.ErrStale)
 }
 
-const signingKeyColumns = `kid, alg, created_at, not_before, sealed`
-
-// querier is what SigningKeys and UpdateSigningKeys read through: the read
-// pool or a transaction.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // SigningKeys returns every stored signing key, oldest first (by creation,
-// then kid); empty, not nil, when there is none.
+// then kid, bytewise); empty, not nil, when there is none.
 func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	keys, err := signingKeys(ctx, s.ro)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: signing keys: %w", err)
-	}
-	return keys, nil
-}
-
-func signingKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	keys := []store.SigningKey{}
-	for rows.Next() {
-		var (
-			k                  store.SigningKey
-			created, notBefore int64
-			enc                string
-		)
-		if err := rows.Scan(&k.ID, &k.Alg, &created, &notBefore, &enc); err != nil {
-			return nil, err
-		}
-		if k.Sealed, err = blobEnc.DecodeString(enc); err != nil {
-			return nil, fmt.Errorf("key %s: stored blob: %w", k.ID, err)
-		}
-		k.Created, k.NotBefore = fromMillis(created), fromMillis(notBefore)
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+	return sealedDialect.SigningKeys(ctx, s.ro)
 }
 
 // UpdateSigningKeys reads every signing key and applies the change fn
@@ -132,27 +77,8 @@ func (s *Store) UpdateSigningKeys(ctx context.Context, fn func(keys []store.Sign
 			err = withRollback(err, tx)
 		}
 	}()
-	keys, err := signingKeys(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("sqlite: update signing keys: %w", err)
-	}
-	change, err := fn(keys)
-	if err != nil {
+	if err := sealedDialect.UpdateSigningKeys(ctx, tx, fn); err != nil {
 		return err
-	}
-	for _, kid := range change.Delete {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM signing_keys WHERE kid = ?`, kid); err != nil {
-			return fmt.Errorf("sqlite: update signing keys: delete %s: %w", kid, err)
-		}
-	}
-	for _, k := range change.Add {
-		if k.ID == "" || k.Alg == "" || len(k.Sealed) == 0 {
-			return errors.New("sqlite: update signing keys: key without kid, alg or sealed blob")
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?)`,
-			k.ID, k.Alg, k.Created.UnixMilli(), k.NotBefore.UnixMilli(), blobEnc.EncodeToString(k.Sealed)); err != nil {
-			return fmt.Errorf("sqlite: update signing keys: add %s: %w", k.ID, mapKeyErr(err))
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: update signing keys: commit: %w", err)
