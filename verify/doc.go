@@ -35,4 +35,16 @@
 // forward-auth endpoint) enforce both; services that must honour them at
 // once should sit behind /verify instead. Short access-token lifetimes bound
 // the rest.
+//
+// # What is stable
+//
+// credshield's public Go API is this package and the types it is built on:
+// [Config], [Verifier] and its methods, [Claims], [Error],
+// [ClaimsFromContext], the embedded token.Claims fields, and the
+// dpop.ReplayCache interface and dpop.NonceSource that Config takes. These
+// keep their meaning across minor versions; a breaking change comes with a
+// new major version of the module. The rest of packages token and dpop is
+// exported because this package needs it, not for outside use, and may
+// change in any release; everything under internal/ cannot be imported at
+// all.
 package verify

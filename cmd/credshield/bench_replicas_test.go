@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credshield/credshield/store/storetest"
+	"github.com/credshield/credshield/internal/store/storetest"
 )
 
 // benchReplica runs `credshield serve` in-process for a benchmark and

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/credshield/credshield/challenge"
+	"github.com/credshield/credshield/internal/challenge"
 )
 
 // maxChallengeInput bounds what `challenge solve -` reads from stdin: a

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credshield/credshield/challenge"
+	"github.com/credshield/credshield/internal/challenge"
 )
 
 func TestChallengeSolve(t *testing.T) {

@@ -7,10 +7,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/credshield/credshield/config"
-	"github.com/credshield/credshield/store"
-	"github.com/credshield/credshield/store/postgres"
-	"github.com/credshield/credshield/store/sqlite"
+	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/store"
+	"github.com/credshield/credshield/internal/store/postgres"
+	"github.com/credshield/credshield/internal/store/sqlite"
 )
 
 // accountStore is what the commands use of a store: the method set

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/credshield/credshield/store"
-	"github.com/credshield/credshield/store/storetest"
+	"github.com/credshield/credshield/internal/store"
+	"github.com/credshield/credshield/internal/store/storetest"
 )
 
 // TestDBFlag runs the user commands against each backend --db names and

@@ -10,13 +10,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/credshield/credshield/challenge"
-	"github.com/credshield/credshield/clientip"
-	"github.com/credshield/credshield/config"
-	"github.com/credshield/credshield/device"
-	"github.com/credshield/credshield/guard"
-	"github.com/credshield/credshield/password"
-	"github.com/credshield/credshield/server"
+	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/clientip"
+	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/device"
+	"github.com/credshield/credshield/internal/guard"
+	"github.com/credshield/credshield/internal/password"
+	"github.com/credshield/credshield/internal/server"
 )
 
 // defence is the login defence as serve and protect build it from the

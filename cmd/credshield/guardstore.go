@@ -8,12 +8,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/credshield/credshield/challenge"
-	"github.com/credshield/credshield/config"
 	"github.com/credshield/credshield/dpop"
-	"github.com/credshield/credshield/guard"
-	"github.com/credshield/credshield/limit"
-	"github.com/credshield/credshield/redisstore"
+	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/guard"
+	"github.com/credshield/credshield/internal/limit"
+	"github.com/credshield/credshield/internal/redisstore"
 )
 
 // guardState is where the guard and the replay caches keep their state:

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/credshield/credshield/config"
+	"github.com/credshield/credshield/internal/config"
 	"github.com/credshield/credshield/token"
 )
 

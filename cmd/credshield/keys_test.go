@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credshield/credshield/config"
+	"github.com/credshield/credshield/internal/config"
 	"github.com/credshield/credshield/token"
 )
 

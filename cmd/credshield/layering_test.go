@@ -13,28 +13,31 @@ import (
 // package pulls in the CLI.
 func TestLayering(t *testing.T) {
 	const mod = "github.com/credshield/credshield/"
+	const in = mod + "internal/"
 	rules := []struct {
 		pkg    string
 		banned []string
 	}{
-		{"guard", []string{"net/http", mod + "server", mod + "store"}},
-		{"limit", []string{"net/http", mod + "guard", mod + "server"}},
-		{"password", []string{"net/http", mod + "store", mod + "server"}},
-		{"token", []string{"net/http", mod + "store", mod + "server"}},
-		{"username", []string{"net/http"}},
-		{"store/sqlite", []string{"net/http", mod + "server", mod + "guard"}},
-		{"store/postgres", []string{"net/http", mod + "server", mod + "guard"}},
-		{"scan", []string{mod + "guard", mod + "store", mod + "server", mod + "limit", mod + "password"}},
-		{"server", []string{mod + "store/sqlite", mod + "store/postgres", "github.com/spf13/cobra"}},
+		{"internal/guard", []string{"net/http", in + "server", in + "store"}},
+		{"internal/limit", []string{"net/http", in + "guard", in + "server"}},
+		{"internal/password", []string{"net/http", in + "store", in + "server"}},
+		{"token", []string{"net/http", in + "store", in + "server"}},
+		{"internal/username", []string{"net/http"}},
+		{"internal/store/sqlite", []string{"net/http", in + "server", in + "guard"}},
+		{"internal/store/postgres", []string{"net/http", in + "server", in + "guard"}},
+		{"internal/scan", []string{in + "guard", in + "store", in + "server", in + "limit", in + "password"}},
+		{"internal/server", []string{in + "store/sqlite", in + "store/postgres", "github.com/spf13/cobra"}},
+		// The public packages must not expose or pull in the service's
+		// internals beyond the token and DPoP types verify is built on.
+		{"verify", []string{in + "server", in + "store", in + "guard", "github.com/spf13/cobra"}},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", mod+r.pkg).CombinedOutput()
+		// A rule naming a package that does not exist fails: a move or a
+		// rename must carry its rules along, not silently disable them.
 		if err != nil {
-			if strings.Contains(string(out), "no required module provides") || strings.Contains(string(out), "cannot find package") || strings.Contains(string(out), "no Go files") {
-				t.Logf("%s: not built yet", r.pkg)
-				continue
-			}
-			t.Fatalf("go list %s: %v\n%s", r.pkg, err, out)
+			t.Errorf("go list %s: %v\n%s", r.pkg, err, out)
+			continue
 		}
 		deps := strings.Fields(string(out))
 		for _, b := range r.banned {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/credshield/credshield/config"
-	"github.com/credshield/credshield/server"
+	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/server"
 )
 
 func newProtectCmd(e *env) *cobra.Command {

@@ -13,10 +13,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/credshield/credshield/challenge"
-	"github.com/credshield/credshield/server"
-	"github.com/credshield/credshield/server/proxytest"
-	"github.com/credshield/credshield/store/storetest"
+	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/server"
+	"github.com/credshield/credshield/internal/server/proxytest"
+	"github.com/credshield/credshield/internal/store/storetest"
 )
 
 // stuffingApp is a FastAPI-style app with 200 accounts and only the

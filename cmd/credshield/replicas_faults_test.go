@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/credshield/credshield/challenge"
-	"github.com/credshield/credshield/store/storetest"
+	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/store/storetest"
 )
 
 // TestReplicasSurviveRedisOutage runs two replicas on a Redis the test

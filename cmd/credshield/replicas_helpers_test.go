@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credshield/credshield/redisstore/redistest"
+	"github.com/credshield/credshield/internal/redisstore/redistest"
 )
 
 // startTestRedis starts a redis-server the test owns (redistest): it can

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credshield/credshield/store/storetest"
+	"github.com/credshield/credshield/internal/store/storetest"
 )
 
 // twoReplicas starts two replicas on one PostgreSQL schema and one Redis

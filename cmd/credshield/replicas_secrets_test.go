@@ -17,11 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credshield/credshield/config"
-	"github.com/credshield/credshield/seal"
-	"github.com/credshield/credshield/secret"
-	"github.com/credshield/credshield/store/postgres"
-	"github.com/credshield/credshield/store/storetest"
+	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/seal"
+	"github.com/credshield/credshield/internal/secret"
+	"github.com/credshield/credshield/internal/store/postgres"
+	"github.com/credshield/credshield/internal/store/storetest"
 	"github.com/credshield/credshield/token"
 )
 

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/credshield/credshield/store/storetest"
+	"github.com/credshield/credshield/internal/store/storetest"
 )
 
 // redisURL returns CREDSHIELD_TEST_REDIS, skipping the test when it is not

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/credshield/credshield/config"
-	"github.com/credshield/credshield/secret"
+	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/secret"
 )
 
 // Exit codes.

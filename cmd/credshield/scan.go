@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/credshield/credshield/scan"
-	"github.com/credshield/credshield/scan/report"
+	"github.com/credshield/credshield/internal/scan"
+	"github.com/credshield/credshield/internal/scan/report"
 )
 
 // Exit codes of credshield scan beyond exitOK, exitError and exitUsage.

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/credshield/credshield/config"
-	"github.com/credshield/credshield/seal"
-	"github.com/credshield/credshield/secret"
+	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/seal"
+	"github.com/credshield/credshield/internal/secret"
 	"github.com/credshield/credshield/token"
 )
 

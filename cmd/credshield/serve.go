@@ -15,12 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/credshield/credshield/challenge"
-	"github.com/credshield/credshield/config"
-	"github.com/credshield/credshield/device"
 	"github.com/credshield/credshield/dpop"
-	"github.com/credshield/credshield/password"
-	"github.com/credshield/credshield/server"
+	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/device"
+	"github.com/credshield/credshield/internal/password"
+	"github.com/credshield/credshield/internal/server"
 	"github.com/credshield/credshield/token"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/credshield/credshield/config"
-	"github.com/credshield/credshield/simulate"
+	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/simulate"
 )
 
 func newSimulateCmd(e *env) *cobra.Command {

@@ -15,11 +15,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/credshield/credshield/config"
-	"github.com/credshield/credshield/password"
-	"github.com/credshield/credshield/store"
-	"github.com/credshield/credshield/userfile"
-	"github.com/credshield/credshield/username"
+	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/password"
+	"github.com/credshield/credshield/internal/store"
+	"github.com/credshield/credshield/internal/userfile"
+	"github.com/credshield/credshield/internal/username"
 )
 
 func newUserCmd(e *env) *cobra.Command {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credshield/credshield/store"
-	"github.com/credshield/credshield/store/sqlite"
+	"github.com/credshield/credshield/internal/store"
+	"github.com/credshield/credshield/internal/store/sqlite"
 )
 
 // TestUserCommandsRevokeSessions: `user reset` and `user disable` revoke

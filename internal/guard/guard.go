@@ -1,0 +1,529 @@
+// Package guard is the login defence: it decides whether an attempt may
+// reach the password hash at all, and it does so before any account is
+// looked up, so a refusal costs microseconds and tells nothing about which
+// accounts exist.
+//
+// Credential stuffing replays leaked pairs, each tried once, from many
+// addresses. A per-username limit (the usual "remediation") never fires
+// against it; the limits that bite are per source address, per network
+// (IPv4 /24; IPv6 /64, /56 and /48, because one IPv6 customer holds a
+// whole /64 or /48), per username — tracked for every name, existing or
+// not — and per username and address. Check reserves one unit on every one
+// of those keys in a single atomic store call; Record refunds them when the
+// login succeeds, so the budgets count failures and a legitimate user who
+// logs in never burns one.
+//
+// Budgets alone fail both ways: a botnet of 10^5 addresses at one attempt
+// each never trips a per-address budget, and a per-account budget lets an
+// attacker lock the real owner out. So the guard is adaptive:
+//
+//   - trusted clients — a valid device credential for this user (package
+//     device), or a network (IPv4 /24, IPv6 /48) this user logged in from
+//     in the last 30 days — keep a budget of their own and never meet the
+//     per-account, per-address or per-network budgets untrusted clients
+//     share, nor challenges;
+//   - untrusted clients past a soft budget (per address, per account), or
+//     any untrusted client while the Detector says the service is under
+//     attack, must solve a memory-hard challenge (package challenge) for
+//     each attempt, until a hard budget says 429; the per-account hard
+//     budget is NIST SP 800-63B's cap of 100 consecutive failures.
+//
+// The package knows nothing of HTTP: the server passes the normalised
+// username, the resolved client address, a verified device id and a way to
+// verify a challenge solution.
+package guard
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/credshield/credshield/internal/limit"
+)
+
+// Reason names the budget that denied an attempt or demanded a challenge.
+// It is reported in metrics and logs, never to the client, who learns only
+// when to retry.
+type Reason string
+
+// Reasons, one per budget, plus the detector.
+const (
+	ReasonNone      Reason = ""
+	ReasonIP        Reason = "ip"        // one address (IPv6: its /64)
+	ReasonIPSoft    Reason = "ip_soft"   // the address's soft budget: challenge
+	ReasonSubnet    Reason = "subnet"    // IPv4 /24, IPv6 /56
+	ReasonSubnet48  Reason = "subnet48"  // IPv6 /48
+	ReasonUser      Reason = "user"      // one username's shared budget: challenge
+	ReasonUserHard  Reason = "user_hard" // 100 failures: deny
+	ReasonUserIP    Reason = "user_ip"   // one username from one address
+	ReasonDevice    Reason = "device"    // a device credential's own budget
+	ReasonNetwork   Reason = "network"   // a known network's own budget
+	ReasonAttack    Reason = "attack"    // the detector: challenge
+	ReasonChallenge Reason = "challenge" // a challenge solution was wrong or too weak
+	ReasonDegraded  Reason = "degraded"  // the shared store is unreachable: challenge
+)
+
+// Trust is how the guard classed the client of an attempt.
+type Trust string
+
+// Trust levels.
+const (
+	Untrusted    Trust = "untrusted"
+	TrustDevice  Trust = "device"  // a valid device credential for this user
+	TrustNetwork Trust = "network" // a network this user logged in from recently
+)
+
+// Policy is the set of budgets. Each Limit counts failed attempts
+// (successes are refunded): Burst at once, refilled to Burst per Period.
+type Policy struct {
+	// Hard budgets for untrusted clients: past them, 429.
+	IP       limit.Limit
+	Subnet   limit.Limit
+	Subnet48 limit.Limit
+	UserIP   limit.Limit
+	UserHard limit.Limit
+	// Soft budgets for untrusted clients: past them, a challenge.
+	IPSoft limit.Limit
+	User   limit.Limit
+	// Budgets of trusted clients, one per device credential and one per
+	// (user, known network).
+	Device  limit.Limit
+	Network limit.Limit
+	// KnownNetworkTTL is how long a successful login makes its network
+	// known for the user.
+	KnownNetworkTTL time.Duration
+	// Difficulty and AttackDifficulty are the challenge difficulties (in
+	// leading zero bits, package challenge) normally and under attack.
+	Difficulty, AttackDifficulty int
+}
+
+// DefaultPolicy returns budgets sized so that a person, or an office behind
+// one NAT address, never meets them, while a stuffing run from one address
+// or one network stops within the first few dozen attempts:
+//
+//   - per address: a challenge after 10 failures, 429 after 20 (20/h);
+//   - per network (/24, /56): 100, then 100/h — a hundred hosts each
+//     making one mistake; per IPv6 /48: 200/h;
+//   - per username, shared by untrusted clients: a challenge after 10
+//     failures (10/h), 429 after 100 a day: NIST SP 800-63B §5.2.2's cap
+//     on consecutive failures per account;
+//   - per username and address: 5, then 5 per 15 minutes;
+//   - per device credential and per (user, known network): 10/h of their
+//     own, so the owner keeps logging in while the account is attacked.
+func DefaultPolicy() Policy {
+	return Policy{
+		IP:               limit.Limit{Burst: 20, Period: time.Hour},
+		Subnet:           limit.Limit{Burst: 100, Period: time.Hour},
+		Subnet48:         limit.Limit{Burst: 200, Period: time.Hour},
+		UserIP:           limit.Limit{Burst: 5, Period: 15 * time.Minute},
+		UserHard:         limit.Limit{Burst: 100, Period: 24 * time.Hour},
+		IPSoft:           limit.Limit{Burst: 10, Period: time.Hour},
+		User:             limit.Limit{Burst: 10, Period: time.Hour},
+		Device:           limit.Limit{Burst: 10, Period: time.Hour},
+		Network:          limit.Limit{Burst: 10, Period: time.Hour},
+		KnownNetworkTTL:  30 * 24 * time.Hour,
+		Difficulty:       6,
+		AttackDifficulty: 10,
+	}
+}
+
+// Validate reports a budget that allows nothing.
+func (p Policy) Validate() error {
+	var errs []error
+	for _, b := range []struct {
+		name string
+		l    limit.Limit
+	}{
+		{"ip", p.IP}, {"ip soft", p.IPSoft}, {"subnet", p.Subnet}, {"subnet48", p.Subnet48},
+		{"user", p.User}, {"user hard", p.UserHard}, {"user+ip", p.UserIP}, {"device", p.Device}, {"network", p.Network},
+	} {
+		if b.l.Burst < 1 || b.l.Period <= 0 {
+			errs = append(errs, fmt.Errorf("guard: %s budget %d per %v: want a burst of at least 1 and a positive period", b.name, b.l.Burst, b.l.Period))
+		}
+	}
+	if p.KnownNetworkTTL < 0 {
+		errs = append(errs, errors.New("guard: known-network lifetime must not be negative"))
+	}
+	if p.Difficulty < 1 || p.AttackDifficulty < p.Difficulty || p.AttackDifficulty > 32 {
+		errs = append(errs, fmt.Errorf("guard: challenge difficulties %d and %d: want 1 <= normal <= under attack <= 32", p.Difficulty, p.AttackDifficulty))
+	}
+	return errors.Join(errs...)
+}
+
+// Attempt is one login attempt as the guard sees it.
+type Attempt struct {
+	// Username is the normalised name; an empty name is refused.
+	Username string
+	// IP is the client address as package clientip resolved it.
+	IP netip.Addr
+	// Device is the id of a device credential the server verified for
+	// Username (HMAC, expiry and account epoch); empty when none.
+	Device string
+	// TrustName, if set, is the name known networks are looked up and
+	// remembered under instead of Username. A proxy in front of an app
+	// that may compare names exactly sets it to the name as sent, so a
+	// login to "ALICE" (which an attacker can register) makes no network
+	// known for "alice"; budgets stay on the normalised Username.
+	TrustName string
+	// Solve verifies the challenge solution the client sent and returns
+	// the difficulty it proves; nil when the client sent none. The guard
+	// calls it only when a challenge is required and the hard budgets
+	// admitted the attempt, so every junk solution costs its sender budget.
+	Solve func() (difficulty int, err error)
+}
+
+// Verdict is the guard's answer to one attempt. The zero Verdict denies.
+type Verdict struct {
+	// Allowed says the attempt may go on to the password check.
+	Allowed bool
+	// Challenge, when positive, is the difficulty of the challenge the
+	// client must solve before it may try; Allowed is then false.
+	Challenge int
+	// Reason names the budget that denied or demanded the challenge.
+	Reason Reason
+	// Trust is how the client was classed.
+	Trust Trust
+	// RetryAfter is how long until every denying budget has room again.
+	RetryAfter time.Duration
+	// IPPolicy and IPState describe the per-address budget, the one the
+	// server advertises in RateLimit headers: it describes the client's
+	// own standing, not any account's. Zero for trusted clients.
+	IPPolicy limit.Limit
+	IPState  limit.KeyResult
+
+	reserved []limit.Request // what Record refunds on success
+	username string
+	network  netip.Prefix
+}
+
+// Outcome is what became of an allowed attempt.
+type Outcome int
+
+// Outcomes passed to Record.
+const (
+	// Failure keeps the reserved units spent: a wrong guess.
+	Failure Outcome = iota
+	// UnknownUser is a Failure whose username does not exist; it counts
+	// the same, and only the attack detector tells them apart.
+	UnknownUser
+	// Success refunds them: a login never burns budget. It also makes
+	// the client's network known for the user.
+	Success
+	// Aborted refunds them too: the password was never checked (hasher
+	// overloaded, client gone), so no guess was made.
+	Aborted
+)
+
+// KnownNetworks remembers, per user, the networks of recent successful
+// logins. Implementations are safe for concurrent use.
+type KnownNetworks interface {
+	Known(ctx context.Context, now time.Time, username string, network netip.Prefix) (bool, error)
+	Remember(ctx context.Context, now time.Time, username string, network netip.Prefix, until time.Time) error
+}
+
+// Config is what a Guard is built from. Store and Policy are required.
+type Config struct {
+	Store  limit.Store
+	Policy Policy
+	// Known remembers users' networks; nil disables known networks.
+	Known KnownNetworks
+	// Detector says when the service is under attack; nil means never.
+	Detector *Detector
+	// OnAttackChange, if set, is called when the detector switches on or
+	// off (for the log and metrics).
+	OnAttackChange func(DetectorState)
+	// Degraded, if set, reports whether Store has fallen back to local,
+	// divided budgets (redisstore.Failover.Degraded). While it does, every
+	// untrusted attempt is challenged, as under attack but at the normal
+	// difficulty: a replica on its own slice of the budget must not be
+	// the cheap way in.
+	Degraded func() bool
+}
+
+// Guard applies a Policy over a limit.Store. Build it with New; it is safe
+// for concurrent use.
+type Guard struct {
+	cfg Config
+}
+
+// New returns a Guard.
+func New(cfg Config) (*Guard, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("guard: nil store")
+	}
+	if err := cfg.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	return &Guard{cfg: cfg}, nil
+}
+
+// Policy returns the budgets g applies.
+func (g *Guard) Policy() Policy { return g.cfg.Policy }
+
+// UnderAttack reports the detector's state at now.
+func (g *Guard) UnderAttack(now time.Time) bool {
+	if g.cfg.Detector == nil {
+		return false
+	}
+	st, changed := g.cfg.Detector.State(now)
+	g.notify(st, changed)
+	return st.UnderAttack
+}
+
+// Check evaluates a at now. Allowed verdicts hold a reservation of one
+// unit on every budget the attempt touched, taken in one atomic store call
+// so parallel attempts never overrun a budget; settle it with Record. A
+// store error is returned as is; the caller must fail closed.
+func (g *Guard) Check(ctx context.Context, now time.Time, a Attempt) (Verdict, error) {
+	if a.Username == "" || !a.IP.IsValid() {
+		return Verdict{}, errors.New("guard: attempt without username or address")
+	}
+	ip := a.IP.Unmap()
+	network := knownNetwork(ip)
+	trustName := cmp.Or(a.TrustName, a.Username)
+	if a.Device != "" {
+		return g.checkTrusted(ctx, now, TrustDevice, "dev:"+a.Device, g.cfg.Policy.Device, ReasonDevice, trustName, network)
+	}
+	if g.cfg.Known != nil {
+		known, err := g.cfg.Known.Known(ctx, now, trustName, network)
+		if err != nil {
+			return Verdict{}, fmt.Errorf("guard: known networks: %w", err)
+		}
+		if known {
+			return g.checkTrusted(ctx, now, TrustNetwork, "knet:"+a.Username+"|"+network.String(), g.cfg.Policy.Network, ReasonNetwork, trustName, network)
+		}
+	}
+	v, err := g.checkUntrusted(ctx, now, a, ip, network)
+	v.username = trustName
+	if err == nil && !v.Allowed && g.cfg.Detector != nil {
+		// Refused attempts are failures too: a botnet that is being
+		// challenged or throttled must keep the detector on.
+		g.notify(g.cfg.Detector.Observe(now, SignalFailure))
+	}
+	return v, err
+}
+
+// CheckAddress evaluates an attempt that carries no password and names no
+// account — a refresh-token grant — on the client address's hard budgets
+// alone (address, network, /48), reserving a unit on each in one atomic
+// store call. There is no account budget and no challenge: the credential
+// is 256 random bits, so guessing is hopeless, but a flood of made-up
+// tokens must stop before it costs database reads. Settle the verdict with
+// Record as usual; it does not feed the attack detector, which watches
+// logins.
+func (g *Guard) CheckAddress(ctx context.Context, now time.Time, ip netip.Addr) (Verdict, error) {
+	if !ip.IsValid() {
+		return Verdict{}, errors.New("guard: attempt without address")
+	}
+	hard, reasons, _, _ := g.requests("", ip.Unmap())
+	hard, reasons = hard[:len(hard)-2], reasons[:len(reasons)-2] // drop the two per-username budgets
+	res, err := g.cfg.Store.Reserve(ctx, now, hard)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
+	}
+	v := Verdict{Allowed: res.Allowed, Trust: Untrusted, RetryAfter: res.RetryAfter, IPPolicy: g.cfg.Policy.IP, IPState: res.Keys[0]}
+	if res.Allowed {
+		v.reserved = hard
+	} else {
+		v.Reason = reasons[max(res.Denied, 0)]
+	}
+	return v, nil
+}
+
+// checkTrusted spends one unit of a trusted client's own budget.
+func (g *Guard) checkTrusted(ctx context.Context, now time.Time, trust Trust, key string, l limit.Limit, reason Reason, username string, network netip.Prefix) (Verdict, error) {
+	reqs := []limit.Request{{Key: key, Limit: l}}
+	res, err := g.cfg.Store.Reserve(ctx, now, reqs)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
+	}
+	v := Verdict{Allowed: res.Allowed, Trust: trust, RetryAfter: res.RetryAfter, username: username, network: network}
+	if res.Allowed {
+		v.reserved = reqs
+	} else {
+		v.Reason = reason
+	}
+	return v, nil
+}
+
+// checkUntrusted applies the shared budgets: hard ones deny, soft ones and
+// the detector demand a challenge.
+func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip netip.Addr, network netip.Prefix) (Verdict, error) {
+	hard, hardReasons, soft, softReasons := g.requests(a.Username, ip)
+	all := hard[:len(hard)+len(soft)] // one backing array: hard, then soft
+	res, err := g.cfg.Store.Reserve(ctx, now, all)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
+	}
+	v := Verdict{Trust: Untrusted, IPPolicy: g.cfg.Policy.IP, IPState: res.Keys[0], username: a.Username, network: network}
+	reserved := all
+	var challengeReason Reason
+	difficulty := g.cfg.Policy.Difficulty
+	if !res.Allowed {
+		for i := range hard {
+			if !res.Keys[i].OK {
+				v.Reason, v.RetryAfter = hardReasons[i], res.RetryAfter
+				return v, nil
+			}
+		}
+		// Only soft budgets are spent: the client may go on if it proves
+		// work, and the attempt still spends the hard budgets.
+		for i := range soft {
+			if !res.Keys[len(hard)+i].OK {
+				challengeReason = softReasons[i]
+				break
+			}
+		}
+		if res, err = g.cfg.Store.Reserve(ctx, now, hard); err != nil {
+			return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
+		}
+		if !res.Allowed {
+			v.Reason, v.RetryAfter = hardReasons[max(res.Denied, 0)], res.RetryAfter
+			return v, nil
+		}
+		v.IPState = res.Keys[0]
+		reserved = hard
+	}
+	if g.UnderAttack(now) {
+		difficulty = g.cfg.Policy.AttackDifficulty
+		if challengeReason == ReasonNone {
+			challengeReason = ReasonAttack
+		}
+	}
+	if challengeReason == ReasonNone && g.cfg.Degraded != nil && g.cfg.Degraded() {
+		challengeReason = ReasonDegraded
+	}
+	if challengeReason == ReasonNone {
+		v.Allowed, v.reserved = true, reserved
+		return v, nil
+	}
+	if a.Solve == nil {
+		// No solution sent: the units stay spent, so a client that keeps
+		// asking and never solves meets the hard budgets and a 429 — the
+		// challenge step cannot be farmed without limit.
+		v.Challenge, v.Reason = difficulty, challengeReason
+		return v, nil
+	}
+	if proved, err := a.Solve(); err != nil || proved < difficulty {
+		// A wrong or too weak solution keeps its units spent.
+		v.Challenge, v.Reason = difficulty, ReasonChallenge
+		return v, nil
+	}
+	v.Allowed, v.reserved = true, reserved
+	return v, nil
+}
+
+// Record settles an allowed attempt: Success and Aborted give the reserved
+// units back, Failure and UnknownUser keep them. Every outcome but Aborted
+// feeds the attack detector (Check already counted refused attempts).
+// Recording a refused verdict does nothing.
+func (g *Guard) Record(ctx context.Context, now time.Time, v Verdict, o Outcome) error {
+	if g.cfg.Detector != nil && o != Aborted && v.Allowed && v.username != "" {
+		sig := SignalFailure
+		switch o {
+		case Success:
+			sig = SignalSuccess
+		case UnknownUser:
+			sig = SignalUnknownFailure
+		}
+		g.notify(g.cfg.Detector.Observe(now, sig))
+	}
+	if !v.Allowed || len(v.reserved) == 0 {
+		return nil
+	}
+	var errs []error
+	if o == Success || o == Aborted {
+		if err := g.cfg.Store.Refund(ctx, now, v.reserved); err != nil {
+			errs = append(errs, fmt.Errorf("guard: refund: %w", err))
+		}
+	}
+	if o == Success && g.cfg.Known != nil && v.network.IsValid() && g.cfg.Policy.KnownNetworkTTL > 0 {
+		if err := g.cfg.Known.Remember(ctx, now, v.username, v.network, now.Add(g.cfg.Policy.KnownNetworkTTL)); err != nil {
+			errs = append(errs, fmt.Errorf("guard: remember network: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (g *Guard) notify(st DetectorState, changed bool) {
+	if changed && g.cfg.OnAttackChange != nil {
+		g.cfg.OnAttackChange(st)
+	}
+}
+
+// requests lists an untrusted attempt's budgets: the hard ones (the
+// per-address one first: Check reads its state for the RateLimit headers)
+// and the soft ones, each with the reason it stands for.
+func (g *Guard) requests(username string, ip netip.Addr) (hard []limit.Request, hardReasons []Reason, soft []limit.Request, softReasons []Reason) {
+	p := g.cfg.Policy
+	host, wider := subnets(ip)
+	// Every key is a slice of one string built in one buffer: a refused
+	// attempt should cost microseconds, and seven separate concatenations
+	// were a good share of them.
+	buf := make([]byte, 0, 160+4*len(username))
+	var ends [7]int
+	appendHost := func(b []byte) []byte {
+		if ip.Is4() {
+			return ip.AppendTo(b)
+		}
+		return host.AppendTo(b)
+	}
+	n := 0
+	mark := func() { ends[n] = len(buf); n++ }
+	buf = appendHost(append(buf, "ip:"...))
+	mark()
+	for i, w := range wider {
+		buf = append(buf, [...]string{"net:", "net48:"}[i]...)
+		buf = w.AppendTo(buf)
+		mark()
+	}
+	buf = appendHost(append(append(append(buf, "userip:"...), username...), '|'))
+	mark()
+	buf = append(append(buf, "userhard:"...), username...)
+	mark()
+	buf = appendHost(append(buf, "ipsoft:"...))
+	mark()
+	buf = append(append(buf, "user:"...), username...)
+	mark()
+	keys := string(buf)
+	key := func(i int) string {
+		if i == 0 {
+			return keys[:ends[0]]
+		}
+		return keys[ends[i-1]:ends[i]]
+	}
+
+	all := make([]limit.Request, 0, 7)
+	reasons := make([]Reason, 0, 7)
+	limits := []limit.Limit{p.IP, p.Subnet, p.Subnet48}
+	wideReasons := []Reason{ReasonIP, ReasonSubnet, ReasonSubnet48}
+	for i := 0; i <= len(wider); i++ {
+		all = append(all, limit.Request{Key: key(i), Limit: limits[i]})
+		reasons = append(reasons, wideReasons[i])
+	}
+	// The per-username budgets come last among the hard ones:
+	// CheckAddress drops them.
+	k := len(wider) + 1
+	all = append(all, limit.Request{Key: key(k), Limit: p.UserIP}, limit.Request{Key: key(k + 1), Limit: p.UserHard})
+	reasons = append(reasons, ReasonUserIP, ReasonUserHard)
+	all = append(all, limit.Request{Key: key(k + 2), Limit: p.IPSoft}, limit.Request{Key: key(k + 3), Limit: p.User})
+	reasons = append(reasons, ReasonIPSoft, ReasonUser)
+	nh := k + 2
+	// hard and soft share one backing array, hard first: checkUntrusted
+	// reserves both with hard[:len(hard)+len(soft)].
+	return all[:nh], reasons[:nh], all[nh:], reasons[nh:]
+}
+
+// knownNetwork is the network a successful login makes known: IPv4 /24,
+// IPv6 /48 (a home or office keeps its prefix while its hosts change).
+func knownNetwork(ip netip.Addr) netip.Prefix {
+	bits := 24
+	if !ip.Is4() {
+		bits = 48
+	}
+	p, _ := ip.Prefix(bits)
+	return p
+}

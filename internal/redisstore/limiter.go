@@ -1,0 +1,286 @@
+// Package redisstore provides the guard's shared state in Redis, so that
+// several credshield replicas enforce one budget per client: a limit.Store
+// (Limiter), the challenge and DPoP replay caches, the guard's known
+// networks, the attack detector's counts (DetectorCounts), and Failover,
+// which falls back to divided local budgets while Redis cannot be reached
+// (with FailoverKnownNetworks and the Failover replay caches following it:
+// local known networks, refused replays).
+//
+// It works with single-node or Sentinel Redis through a
+// redis.UniversalClient. Redis Cluster is out of scope: one Reserve touches
+// several keys in one Lua script, and a script's keys must share one hash
+// slot, which unrelated client keys do not.
+//
+// Every key carries a TTL, so Redis memory follows activity. The entries
+// that must not be dropped early (spent challenges, DPoP proofs) rely on
+// Redis refusing writes rather than evicting: run Redis with
+// maxmemory-policy noeviction. Every policy that evicts (allkeys-* and
+// volatile-*, volatile-ttl included, since all these keys have TTLs) could
+// drop a spent nonce and reopen its replay; with noeviction a full Redis
+// makes writes fail with OOM, which the caches report as full.
+package redisstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/credshield/credshield/internal/limit"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPrefix is the key prefix used when a Config leaves it empty.
+const DefaultPrefix = "credshield:"
+
+// MaxPeriod is the longest Limit.Period the Limiter accepts. Lua numbers
+// are doubles, exact to 2^53; the script works in nanoseconds relative to
+// now, so a key's TAT may run at most 2^52 ns (about 52 days) ahead.
+const MaxPeriod = time.Duration(1 << 52)
+
+// ttlMargin is added to every key's TTL beyond its TAT, so a key is never
+// expired while it still holds a penalty, whatever rounding to
+// milliseconds does.
+const ttlMargin = time.Second
+
+// reserveScript evaluates and reserves all keys atomically.
+//
+// KEYS: one per request. ARGV[1], ARGV[2]: now as seconds and nanoseconds
+// within the second, or empty strings to use the server's TIME. Then per
+// request its interval T and tolerance B*T in ns.
+//
+// It returns {allowed, cur_1, ..., cur_n}: allowed is 1 or 0, cur_i the
+// TAT request i started from, in ns relative to now and at least 0 (a
+// repeated key starts where its previous request left it). Allowed
+// requests are written with their new TAT and a PX TTL; denied Reserves
+// write nothing.
+const luaPrelude = `
+if redis.replicate_commands then redis.replicate_commands() end
+local now_s, now_f
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now_s, now_f = tonumber(t[1]), tonumber(t[2]) * 1000
+else
+  now_s, now_f = tonumber(ARGV[1]), tonumber(ARGV[2])
+end
+-- rel reads a stored absolute TAT (decimal ns) as ns after now.
+local function rel(v)
+  if not v then return nil end
+  local n = #v
+  local s, f = 0, tonumber(v)
+  if n > 9 then
+    s = tonumber(string.sub(v, 1, n - 9))
+    f = tonumber(string.sub(v, n - 8))
+  end
+  local d = s - now_s
+  if d < -4000000 then return -4000000000000000 end
+  if d > 4000000 then d = 4000000 end
+  return d * 1000000000 + (f - now_f)
+end
+-- put stores a TAT r ns after now (r > 0), expiring a margin after it.
+local function put(k, r)
+  local t = now_f + r
+  local s = now_s + math.floor(t / 1000000000)
+  local f = t % 1000000000
+  local px = math.ceil(r / 1000000) + ARGV[3]
+  redis.call('SET', k, string.format('%d%09d', s, f), 'PX', string.format('%d', px))
+end
+`
+
+var reserveScript = redis.NewScript(luaPrelude + `
+local n = #KEYS
+local out = {1}
+local seen = {}
+for i = 1, n do
+  local T, tol = tonumber(ARGV[2 + 2*i]), tonumber(ARGV[3 + 2*i])
+  local k = KEYS[i]
+  local cur = seen[k]
+  if cur == nil then
+    cur = rel(redis.call('GET', k)) or 0
+    if cur < 0 then cur = 0 end
+  end
+  out[i + 1] = cur
+  if cur + T <= tol then
+    seen[k] = cur + T
+  else
+    out[1] = 0
+    seen[k] = cur
+  end
+end
+if out[1] == 1 then
+  for k, r in pairs(seen) do put(k, r) end
+end
+return out
+`)
+
+// refundScript gives one unit back per key still held. KEYS and ARGV as
+// reserveScript, with ARGV[4], ARGV[6], ... the intervals (the tolerances
+// are ignored). A key that falls back to now is deleted: idle keys hold
+// their full budget, so that is exact.
+var refundScript = redis.NewScript(luaPrelude + `
+for i = 1, #KEYS do
+  local T = tonumber(ARGV[2 + 2*i])
+  local k = KEYS[i]
+  local cur = rel(redis.call('GET', k))
+  if cur ~= nil then
+    cur = cur - T
+    if cur > 0 then put(k, cur) else redis.call('DEL', k) end
+  end
+end
+return 1
+`)
+
+// Config configures NewLimiter.
+type Config struct {
+	// Prefix starts every key, so one Redis can serve several
+	// deployments or tests. Empty means DefaultPrefix.
+	Prefix string
+}
+
+// Limiter is a limit.Store in Redis, shared by every replica using the
+// same Redis and Prefix. Each Reserve and each Refund is one Lua script
+// (EVALSHA, falling back to EVAL once when Redis does not hold it yet):
+// one round trip, atomic over all its keys.
+//
+// Decisions use the Redis server's clock (TIME), so replicas whose clocks
+// disagree still share one budget: the now passed to Reserve and Refund
+// is ignored.
+//
+// A key is stored as Prefix + "l:" + the unpadded base64url of the first
+// 16 bytes of SHA-256(burst, period, key): the Limit is part of the
+// identity as in limit.Memory, usernames and addresses are not stored in
+// clear, and keys have a fixed length whatever clients send. The value is
+// the TAT in Unix nanoseconds, with a TTL of TAT - now plus a second.
+//
+// Create one with NewLimiter; the zero value is not usable. A Limiter is
+// safe for concurrent use.
+type Limiter struct {
+	rdb    redis.UniversalClient
+	prefix string
+	// callerNow makes the scripts use the now argument instead of the
+	// server's clock, so tests can compare decisions with limit.Memory.
+	callerNow bool
+	// margin is added to every TTL; ttlMargin unless a test changes it.
+	margin time.Duration
+}
+
+var _ limit.Store = (*Limiter)(nil)
+
+// NewLimiter returns a Limiter over rdb.
+func NewLimiter(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
+	if rdb == nil {
+		return nil, errors.New("redisstore: nil client")
+	}
+	return &Limiter{rdb: rdb, prefix: prefixOr(cfg.Prefix), margin: ttlMargin}, nil
+}
+
+func prefixOr(p string) string {
+	if p == "" {
+		return DefaultPrefix
+	}
+	return p
+}
+
+// Reserve implements limit.Store.
+func (l *Limiter) Reserve(ctx context.Context, now time.Time, reqs []limit.Request) (limit.Result, error) {
+	keys, args, err := l.scriptArgs(now, reqs)
+	if err != nil {
+		return limit.Result{}, err
+	}
+	vals, err := reserveScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return limit.Result{}, fmt.Errorf("redisstore: reserve: %w", err)
+	}
+	if len(vals) != len(reqs)+1 {
+		return limit.Result{}, fmt.Errorf("redisstore: reserve: script returned %d values for %d keys", len(vals), len(reqs))
+	}
+	res := limit.Result{Allowed: vals[0] == 1, Denied: -1, Keys: make([]limit.KeyResult, len(reqs))}
+	for i, r := range reqs {
+		cur := vals[i+1]
+		t, tol := interval(r.Limit), interval(r.Limit)*int64(r.Limit.Burst)
+		ok := cur+t <= tol
+		if res.Allowed {
+			res.Keys[i] = state(r.Limit, cur+t, true)
+			continue
+		}
+		res.Keys[i] = state(r.Limit, cur, ok)
+		if !ok {
+			if res.Denied < 0 {
+				res.Denied = i
+			}
+			res.RetryAfter = max(res.RetryAfter, res.Keys[i].RetryAfter)
+		}
+	}
+	return res, nil
+}
+
+// Refund implements limit.Store. Keys that expired are skipped: they are
+// back at their full budget already.
+func (l *Limiter) Refund(ctx context.Context, now time.Time, reqs []limit.Request) error {
+	keys, args, err := l.scriptArgs(now, reqs)
+	if err != nil {
+		return err
+	}
+	if err := refundScript.Run(ctx, l.rdb, keys, args...).Err(); err != nil {
+		return fmt.Errorf("redisstore: refund: %w", err)
+	}
+	return nil
+}
+
+// scriptArgs validates reqs and builds the scripts' KEYS and ARGV.
+func (l *Limiter) scriptArgs(now time.Time, reqs []limit.Request) ([]string, []any, error) {
+	keys := make([]string, len(reqs))
+	args := make([]any, 3, 3+2*len(reqs))
+	args[0], args[1] = "", ""
+	if l.callerNow {
+		ns := now.UnixNano()
+		args[0], args[1] = strconv.FormatInt(ns/1e9, 10), strconv.FormatInt(ns%1e9, 10)
+	}
+	args[2] = strconv.FormatInt(l.margin.Milliseconds(), 10)
+	for i, r := range reqs {
+		if r.Limit.Burst < 1 || r.Limit.Period <= 0 || r.Limit.Period > MaxPeriod {
+			return nil, nil, fmt.Errorf("redisstore: request %d: burst %d per %v (period at most %v): %w", i, r.Limit.Burst, r.Limit.Period, MaxPeriod, limit.ErrInvalidLimit)
+		}
+		keys[i] = l.limitKey(r)
+		t := interval(r.Limit)
+		args = append(args, strconv.FormatInt(t, 10), strconv.FormatInt(t*int64(r.Limit.Burst), 10))
+	}
+	return keys, args, nil
+}
+
+// limitKey names r's key in Redis (see Limiter).
+func (l *Limiter) limitKey(r limit.Request) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(r.Limit.Burst))
+	binary.BigEndian.PutUint64(b[8:], uint64(r.Limit.Period))
+	h := sha256.New()
+	h.Write(b[:])
+	h.Write([]byte(r.Key))
+	return l.prefix + "l:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
+}
+
+// interval is limit's emission interval in ns, as limit.Limit computes it.
+func interval(l limit.Limit) int64 {
+	return max(int64(l.Period)/int64(l.Burst), 1)
+}
+
+// state describes a key whose TAT is tat ns after now (clamped at now),
+// exactly as limit.Memory does.
+func state(l limit.Limit, tat int64, ok bool) limit.KeyResult {
+	t := interval(l)
+	tol := t * int64(l.Burst)
+	tat = max(tat, 0)
+	kr := limit.KeyResult{
+		OK:         ok,
+		Remaining:  int(max((tol-tat)/t, 0)),
+		ResetAfter: time.Duration(tat),
+	}
+	if kr.Remaining == 0 {
+		kr.RetryAfter = time.Duration(tat + t - tol)
+	}
+	return kr
+}

@@ -1,0 +1,531 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/textproto"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/credshield/credshield/internal/clientip"
+	"github.com/credshield/credshield/internal/device"
+	"github.com/credshield/credshield/internal/guard"
+	"github.com/credshield/credshield/internal/store"
+	"github.com/credshield/credshield/internal/username"
+)
+
+// DeviceHeader carries the device credential for API clients of a
+// protected app: the proxy reads it on a login and sets it on a successful
+// one (browsers get the __Host- cookie serve sets). The app never sees it.
+const DeviceHeader = "Credshield-Device"
+
+// loginReadTimeout bounds how long a client may take to send a login body;
+// the proxy's server has no read timeout of its own, since pass-through
+// traffic (uploads, websockets) may take as long as it likes.
+const loginReadTimeout = 10 * time.Second
+
+// ProxyConfig is the proxy's part of the protect configuration, already
+// validated by package config.
+type ProxyConfig struct {
+	// Upstream is the protected app; its path, if any, prefixes every
+	// forwarded path.
+	Upstream *url.URL
+	// LoginPaths are the app's login endpoints. A POST to one of them
+	// (compared after cleaning, without a trailing slash and ignoring
+	// case, so /Token/ or //token cannot slip past) is a login attempt.
+	LoginPaths []string
+	// UsernameField is the form or JSON field holding the username.
+	UsernameField string
+	// Success and Failure class the app's answer to a login; any other
+	// status refunds the attempt. Both are required.
+	Success, Failure func(status int) bool
+	// UniformFailureTiming pads every failed login to a floor learnt from
+	// the app's recent login latencies (see latencyWindow), never less
+	// than FailureFloor.
+	UniformFailureTiming bool
+	FailureFloor         time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-Proto and
+	// X-Forwarded-Host are passed on (the client address comes from
+	// ClientIP, configured with the same prefixes).
+	TrustedProxies []netip.Prefix
+	// DeviceCookieSameSite is the SameSite of the device cookie (default
+	// Strict).
+	DeviceCookieSameSite http.SameSite
+	// Transport reaches the upstream; default a transport with dial
+	// timeouts that ignores HTTP_PROXY.
+	Transport http.RoundTripper
+	// Now is the guard's clock; default time.Now.
+	Now func() time.Time
+}
+
+// ProxyDeps are the parts a Proxy is built from; all are required except
+// Metrics.
+type ProxyDeps struct {
+	Guard      Guard
+	Devices    Devices
+	Challenges Challenges
+	// Hasher bounds challenge verification (one argon2id evaluation each).
+	Hasher   Hasher
+	ClientIP *clientip.Resolver
+	Log      *slog.Logger
+	Metrics  *Metrics
+}
+
+// Proxy is `credshield protect`: a reverse proxy that puts the guard in
+// front of another app's own login endpoint. A login attempt is parsed,
+// its username normalised, and checked by the guard before the app sees
+// anything; refused attempts get exactly serve's challenge_required and
+// 429 answers, allowed ones are forwarded unchanged and the app's status
+// settles the guard's reservation. Everything else passes through
+// untouched except for the forwarding headers, which the proxy owns. Build
+// it with NewProxy; it is safe for concurrent use.
+type Proxy struct {
+	loginGate
+	cfg      ProxyConfig
+	clientIP *clientip.Resolver
+	logins   map[string]bool // loginKey of each login path
+	rp       *httputil.ReverseProxy
+	floor    *floor
+	recent   *latencyWindow
+	handler  http.Handler
+}
+
+// NewProxy builds a Proxy.
+func NewProxy(cfg ProxyConfig, d ProxyDeps) (*Proxy, error) {
+	if cfg.Upstream == nil || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") || cfg.Upstream.Host == "" {
+		return nil, errors.New("proxy: an http or https upstream is required")
+	}
+	if len(cfg.LoginPaths) == 0 || cfg.UsernameField == "" || cfg.Success == nil || cfg.Failure == nil {
+		return nil, errors.New("proxy: login paths, username field and success and failure statuses are required")
+	}
+	if d.Guard == nil || d.Devices == nil || d.Challenges == nil || d.Hasher == nil || d.ClientIP == nil || d.Log == nil {
+		return nil, errors.New("proxy: guard, devices, challenges, hasher, client address resolver and logger are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = upstreamTransport()
+	}
+	gate, err := newLoginGate(d.Guard, d.Devices, d.Challenges, d.Hasher, d.Log, d.Metrics, cfg.Now, cfg.DeviceCookieSameSite)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{
+		loginGate: gate,
+		cfg:       cfg,
+		clientIP:  d.ClientIP,
+		logins:    make(map[string]bool, len(cfg.LoginPaths)),
+		floor:     newFloor(cfg.FailureFloor),
+		recent:    &latencyWindow{},
+	}
+	for _, lp := range cfg.LoginPaths {
+		p.logins[loginKey(lp)] = true
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      cfg.Transport,
+		FlushInterval:  -1, // stream: flush every write (SSE, chunked downloads)
+		ModifyResponse: p.settle,
+		ErrorHandler:   p.upstreamFailed,
+		ErrorLog:       slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
+	}
+	p.handler = p.recoverPanics(http.HandlerFunc(p.serve))
+	return p, nil
+}
+
+// upstreamTransport is http.DefaultTransport's tuning without its
+// HTTP_PROXY lookup: the upstream is reached directly.
+func upstreamTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// ServeHTTP makes Proxy an http.Handler.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.handler.ServeHTTP(w, r)
+}
+
+// HTTPServer returns an http.Server for p. Only the header phase and idle
+// connections are timed: pass-through traffic (uploads, downloads,
+// websockets) may last, and login bodies get their own read deadline.
+func (p *Proxy) HTTPServer(addr string) *http.Server {
+	return p.httpServer(addr, p)
+}
+
+// exchange is one request's state, carried in its context from serve to
+// rewrite, settle and upstreamFailed.
+type exchange struct {
+	ip          netip.Addr
+	trustedPeer bool
+	w           http.ResponseWriter
+	login       *loginAttempt // nil for pass-through requests
+}
+
+// loginAttempt is an allowed login on its way to the upstream.
+type loginAttempt struct {
+	username string // normalised: the guard's
+	exact    string // as sent: the device credential's
+	password bool   // a password grant: only its success proves a password
+	verdict  guard.Verdict
+	start    time.Time // when it was forwarded
+}
+
+type exchangeKey struct{}
+
+func exchangeFrom(ctx context.Context) *exchange {
+	ex, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return ex
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	ip, err := p.clientIP.ClientIP(r.RemoteAddr, r.Header)
+	if err != nil {
+		p.writeError(w, r, fmt.Errorf("client address: %w", err))
+		return
+	}
+	ex := &exchange{ip: ip, trustedPeer: p.peerTrusted(r.RemoteAddr), w: w}
+	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
+	if p.logins[loginKey(r.URL.Path)] {
+		switch r.Method {
+		case http.MethodPost:
+			if err := p.login(w, r, ex); err != nil {
+				p.writeError(w, r, err)
+			}
+			return
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			// "post", PUT, PATCH...: some frameworks upper-case the
+			// method or route any of them to the login; none may reach
+			// it unguarded.
+			p.writeError(w, r, &oauthError{Status: http.StatusMethodNotAllowed, Code: "invalid_request",
+				Description: "method " + quoteShort(r.Method) + " is not allowed on a guarded login path; use POST"})
+			return
+		}
+	}
+	if up := r.Header.Get("Upgrade"); up != "" && !strings.EqualFold(strings.TrimSpace(up), "websocket") {
+		// An h2c (or other) upgrade would turn the connection into a
+		// tunnel to the app that the proxy cannot read, logins included;
+		// without the header the request goes on as plain HTTP/1.1.
+		r.Header.Del("Upgrade")
+		r.Header.Del("Http2-Settings")
+	}
+	// The upstream may answer while the request body is still coming
+	// (an echo, a bidirectional stream): without full duplex, an HTTP/1
+	// server discards the unread body once the response starts.
+	_ = http.NewResponseController(w).EnableFullDuplex()
+	p.rp.ServeHTTP(w, r)
+}
+
+// login runs one login attempt: parse, guard, forward. Nothing reaches the
+// upstream unless the guard allowed it, and a body the proxy cannot read
+// the way the app would is refused rather than forwarded.
+func (p *Proxy) login(w http.ResponseWriter, r *http.Request, ex *exchange) error {
+	ctx := r.Context()
+	req, body, exact, passwordGrant, err := p.readLogin(w, r)
+	if err != nil {
+		p.metrics.attempt(outcomeInvalid)
+		return err
+	}
+	now := p.now()
+	verdict, ok, err := p.admit(ctx, w, now, ex.ip, req, p.trustedDevice(now, req.device, exact), exact)
+	if !ok {
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	r.ContentLength = int64(len(body))
+	r.TransferEncoding = nil
+	ex.login = &loginAttempt{username: req.username, exact: exact, password: passwordGrant, verdict: verdict, start: time.Now()}
+	p.rp.ServeHTTP(w, r)
+	return nil
+}
+
+// readLogin reads a login body (capped at MaxFormBytes) and what the guard
+// needs from it: the grant (username normalised for the budgets), the
+// body to forward, the username exactly as sent (device credentials are
+// bound to it: the app may compare names exactly, and "ALICE" must earn
+// nothing for "alice"), and whether it is a password grant (grant_type
+// absent or "password"), the only kind whose success proves a password.
+func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request) (req passwordGrant, body []byte, exact string, passwordGrant bool, err error) {
+	if err := checkLoginHeaders(r.Header); err != nil {
+		return req, nil, "", false, err
+	}
+	tooBig := &oauthError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Description: fmt.Sprintf("request body exceeds %d bytes", MaxFormBytes)}
+	if r.ContentLength > MaxFormBytes {
+		return req, nil, "", false, tooBig
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(loginReadTimeout))
+	body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return req, nil, "", false, tooBig
+		}
+		return req, nil, "", false, invalidRequest("cannot read request body")
+	}
+	fields, err := parseLoginBody(r.Header.Get("Content-Type"), body, p.cfg.UsernameField)
+	if err != nil {
+		return req, nil, "", false, invalidRequest("%v", err)
+	}
+	query, qerr := url.ParseQuery(r.URL.RawQuery)
+	if qerr != nil || strings.IndexByte(r.URL.RawQuery, ';') >= 0 {
+		// Parsers disagree on such a query (some split on ';'): it could
+		// carry a username the guard never saw.
+		return req, nil, "", false, invalidRequest("the query string of a login must be plain key=value pairs joined by '&'")
+	}
+	for k := range query {
+		if strings.EqualFold(k, p.cfg.UsernameField) {
+			// An app that reads the name from the query would be judged
+			// on a name the guard never saw.
+			return req, nil, "", false, invalidRequest("%s must be sent in the body, not the query", quoteShort(p.cfg.UsernameField))
+		}
+	}
+	name, ok := fields[p.cfg.UsernameField]
+	if !ok {
+		return req, nil, "", false, invalidRequest("missing parameter: %s", p.cfg.UsernameField)
+	}
+	if req.username, err = username.Normalize(name); err != nil {
+		return req, nil, "", false, invalidRequest("%v", err)
+	}
+	if err := req.readAdaptive(r, fields, DeviceHeader); err != nil {
+		return req, nil, "", false, err
+	}
+	gt := fields["grant_type"]
+	return req, body, name, gt == "" || gt == "password", nil
+}
+
+// checkLoginHeaders refuses the headers of a login that the proxy and the
+// app could read differently: not exactly one Content-Type (servers keep
+// the first or the last), any Content-Encoding but identity, a Connection
+// header naming other headers (the proxy drops a header named there before
+// forwarding, so the app would parse a body the guard never judged), and
+// any Upgrade.
+func checkLoginHeaders(h http.Header) error {
+	if len(h["Content-Type"]) != 1 {
+		return invalidRequest("a login must carry exactly one Content-Type")
+	}
+	for _, line := range h["Content-Encoding"] {
+		for _, ce := range strings.Split(line, ",") {
+			if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
+				return invalidRequest("a login body must not be compressed")
+			}
+		}
+	}
+	for _, line := range h["Connection"] {
+		for _, tok := range strings.Split(line, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" && !strings.EqualFold(tok, "keep-alive") && !strings.EqualFold(tok, "close") {
+				return invalidRequest("Connection may only say keep-alive or close on a login")
+			}
+		}
+	}
+	if len(h["Upgrade"]) > 0 {
+		return invalidRequest("a login cannot upgrade the connection")
+	}
+	return nil
+}
+
+// trustedDevice returns the id of a valid device credential for the
+// username exactly as sent, or "". The proxy has no accounts, so
+// credentials carry epoch 0 and there is no account read.
+func (p *Proxy) trustedDevice(now time.Time, token, exactUsername string) string {
+	if token == "" {
+		return ""
+	}
+	c, err := p.devices.Verify(now, token, exactUsername)
+	if err != nil || device.CheckEpoch(c, 0) != nil {
+		return ""
+	}
+	return c.ID
+}
+
+// settle reads the upstream's answer to an allowed login: success refunds
+// the reservation and earns a device credential, failure keeps it (and,
+// with uniform timing, waits for the floor), anything else refunds it.
+// The response itself is passed back unchanged.
+func (p *Proxy) settle(resp *http.Response) error {
+	ex := exchangeFrom(resp.Request.Context())
+	if ex == nil || ex.login == nil {
+		return nil
+	}
+	// Settle even if the client has gone: the app judged the attempt.
+	ctx := context.WithoutCancel(resp.Request.Context())
+	la := ex.login
+	took := time.Since(la.start)
+	resp.Header.Del(DeviceHeader)
+	attrs := []slog.Attr{slog.String("username", la.username), slog.String("ip", ex.ip.String()),
+		slog.String("trust", string(la.verdict.Trust)), slog.Int("upstream_status", resp.StatusCode)}
+	switch {
+	case p.cfg.Success(resp.StatusCode) && la.password:
+		p.record(ctx, la.verdict, guard.Success)
+		p.metrics.attempt(outcomeSuccess)
+		p.recent.observe(time.Now(), took)
+		if tok := p.issueDevice(ctx, ex.w, p.now(), store.User{Username: la.exact}); tok != "" {
+			ex.w.Header().Set(DeviceHeader, tok)
+		}
+		p.log.LogAttrs(ctx, slog.LevelInfo, "login.success", attrs...)
+	case p.cfg.Failure(resp.StatusCode):
+		p.record(ctx, la.verdict, guard.Failure)
+		p.metrics.attempt(outcomeFailure)
+		p.recent.observe(time.Now(), took)
+		p.log.LogAttrs(ctx, slog.LevelInfo, "login.failure", attrs...)
+		if p.cfg.UniformFailureTiming {
+			p.floor.set(p.recent.max(time.Now()))
+			p.floor.pad(ctx, la.start)
+		}
+	default:
+		// No password was judged (or the app would not say), or another
+		// grant succeeded (a refresh token proves no password): refund,
+		// and no trust.
+		p.record(ctx, la.verdict, guard.Aborted)
+		if resp.StatusCode >= 500 {
+			p.metrics.attempt(outcomeUnavailable)
+		} else {
+			p.metrics.attempt(outcomeInvalid)
+		}
+		p.log.LogAttrs(ctx, slog.LevelInfo, "login.unsettled", attrs...)
+	}
+	return nil
+}
+
+// upstreamFailed answers when the upstream cannot be reached: 502, and an
+// allowed login's reservation is refunded — the app judged nothing.
+func (p *Proxy) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if ex := exchangeFrom(r.Context()); ex != nil && ex.login != nil {
+		p.record(context.WithoutCancel(r.Context()), ex.login.verdict, guard.Aborted)
+		p.metrics.attempt(outcomeUnavailable)
+	}
+	p.writeError(w, r, &oauthError{Status: http.StatusBadGateway, Code: "temporarily_unavailable", Description: "the upstream service did not answer", RetryAfter: 1, Cause: err})
+}
+
+// rewrite builds the upstream request. ReverseProxy has already removed
+// hop-by-hop headers and Forwarded and X-Forwarded-{For,Host,Proto}; the
+// proxy also removes every other header a client could use to name an
+// address or a scheme (whatever its spelling: X_Forwarded_For reaches
+// WSGI apps as X-Forwarded-For), then writes the one configured header
+// with the resolved client address, so the upstream can trust what it
+// gets. The device credential is the proxy's and is not passed on.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.cfg.Upstream)
+	ex := exchangeFrom(pr.In.Context())
+	h := pr.Out.Header
+	configured := p.clientIP.Header()
+	for name := range h {
+		canon := textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(name, "_", "-"))
+		if strings.HasPrefix(canon, "X-Forwarded-") || canon == configured || canon == DeviceHeader || forwardingHeaders[canon] {
+			delete(h, name)
+		}
+	}
+	stripCookie(h, deviceCookie)
+	if ex == nil {
+		return
+	}
+	client := ex.ip.String()
+	switch configured {
+	case "Forwarded":
+		if ex.ip.Is6() {
+			client = `"[` + client + `]"`
+		}
+		h.Set("Forwarded", "for="+client+";proto="+p.inboundProto(pr.In, ex))
+	case "X-Forwarded-For":
+		h.Set("X-Forwarded-For", client)
+		h.Set("X-Forwarded-Proto", p.inboundProto(pr.In, ex))
+		host := pr.In.Host
+		if ex.trustedPeer && pr.In.Header.Get("X-Forwarded-Host") != "" {
+			host = pr.In.Header.Get("X-Forwarded-Host")
+		}
+		h.Set("X-Forwarded-Host", host)
+	default:
+		h.Set(configured, client)
+	}
+}
+
+// forwardingHeaders are the headers, besides X-Forwarded-*, that name a
+// client address or scheme to some framework.
+var forwardingHeaders = map[string]bool{
+	"Forwarded": true, "X-Real-Ip": true, "True-Client-Ip": true, "Cf-Connecting-Ip": true,
+	"X-Client-Ip": true, "X-Cluster-Client-Ip": true, "Fastly-Client-Ip": true, "X-Original-Forwarded-For": true,
+	"X-Forwarded": true, "Client-Ip": true, "X-Originating-Ip": true, "X-Remote-Addr": true, "X-Remote-Ip": true,
+}
+
+// inboundProto is the scheme the client used: a trusted proxy's word for
+// it, else this connection's.
+func (p *Proxy) inboundProto(in *http.Request, ex *exchange) string {
+	if v := strings.ToLower(in.Header.Get("X-Forwarded-Proto")); ex.trustedPeer && (v == "http" || v == "https") {
+		return v
+	}
+	if in.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func (p *Proxy) peerTrusted(remoteAddr string) bool {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, pfx := range p.cfg.TrustedProxies {
+		if pfx.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripCookie removes the cookie name from the Cookie header of h, leaving
+// the others as they were sent.
+func stripCookie(h http.Header, name string) {
+	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	var kept []string
+	changed := false
+	for _, line := range lines {
+		for _, part := range strings.Split(line, ";") {
+			if k, _, _ := strings.Cut(strings.TrimSpace(part), "="); k == name {
+				changed = true
+				continue
+			}
+			if strings.TrimSpace(part) != "" {
+				kept = append(kept, strings.TrimSpace(part))
+			}
+		}
+	}
+	switch {
+	case !changed:
+	case len(kept) == 0:
+		delete(h, "Cookie")
+	default:
+		h["Cookie"] = []string{strings.Join(kept, "; ")}
+	}
+}
+
+// loginKey is how login paths are compared: cleaned (so //token and
+// /a/../token are /token), without a trailing slash, and case-folded,
+// since frameworks differ on all three and the guard must see every
+// spelling the app might route to its login.
+func loginKey(p string) string {
+	if p == "" {
+		p = "/"
+	}
+	return strings.ToLower(path.Clean("/" + p))
+}

@@ -1,0 +1,358 @@
+// Package server is credshield's HTTP surface: routes, handlers, the error
+// adapter and the middleware around them. A request to POST /token reads top
+// to bottom in token.go: parse strictly, look the user up, verify the
+// password in the bounded hasher pool, pad failures to one floor, issue.
+//
+// The package depends on small interfaces (Users, Keys, Hasher) declared
+// here, where they are consumed; cmd/credshield wires the concrete SQLite
+// store, key set and hasher pool into them.
+package server
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/credshield/credshield/dpop"
+	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/clientip"
+	"github.com/credshield/credshield/internal/device"
+	"github.com/credshield/credshield/internal/guard"
+	"github.com/credshield/credshield/internal/password"
+	"github.com/credshield/credshield/internal/store"
+	"github.com/credshield/credshield/token"
+)
+
+// Users is the account storage the server reads. Implementations must be
+// safe for concurrent use and wrap store.ErrNotFound / store.ErrStale.
+type Users interface {
+	UserByName(ctx context.Context, username string) (store.User, error)
+	UserByID(ctx context.Context, id string) (store.User, error)
+	ReplaceHash(ctx context.Context, id, oldHash, newHash, class string, now time.Time) error
+	HashClasses(ctx context.Context) ([]string, error)
+	Ping(ctx context.Context) error
+}
+
+// Keys signs access tokens and publishes the public half.
+type Keys interface {
+	Sign(c token.Claims) (string, error)
+	JWKS() ([]byte, error)
+	PublicKey(kid string) (crypto.PublicKey, string, bool)
+}
+
+// Hasher runs password work with bounded concurrency; Do fails fast with
+// password.ErrOverloaded rather than queueing without limit.
+type Hasher interface {
+	Do(ctx context.Context, fn func()) error
+	// DoFirst is the priority lane for clients the guard trusts: a queue
+	// of its own and served first, so an attack's flood of untrusted
+	// attempts cannot delay or refuse the owners of known devices.
+	DoFirst(ctx context.Context, fn func()) error
+}
+
+// Guard decides, before any account is looked up, whether a login attempt
+// may reach the password hash (package guard).
+type Guard interface {
+	Check(ctx context.Context, now time.Time, a guard.Attempt) (guard.Verdict, error)
+	CheckAddress(ctx context.Context, now time.Time, ip netip.Addr) (guard.Verdict, error)
+	Record(ctx context.Context, now time.Time, v guard.Verdict, o guard.Outcome) error
+}
+
+// Devices issues and checks device credentials (package device).
+type Devices interface {
+	Issue(rand io.Reader, now time.Time, username string, epoch uint32) (device.Credential, error)
+	Verify(now time.Time, token, username string) (device.Credential, error)
+	Lifetime() time.Duration
+}
+
+// Challenges issues and verifies proof-of-work challenges (package
+// challenge).
+type Challenges interface {
+	Issue(ctx context.Context, now time.Time, clientKey []byte, difficulty int) (challenge.Challenge, error)
+	Verify(ctx context.Context, now time.Time, clientKey []byte, encoded, solution string) (challenge.Challenge, error)
+}
+
+// Deps are the parts a Server is built from. All are required except
+// Metrics.
+type Deps struct {
+	Users      Users
+	Keys       Keys
+	Hasher     Hasher
+	Guard      Guard
+	Devices    Devices
+	Challenges Challenges
+	ClientIP   *clientip.Resolver
+	Log        *slog.Logger
+	Metrics    *Metrics
+	// DPoP checks DPoP proofs (RFC 9449) at /token and for bound tokens;
+	// default a Checker with an in-memory replay cache and no nonces.
+	// Replicas must share its replay cache.
+	DPoP *dpop.Checker
+	// Refresh keeps refresh-token families; nil turns refresh tokens off
+	// (no refresh_token in responses, grant_type=refresh_token refused).
+	Refresh RefreshStore
+	// Revocations records revoked access-token jtis; nil means access
+	// tokens cannot be revoked before they expire.
+	Revocations Revocations
+	// GuardDegraded reports that the shared guard store is unreachable
+	// and this replica decides on divided local budgets; /readyz says so.
+	// nil on one node.
+	GuardDegraded func() bool
+}
+
+// Config is the server's part of the service configuration, already
+// validated by package config.
+type Config struct {
+	Issuer      string
+	Audience    string
+	AccessTTL   time.Duration
+	Leeway      time.Duration
+	CORSOrigins []string
+	// Argon are the parameters for new hashes; a stored hash under others
+	// is rehashed on the next successful login.
+	Argon password.Params
+	// FailureFloor is the configured least duration of a failed login.
+	FailureFloor time.Duration
+	// Realm names the protection space in WWW-Authenticate; default
+	// "credshield".
+	Realm string
+	// DefaultClientID fills the client_id claim (RFC 9068 requires one)
+	// when a public client sends none; default "public".
+	DefaultClientID string
+	// DeviceCookieSameSite is the SameSite of the device cookie: Strict
+	// (the default) for a same-site login page, None for the cross-origin
+	// front ends listed in CORSOrigins.
+	DeviceCookieSameSite http.SameSite
+	// RefreshTTL is the absolute lifetime of a refresh-token family and
+	// RefreshIdleTTL how long one of its tokens lasts unused; defaults
+	// DefaultRefreshTTL and DefaultRefreshIdleTTL.
+	RefreshTTL     time.Duration
+	RefreshIdleTTL time.Duration
+	// ResourceURL is the external base URL of the API behind GET /verify:
+	// a DPoP proof's htu is compared with it plus the original request's
+	// path; default Issuer.
+	ResourceURL string
+	// TrustedProxies are the peers whose X-Forwarded-Method and
+	// X-Original-URI GET /verify believes (the proxies in front, as for
+	// client addresses); from anyone else they are ignored.
+	TrustedProxies []netip.Prefix
+	// RequireDPoP makes sender-constrained tokens mandatory: POST /token
+	// needs a DPoP proof and protected resources refuse Bearer tokens.
+	RequireDPoP bool
+	// Now is the clock for token claims; default time.Now. Tests step it.
+	Now func() time.Time
+}
+
+// Server serves the token service's HTTP API. Build it with New; it is safe
+// for concurrent use.
+type Server struct {
+	loginGate   // the guard and its refusals, shared with Proxy
+	cfg         Config
+	users       Users
+	keys        Keys
+	clientIP    *clientip.Resolver
+	degraded    func() bool // nil on one node
+	verifier    *token.Verifier
+	dpop        *dpop.Checker
+	dpopAlgs    string // the algs parameter of DPoP challenges
+	refresh     RefreshStore
+	revocations Revocations
+	dummy       string // argon2id hash verified when the user does not exist
+	floor       *floor
+	openapi     []byte
+	metadata    []byte
+	handler     http.Handler
+}
+
+// New builds a Server. It computes the dummy hash and calibrates the
+// failure floor against the hash schemes present in users, so it takes a
+// few hash durations to return.
+func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
+	if cfg.Issuer == "" || cfg.Audience == "" {
+		return nil, errors.New("server: issuer and audience are required")
+	}
+	if d.Users == nil || d.Keys == nil || d.Hasher == nil || d.Guard == nil || d.Devices == nil || d.Challenges == nil || d.ClientIP == nil || d.Log == nil {
+		return nil, errors.New("server: users, keys, hasher, guard, devices, challenges, client address resolver and logger are required")
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "credshield"
+	}
+	if cfg.DefaultClientID == "" {
+		cfg.DefaultClientID = "public"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.ResourceURL = strings.TrimSuffix(cmpOr(cfg.ResourceURL, cfg.Issuer), "/")
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = DefaultRefreshTTL
+	}
+	if cfg.RefreshIdleTTL <= 0 || cfg.RefreshIdleTTL > cfg.RefreshTTL {
+		cfg.RefreshIdleTTL = min(DefaultRefreshIdleTTL, cfg.RefreshTTL)
+	}
+	if err := cfg.Argon.Validate(); err != nil {
+		return nil, fmt.Errorf("server: argon2 parameters: %w", err)
+	}
+	if d.DPoP == nil {
+		var err error
+		if d.DPoP, err = dpop.NewChecker(dpop.Config{}); err != nil {
+			return nil, fmt.Errorf("server: dpop: %w", err)
+		}
+	}
+	dummy, err := password.Dummy(rand.Reader, cfg.Argon)
+	if err != nil {
+		return nil, fmt.Errorf("server: dummy hash: %w", err)
+	}
+	s := &Server{
+		cfg:         cfg,
+		users:       d.Users,
+		keys:        d.Keys,
+		clientIP:    d.ClientIP,
+		degraded:    d.GuardDegraded,
+		dpop:        d.DPoP,
+		dpopAlgs:    strings.Join(d.DPoP.Algs(), " "),
+		refresh:     d.Refresh,
+		revocations: d.Revocations,
+		dummy:       dummy,
+		verifier: &token.Verifier{
+			Keys:     d.Keys,
+			Issuer:   cfg.Issuer,
+			Audience: cfg.Audience,
+			Type:     "at+jwt",
+			Leeway:   cfg.Leeway,
+		},
+		floor: newFloor(cfg.FailureFloor),
+	}
+	if s.loginGate, err = newLoginGate(d.Guard, d.Devices, d.Challenges, d.Hasher, d.Log, d.Metrics, cfg.Now, cfg.DeviceCookieSameSite); err != nil {
+		return nil, err
+	}
+	if err := s.RefreshFloor(ctx); err != nil {
+		return nil, err
+	}
+	if s.openapi, err = openAPIDocument(cfg.Issuer); err != nil {
+		return nil, err
+	}
+	if s.metadata, err = metadataDocument(cfg.Issuer, d.Refresh != nil, d.DPoP.Algs()); err != nil {
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// routes is the whole public API: read it to find where a request goes.
+func (s *Server) routes() http.Handler {
+	r := newRouter(s)
+	r.handle("POST", "/token", s.token)
+	r.handle("POST", "/revoke", s.revoke)
+	r.handle("GET", "/users/me", s.me)
+	// Forward-auth subrequests may carry the original method.
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
+		r.handle(m, "/verify", s.verifyRequest)
+	}
+	r.handle("GET", "/.well-known/jwks.json", s.jwks)
+	r.handle("GET", "/.well-known/oauth-authorization-server", s.serveStatic(s.metadata, "public, max-age=300"))
+	r.handle("GET", "/openapi.json", s.serveStatic(s.openapi, "public, max-age=300"))
+	r.handle("GET", "/healthz", s.healthz)
+	r.handle("GET", "/readyz", s.readyz)
+	return s.recoverPanics(securityHeaders(newCORS(s.cfg.CORSOrigins).wrap(r.done())))
+}
+
+// router registers handlers on a ServeMux and answers every other method
+// on a known path with a JSON 405 and Allow, and every unknown path with a
+// JSON 404, so that no response of the service is plain text.
+type router struct {
+	s       *Server
+	mux     *http.ServeMux
+	methods map[string][]string // path -> methods, in registration order
+}
+
+func newRouter(s *Server) *router {
+	return &router{s: s, mux: http.NewServeMux(), methods: make(map[string][]string)}
+}
+
+func (rt *router) handle(method, path string, h handlerFunc) {
+	rt.mux.Handle(method+" "+path, rt.s.handle(h))
+	rt.methods[path] = append(rt.methods[path], method)
+}
+
+func (rt *router) done() http.Handler {
+	for path, methods := range rt.methods {
+		allow := strings.Join(methods, ", ")
+		rt.mux.Handle(path, rt.s.handle(func(w http.ResponseWriter, _ *http.Request) error {
+			w.Header().Set("Allow", allow)
+			return &oauthError{Status: http.StatusMethodNotAllowed, Code: "invalid_request", Description: "method not allowed; use " + allow}
+		}))
+	}
+	rt.mux.Handle("/", rt.s.handle(func(http.ResponseWriter, *http.Request) error {
+		return &oauthError{Status: http.StatusNotFound, Code: "not_found", Description: "no such endpoint"}
+	}))
+	return rt.mux
+}
+
+// HTTPServer returns an http.Server for s with timeouts on every phase, so
+// slow clients cannot hold connections or goroutines open indefinitely.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	hs := s.httpServer(addr, s)
+	hs.ReadTimeout = 10 * time.Second
+	hs.WriteTimeout = 30 * time.Second
+	hs.MaxHeaderBytes = 16 << 10
+	return hs
+}
+
+// httpServer is an http.Server for h with the timeouts every listener
+// needs: the header phase and idle connections.
+func (g *loginGate) httpServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// recoverPanics turns a panic into a logged 500 with a generic body: a bug
+// must never send a stack trace to a client or kill the process.
+func (g *loginGate) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				g.log.LogAttrs(r.Context(), slog.LevelError, "panic in handler", slog.String("path", r.URL.Path), slog.Any("panic", v))
+				writeJSON(w, http.StatusInternalServerError, errorBody{Error: "server_error", Description: "internal error", Detail: "internal error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets headers every response should carry: nothing here is
+// meant to be rendered or sniffed as HTML. The values are built once and
+// shared (never modified), which keeps a throttled login's cost down.
+func securityHeaders(next http.Handler) http.Handler {
+	nosniff := []string{"nosniff"}
+	noReferrer := []string{"no-referrer"}
+	csp := []string{"default-src 'none'; frame-ancestors 'none'"}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["X-Content-Type-Options"] = nosniff
+		h["Referrer-Policy"] = noReferrer
+		h["Content-Security-Policy"] = csp
+		next.ServeHTTP(w, r)
+	})
+}
