@@ -48,9 +48,17 @@ type User struct {
 	Disabled     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
-	// DeviceEpoch is raised by a password reset or a disable; device
-	// credentials issued under an older epoch are revoked.
+	// DeviceEpoch is the account epoch: raised by every change to the
+	// account's credentials or state (a password reset, a disable, an
+	// enable, a change of its scopes). Device credentials and access tokens
+	// carry the epoch they were issued under and are refused once it is
+	// not the current one: one counter, one rule, for both kinds of
+	// credential. (The column keeps its first name, device_epoch.)
 	DeviceEpoch uint32
+	// Scopes are the scopes granted to this account beyond those every
+	// account may request: space-delimited RFC 6749 §3.3 scope tokens, ""
+	// for none.
+	Scopes string
 }
 
 // NewUser is what creating or importing an account needs. Username must

@@ -144,9 +144,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-const userColumns = `id, username, password_hash, hash_class, disabled, created_at, updated_at, device_epoch`
+const userColumns = `id, username, password_hash, hash_class, disabled, created_at, updated_at, device_epoch, scopes`
 
-const insertUser = `INSERT INTO users (` + userColumns + `) VALUES (?, ?, ?, ?, FALSE, ?, ?, 0)`
+const insertUser = `INSERT INTO users (` + userColumns + `) VALUES (?, ?, ?, ?, FALSE, ?, ?, 0, '')`
 
 // CreateUser stores a new, enabled account under a fresh random ID and
 // returns it. It returns an error wrapping store.ErrConflict when the
@@ -261,19 +261,35 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 }
 
 // SetDisabled disables or re-enables the account with the given username,
-// or returns an error wrapping store.ErrNotFound. Disabling raises the
-// device epoch, revoking the account's device credentials.
+// or returns an error wrapping store.ErrNotFound. Both raise the account
+// epoch, so no device credential or access token issued before survives
+// the change (see store.User.DeviceEpoch).
 func (s *Store) SetDisabled(ctx context.Context, username string, disabled bool, now time.Time) error {
 	res, err := s.rw.ExecContext(ctx,
-		`UPDATE users SET disabled = ?, updated_at = ?,
-			device_epoch = CASE WHEN ? THEN device_epoch + 1 ELSE device_epoch END
-		 WHERE username = ?`,
-		disabled, now.UnixMilli(), disabled, username)
+		`UPDATE users SET disabled = ?, updated_at = ?, device_epoch = device_epoch + 1 WHERE username = ?`,
+		disabled, now.UnixMilli(), username)
 	if err != nil {
 		return fmt.Errorf("sqlite: set disabled: %w", err)
 	}
 	if err := requireOne(res); err != nil {
 		return fmt.Errorf("sqlite: set disabled: %w", err)
+	}
+	return nil
+}
+
+// SetScopes replaces the scopes granted to the account with the given
+// username (space-delimited, already validated) and raises its account
+// epoch, so access tokens issued under the old grants stop working; or
+// returns an error wrapping store.ErrNotFound.
+func (s *Store) SetScopes(ctx context.Context, username, scopes string, now time.Time) error {
+	res, err := s.rw.ExecContext(ctx,
+		`UPDATE users SET scopes = ?, updated_at = ?, device_epoch = device_epoch + 1 WHERE username = ?`,
+		scopes, now.UnixMilli(), username)
+	if err != nil {
+		return fmt.Errorf("sqlite: set scopes: %w", err)
+	}
+	if err := requireOne(res); err != nil {
+		return fmt.Errorf("sqlite: set scopes: %w", err)
 	}
 	return nil
 }
@@ -402,7 +418,7 @@ func scanUser(r scanner) (store.User, error) {
 		u                store.User
 		created, updated int64
 	)
-	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.HashClass, &u.Disabled, &created, &updated, &u.DeviceEpoch); err != nil {
+	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.HashClass, &u.Disabled, &created, &updated, &u.DeviceEpoch, &u.Scopes); err != nil {
 		return store.User{}, err
 	}
 	u.CreatedAt = fromMillis(created)

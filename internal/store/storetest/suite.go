@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ReplaceHashRace", testReplaceHashRace},
 		{"ContextCancelled", testContextCancelled},
 		{"DeviceEpoch", testDeviceEpoch},
+		{"Scopes", testScopes},
 		{"RefreshRotation", testRefreshRotation},
 		{"RefreshRevocation", testRefreshRevocation},
 		{"RefreshRotationRace", testRefreshRotationRace},
@@ -480,9 +481,10 @@ func testContextCancelled(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-// testDeviceEpoch checks that a password reset and a disable raise the
-// device epoch (revoking device credentials), and that enabling and a
-// login's rehash do not.
+// testDeviceEpoch checks that every change of the account's credentials or
+// state (reset, disable, enable, scopes) raises the account epoch — which
+// revokes device credentials and access tokens issued before — and that a
+// login's rehash (the same password) does not.
 func testDeviceEpoch(t *testing.T, open func(t *testing.T) Store) {
 	s := open(t)
 	ctx := context.Background()
@@ -508,7 +510,8 @@ func testDeviceEpoch(t *testing.T, open func(t *testing.T) Store) {
 		{"reset", func() error { return s.SetPassword(ctx, "eve", "$h2", "c", now) }, 1},
 		{"rehash", func() error { return s.ReplaceHash(ctx, u.ID, "$h2", "$h3", "c", now) }, 1},
 		{"disable", func() error { return s.SetDisabled(ctx, "eve", true, now) }, 2},
-		{"enable", func() error { return s.SetDisabled(ctx, "eve", false, now) }, 2},
+		{"enable", func() error { return s.SetDisabled(ctx, "eve", false, now) }, 3},
+		{"scopes", func() error { return s.SetScopes(ctx, "eve", "read", now) }, 4},
 	}
 	for _, st := range steps {
 		if err := st.do(); err != nil {
@@ -517,6 +520,36 @@ func testDeviceEpoch(t *testing.T, open func(t *testing.T) Store) {
 		if got := epoch(); got != st.want {
 			t.Errorf("after %s: epoch %d, want %d", st.name, got, st.want)
 		}
+	}
+}
+
+// testScopes checks that an account starts with no scopes granted, that
+// SetScopes replaces them and that an unknown account is ErrNotFound.
+func testScopes(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	ctx := t.Context()
+	u := mustCreate(t, s, "sam")
+	if u.Scopes != "" {
+		t.Fatalf("new account scopes %q, want none", u.Scopes)
+	}
+	for _, want := range []string{"read billing:write", "read", ""} {
+		if err := s.SetScopes(ctx, "sam", want, t0); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.UserByName(ctx, "sam")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Scopes != want {
+			t.Errorf("scopes %q, want %q", got.Scopes, want)
+		}
+		list, err := s.ListUsers(ctx)
+		if err != nil || len(list) != 1 || list[0].Scopes != want {
+			t.Errorf("ListUsers = %+v, %v; want scopes %q", list, err, want)
+		}
+	}
+	if err := s.SetScopes(ctx, "nobody", "read", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetScopes(unknown) = %v, want ErrNotFound", err)
 	}
 }
 
