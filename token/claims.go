@@ -30,6 +30,15 @@ type Claims struct {
 	// key the token is bound to, "" for a bearer token. A bound token is
 	// worth nothing without a proof signed by that key.
 	JKT string
+	// AccountEpoch is the private claim "ae": the epoch of the account
+	// when the token was issued. credshield raises the epoch on every
+	// change to the account's credentials or state (a password reset, a
+	// disable, an enable, a change of its scopes), and a token whose epoch
+	// is not the account's current one is dead; second-resolution iat
+	// cannot tell a token issued just before a reset from one just after.
+	// A token without the claim reads as epoch 0. Token verification does
+	// not check it (it needs the account): the resource does.
+	AccountEpoch uint32
 }
 
 // jktLen is the length of a base64url SHA-256 thumbprint (32 bytes, no padding).
@@ -48,6 +57,7 @@ type wireClaims struct {
 	Scope    string   `json:"scope,omitempty"`
 	Username string   `json:"username,omitempty"`
 	Cnf      *wireCnf `json:"cnf,omitempty"`
+	AE       uint32   `json:"ae,omitempty"`
 }
 
 // wireCnf is the confirmation claim (RFC 7800) of a DPoP-bound token.
@@ -70,7 +80,7 @@ func marshalClaims(c *Claims) ([]byte, error) {
 	}
 	w := wireClaims{
 		Iss: c.Issuer, Sub: c.Subject, Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Jti: c.ID,
-		ClientID: c.ClientID, Scope: c.Scope, Username: c.Username,
+		ClientID: c.ClientID, Scope: c.Scope, Username: c.Username, AE: c.AccountEpoch,
 	}
 	if c.JKT != "" {
 		if !validJKT(c.JKT) {

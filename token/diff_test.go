@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -121,6 +122,17 @@ func referenceVerify(v *Verifier, keys KeyLookup, now time.Time, raw string) boo
 			return false
 		}
 		dates[name] = numericDate(f)
+	}
+	// ae, the account epoch, must be a whole number within uint32.
+	if rawAE, present := claims["ae"]; present {
+		var val any
+		if jjson.Unmarshal(rawAE, &val) != nil {
+			return false
+		}
+		f, ok := val.(float64)
+		if !ok || f < 0 || f > math.MaxUint32 || f != math.Trunc(f) {
+			return false
+		}
 	}
 	// cnf must be an object with a non-empty string jkt (fail closed on
 	// confirmation methods this verifier cannot check).
@@ -285,6 +297,13 @@ func (g *tokenGen) payload() string {
 		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":1e400,"iat":%d,"jti":"j"}`, testIssuer, testAudience, n),
 		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":-5,"iat":%d,"jti":"j"}`, testIssuer, testAudience, n),
 		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":null,"iat":%d,"jti":"j"}`, testIssuer, testAudience, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","ae":3}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","ae":4294967295}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","ae":4294967296}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","ae":1.5}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","ae":-1}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","ae":"3"}`, testIssuer, testAudience, n+300, n),
+		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j","ae":2e0}`, testIssuer, testAudience, n+300, n),
 		fmt.Sprintf(`{"iss":"%s","sub":"u","aud":%q,"exp":%d,"iat":%d,"jti":"j"}`, esc, testAudience, n+300, n),
 		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":["x",%q],"exp":%d,"iat":%d,"jti":"j"}`, testIssuer, testAudience, n+300, n),
 		fmt.Sprintf(`{"iss":%q,"sub":"u","aud":["x",5],"exp":%d,"iat":%d,"jti":"j"}`, testIssuer, n+300, n),

@@ -65,7 +65,7 @@ func validClaims() Claims {
 	return Claims{
 		Issuer: testIssuer, Subject: "user-1", Audience: []string{testAudience},
 		ExpiresAt: testNow.Add(5 * time.Minute), IssuedAt: testNow.Add(-time.Minute),
-		ID: "jti-1", ClientID: "cli", Scope: "read write", Username: "alice",
+		ID: "jti-1", ClientID: "cli", Scope: "read write", Username: "alice", AccountEpoch: 7,
 	}
 }
 

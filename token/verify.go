@@ -346,6 +346,8 @@ func parseClaims(s string) (*claimSet, error) {
 			cs.Username, ok = stringValue(raw)
 		case "cnf":
 			cs.JKT, ok = confirmation(raw)
+		case "ae":
+			cs.AccountEpoch, ok = epochValue(raw)
 		case "exp":
 			cs.exp, ok = numberValue(raw)
 			cs.hasExp = true
@@ -427,6 +429,16 @@ func confirmation(raw string) (string, bool) {
 		return nil
 	})
 	return jkt, err == nil && hasJKT && jkt != ""
+}
+
+// epochValue reads the account epoch claim: a JSON number that is a whole
+// number from 0 to 2^32-1 (fraction-free; 1.0 and 1e0 are the number 1).
+func epochValue(raw string) (uint32, bool) {
+	f, ok := numberValue(raw)
+	if !ok || f < 0 || f > math.MaxUint32 || f != math.Trunc(f) {
+		return 0, false
+	}
+	return uint32(f), true
 }
 
 // numericDate converts a NumericDate (seconds since the epoch, in range) to

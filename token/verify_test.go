@@ -34,7 +34,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 			want := c
 			want.ExpiresAt, want.IssuedAt, want.NotBefore = c.ExpiresAt.UTC(), c.IssuedAt.UTC(), c.NotBefore.UTC()
 			if got.Issuer != want.Issuer || got.Subject != want.Subject || got.ID != want.ID ||
-				got.ClientID != want.ClientID || got.Scope != want.Scope || got.Username != want.Username ||
+				got.ClientID != want.ClientID || got.Scope != want.Scope || got.Username != want.Username || got.AccountEpoch != want.AccountEpoch ||
 				len(got.Audience) != 1 || got.Audience[0] != testAudience ||
 				!got.ExpiresAt.Equal(want.ExpiresAt) || !got.IssuedAt.Equal(want.IssuedAt) || !got.NotBefore.Equal(want.NotBefore) {
 				t.Errorf("claims = %+v, want %+v", *got, want)
