@@ -142,7 +142,7 @@ func openAPIDocument(issuer string) ([]byte, error) {
 				"operationId": "verify",
 				"security":    []any{map[string]any{"OAuth2PasswordBearer": []string{}}},
 				"responses": map[string]any{
-					"200": map[string]any{"description": "Authenticated; identity in X-Auth-Subject, X-Auth-Username, X-Auth-Client-Id, X-Auth-Scope"},
+					"200": map[string]any{"description": "Authenticated; identity in X-Auth-Subject, X-Auth-Username, X-Auth-Scope"},
 					"401": errResp("missing or invalid token; see WWW-Authenticate"),
 				},
 			}},

@@ -16,16 +16,20 @@ const (
 	headerForwardedURI    = "X-Forwarded-Uri"    // Traefik's name for the same
 	headerAuthSubject     = "X-Auth-Subject"
 	headerAuthUsername    = "X-Auth-Username"
-	headerAuthClientID    = "X-Auth-Client-Id"
 	headerAuthScope       = "X-Auth-Scope"
 )
 
 // verifyRequest handles /verify, the forward-auth endpoint for nginx
 // auth_request, Traefik ForwardAuth and Envoy ext_authz: it checks the
 // original request's credentials as /users/me does (signature, claims,
-// DPoP proof, revoked jti, disabled account) and answers 200 with the
-// caller's identity in X-Auth-* headers, or 401 with RFC 6750 / RFC 9449
-// challenges for the proxy to pass on.
+// DPoP proof, revoked jti, disabled or changed account) and answers 200
+// with the caller's identity in X-Auth-* headers, or 401 with RFC 6750 /
+// RFC 9449 challenges for the proxy to pass on.
+//
+// The token's client_id is not among the headers: a public client names
+// itself, nothing authenticates it, so an application behind the proxy
+// must not take it for an identity. It can be exported once registered,
+// authenticated clients exist.
 //
 // For a DPoP-bound token the proof must name the original request. Its
 // method and URI come from X-Forwarded-Method and X-Original-URI (or
@@ -50,7 +54,6 @@ func (s *Server) verifyRequest(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "no-store")
 	h.Set(headerAuthSubject, user.ID)
 	h.Set(headerAuthUsername, user.Username)
-	h.Set(headerAuthClientID, claims.ClientID)
 	h.Set(headerAuthScope, claims.Scope)
 	w.WriteHeader(http.StatusOK)
 	return nil

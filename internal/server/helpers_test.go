@@ -154,6 +154,11 @@ func withPool(workers, queue int) envOption {
 	return func(_ *Config, p *envParts) { p.workers, p.queue = workers, queue }
 }
 
+// withScopes lets every account request scopes (--allowed-scopes).
+func withScopes(scopes ...string) envOption {
+	return withConfig(func(c *Config) { c.AllowedScopes = scopes })
+}
+
 func withConfig(f func(*Config)) envOption {
 	return func(c *Config, _ *envParts) { f(c) }
 }

@@ -10,11 +10,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/credshield/credshield/internal/guard"
+	"github.com/credshield/credshield/internal/scope"
 	"github.com/credshield/credshield/internal/store"
 	"github.com/credshield/credshield/token"
 )
@@ -108,6 +107,9 @@ func (s *Server) signAccess(now time.Time, user store.User, clientID, scope, jkt
 		Scope:     scope,
 		Username:  user.Username,
 		JKT:       jkt,
+		// The account's epoch: a later reset, disable, enable or change
+		// of scopes ends this token at once (checkAccount).
+		AccountEpoch: user.DeviceEpoch,
 	})
 }
 
@@ -206,6 +208,9 @@ func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request, form map[s
 	case scope != "" && !scopeWithin(scope, fam.Scope):
 		s.record(ctx, verdict, guard.Aborted)
 		return &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "the requested scope exceeds the scope originally granted"}
+	case scope != "" && s.grantedScope(user, scope) != scope:
+		s.record(ctx, verdict, guard.Aborted)
+		return errScopeNotGranted
 	}
 
 	next, nextHash := newRefreshToken()
@@ -233,7 +238,11 @@ func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request, form map[s
 	// A bound family stays bound to its key; an unbound one yields an
 	// access token bound to this request's proof, if any.
 	bind := cmpOr(fam.JKT, jkt)
-	scope = cmpOr(scope, fam.Scope)
+	// The family's scope is what was granted at login; the policy may have
+	// shrunk since (--allowed-scopes, the account's grants), and a family
+	// must not keep a scope for its remaining lifetime that a new login
+	// would not get: the new token carries only what is still granted.
+	scope = s.grantedScope(user, cmpOr(scope, fam.Scope))
 	access, err := s.signAccess(now, user, fam.ClientID, scope, bind)
 	if err != nil {
 		return err
@@ -256,12 +265,4 @@ func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request, form map[s
 }
 
 // scopeWithin reports whether every scope token of req is in granted.
-func scopeWithin(req, granted string) bool {
-	have := strings.Fields(granted)
-	for _, tok := range strings.Fields(req) {
-		if !slices.Contains(have, tok) {
-			return false
-		}
-	}
-	return true
-}
+func scopeWithin(req, granted string) bool { return scope.Within(req, granted) }

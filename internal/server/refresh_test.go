@@ -70,6 +70,7 @@ func TestRefreshRefusals(t *testing.T) {
 		c.Now = clock.Now
 		c.RefreshTTL = 10 * 24 * time.Hour
 		c.RefreshIdleTTL = 2 * 24 * time.Hour
+		c.AllowedScopes = []string{"read", "write", "admin"}
 	}))
 	e.addUser("bob", "correct horse battery")
 	login := func() tokens {

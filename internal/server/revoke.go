@@ -96,8 +96,11 @@ func (s *Server) revokeAccess(ctx context.Context, now time.Time, tok, client st
 }
 
 // checkAccount applies what only credshield itself knows about a verified
-// token: its jti was not revoked, and its account still exists and is
-// enabled. /users/me and /verify call it; package verify cannot.
+// token: its jti was not revoked, and its account still exists, is enabled
+// and has not changed since the token was issued (the token's account
+// epoch is the account's current one: a password reset, a disable, an
+// enable or a change of scopes since then ends it). /users/me and /verify
+// call it; package verify can only through Config.CheckAccount.
 func (s *Server) checkAccount(ctx context.Context, now time.Time, claims *token.Claims) (store.User, error) {
 	invalid := &bearerError{Status: http.StatusUnauthorized, Scheme: schemeOf(claims), Code: "invalid_token", Description: "the access token is invalid"}
 	if s.revocations != nil {
@@ -112,7 +115,7 @@ func (s *Server) checkAccount(ctx context.Context, now time.Time, claims *token.
 	}
 	user, err := s.users.UserByID(ctx, claims.Subject)
 	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && user.Disabled):
+	case errors.Is(err, store.ErrNotFound) || (err == nil && (user.Disabled || claims.AccountEpoch != user.DeviceEpoch)):
 		return store.User{}, invalid
 	case err != nil:
 		return store.User{}, unavailable(err)

@@ -27,6 +27,7 @@ import (
 	"github.com/credshield/credshield/internal/device"
 	"github.com/credshield/credshield/internal/guard"
 	"github.com/credshield/credshield/internal/password"
+	"github.com/credshield/credshield/internal/scope"
 	"github.com/credshield/credshield/internal/store"
 	"github.com/credshield/credshield/token"
 )
@@ -124,6 +125,12 @@ type Config struct {
 	// Realm names the protection space in WWW-Authenticate; default
 	// "credshield".
 	Realm string
+	// AllowedScopes are the scopes any account may request; an account may
+	// also request those granted to it alone (store.User.Scopes). A request
+	// for any other scope is refused with invalid_scope, and a refresh
+	// narrows its family's scope to what is still granted. Empty: no scope
+	// but an account's own grants.
+	AllowedScopes []string
 	// DefaultClientID fills the client_id claim (RFC 9068 requires one)
 	// when a public client sends none; default "public".
 	DefaultClientID string
@@ -165,11 +172,13 @@ type Server struct {
 	dpopAlgs    string // the algs parameter of DPoP challenges
 	refresh     RefreshStore
 	revocations Revocations
-	dummy       string // argon2id hash verified when the user does not exist
-	floor       *floor
-	openapi     []byte
-	metadata    []byte
-	handler     http.Handler
+	// allowedScopes is Config.AllowedScopes as one normalised list.
+	allowedScopes string
+	dummy         string // argon2id hash verified when the user does not exist
+	floor         *floor
+	openapi       []byte
+	metadata      []byte
+	handler       http.Handler
 }
 
 // New builds a Server. It computes the dummy hash and calibrates the
@@ -190,6 +199,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	allowed, err := scope.Normalise(strings.Join(cfg.AllowedScopes, " "))
+	if err != nil {
+		return nil, fmt.Errorf("server: allowed scopes: %w", err)
 	}
 	cfg.ResourceURL = strings.TrimSuffix(cmpOr(cfg.ResourceURL, cfg.Issuer), "/")
 	if cfg.RefreshTTL <= 0 {
@@ -212,16 +225,17 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		return nil, fmt.Errorf("server: dummy hash: %w", err)
 	}
 	s := &Server{
-		cfg:         cfg,
-		users:       d.Users,
-		keys:        d.Keys,
-		clientIP:    d.ClientIP,
-		degraded:    d.GuardDegraded,
-		dpop:        d.DPoP,
-		dpopAlgs:    strings.Join(d.DPoP.Algs(), " "),
-		refresh:     d.Refresh,
-		revocations: d.Revocations,
-		dummy:       dummy,
+		cfg:           cfg,
+		users:         d.Users,
+		keys:          d.Keys,
+		clientIP:      d.ClientIP,
+		degraded:      d.GuardDegraded,
+		dpop:          d.DPoP,
+		dpopAlgs:      strings.Join(d.DPoP.Algs(), " "),
+		refresh:       d.Refresh,
+		revocations:   d.Revocations,
+		allowedScopes: allowed,
+		dummy:         dummy,
 		verifier: &token.Verifier{
 			Keys:     d.Keys,
 			Issuer:   cfg.Issuer,

@@ -12,7 +12,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/credshield/credshield/internal/challenge"
 	"github.com/credshield/credshield/internal/guard"
 	"github.com/credshield/credshield/internal/password"
+	"github.com/credshield/credshield/internal/scope"
 	"github.com/credshield/credshield/internal/store"
 	"github.com/credshield/credshield/internal/username"
 )
@@ -162,10 +162,18 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 		return loginFailed
 	}
 	s.record(ctx, verdict, guard.Success)
-	s.metrics.attempt(outcomeSuccess)
 	if rehash {
 		s.rehash(ctx, user, req.password)
 	}
+	// The scope policy needs the account (its own grants), so it runs
+	// once the password matched; a token carries only granted scopes.
+	if s.grantedScope(user, req.scope) != req.scope {
+		s.metrics.attempt(outcomeInvalid)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "login.scope_refused",
+			slog.String("sub", user.ID), slog.String("ip", ip.String()), slog.String("scope", req.scope))
+		return errScopeNotGranted
+	}
+	s.metrics.attempt(outcomeSuccess)
 
 	// 7. Issue a fresh device credential and the access token.
 	deviceToken := s.issueDevice(ctx, w, now, user)
@@ -431,25 +439,23 @@ func clientID(r *http.Request, fromForm string) (string, error) {
 // normaliseScope validates a space-delimited scope (RFC 6749 §3.3) and
 // returns it with single spaces and without repeats.
 func normaliseScope(raw string) (string, error) {
-	if raw == "" {
-		return "", nil
+	out, err := scope.Normalise(raw)
+	if err != nil {
+		return "", &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "scope contains a character RFC 6749 §3.3 does not allow"}
 	}
-	var out []string
-	for _, tok := range strings.Split(raw, " ") {
-		if tok == "" {
-			continue
-		}
-		for i := 0; i < len(tok); i++ {
-			c := tok[i]
-			if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
-				return "", &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "scope contains a character RFC 6749 §3.3 does not allow"}
-			}
-		}
-		if !slices.Contains(out, tok) {
-			out = append(out, tok)
-		}
-	}
-	return strings.Join(out, " "), nil
+	return out, nil
+}
+
+// errScopeNotGranted refuses a scope outside what the account may have
+// (RFC 6749 §5.2 invalid_scope). It is answered only after the password
+// matched, so it tells nothing to someone who does not know it.
+var errScopeNotGranted = &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "the requested scope is not granted to this account"}
+
+// grantedScope narrows req to the scopes user may have: those every
+// account may request (Config.AllowedScopes) and those granted to the
+// account. req is wholly granted when the result equals it.
+func (s *Server) grantedScope(user store.User, req string) string {
+	return scope.Filter(req, s.allowedScopes, user.Scopes)
 }
 
 // newJTI returns a random 128-bit token identifier.

@@ -70,7 +70,7 @@ func TestLoginFlow(t *testing.T) {
 }
 
 func TestTokenRequestErrors(t *testing.T) {
-	e := newTestEnv(t)
+	e := newTestEnv(t, withScopes("read", "write"))
 	e.addUser("bob", "correct horse battery")
 	big := "username=bob&password=" + strings.Repeat("a", MaxFormBytes)
 	var manyParams string
