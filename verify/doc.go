@@ -29,19 +29,24 @@
 //
 // # What it cannot know
 //
-// It has no user table and no revocation list. A token of a user disabled
-// after issue, or one whose jti was revoked (POST /revoke), still verifies
-// here until it expires. credshield's own /users/me and /verify (the
-// forward-auth endpoint) enforce both; services that must honour them at
-// once should sit behind /verify instead. Short access-token lifetimes bound
-// the rest.
+// It has no user table and no revocation list. On its own it cannot tell
+// that a token's account was disabled, had its password reset or its scopes
+// changed after the token was issued, or that the token's jti was revoked
+// (POST /revoke): such a token verifies here until it expires. credshield's
+// own /users/me and /verify (the forward-auth endpoint) enforce all of it.
+// A resource server can do the same with [Config].CheckAccount: every
+// token carries its account's epoch ([Claims].AccountEpoch, the "ae"
+// claim), which credshield raises on each of those changes, and the hook
+// refuses a token whose epoch is not the account's current one. Without a
+// hook, sit behind /verify where that must hold at once, and keep access
+// tokens short-lived to bound the rest.
 //
 // # What is stable
 //
 // credshield's public Go API is this package and the types it is built on:
 // [Config], [Verifier] and its methods, [Claims], [Error],
-// [ClaimsFromContext], the embedded token.Claims fields, and the
-// dpop.ReplayCache interface and dpop.NonceSource that Config takes. These
+// [ClaimsFromContext], the embedded token.Claims fields (AccountEpoch
+// included), and the dpop.ReplayCache interface and dpop.NonceSource that Config takes. These
 // keep their meaning across minor versions; a breaking change comes with a
 // new major version of the module. The rest of packages token and dpop is
 // exported because this package needs it, not for outside use, and may

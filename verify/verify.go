@@ -62,6 +62,20 @@ type Config struct {
 	DPoPAlgs []string
 	// DPoPNonces, when set, requires server nonces in proofs (RFC 9449 §9).
 	DPoPNonces *dpop.NonceSource
+	// CheckAccount, when set, is called with every token that passed all
+	// other checks (signature, claims, DPoP proof) before the request goes
+	// on: the place for what only the account's record knows. credshield
+	// raises an account's epoch on every password reset, disable, enable
+	// and change of scopes, and a token whose AccountEpoch is not the
+	// account's current epoch must be refused; a hook that reads the
+	// account (from credshield's database or a cache of it) can also
+	// refuse disabled accounts and revoked jtis. An error refuses the
+	// request with 401 invalid_token, unless it is an *Error, which is
+	// answered as it is (return one with Status 503 when the account
+	// cannot be read, so that an outage does not read as a bad token). It
+	// must be safe for concurrent use. nil: no such check (see the package
+	// doc, "What it cannot know").
+	CheckAccount func(ctx context.Context, c *Claims) error
 	// Realm names the protection space in challenges; default Audience.
 	Realm string
 	// Now is the clock; default time.Now.
@@ -233,14 +247,30 @@ func (v *Verifier) VerifyAt(now time.Time, r *http.Request) (*Claims, error) {
 		// bearer token, or a stolen one works without the key.
 		return nil, invalidToken(schemeBearer, "the access token is DPoP-bound: send it with the DPoP scheme and a proof", nil)
 	case scheme == schemeBearer:
-		return &Claims{Claims: *claims}, nil
+		return v.checkAccount(r.Context(), scheme, &Claims{Claims: *claims})
 	case jkt == "":
 		return nil, invalidToken(schemeDPoP, "the access token is not DPoP-bound", nil)
 	}
 	if err := v.checkProof(r, now, raw, jkt); err != nil {
 		return nil, err
 	}
-	return &Claims{Claims: *claims}, nil
+	return v.checkAccount(r.Context(), scheme, &Claims{Claims: *claims})
+}
+
+// checkAccount runs Config.CheckAccount, when set, on claims that passed
+// every other check.
+func (v *Verifier) checkAccount(ctx context.Context, scheme string, c *Claims) (*Claims, error) {
+	if v.cfg.CheckAccount == nil {
+		return c, nil
+	}
+	if err := v.cfg.CheckAccount(ctx, c); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
+		}
+		return nil, invalidToken(scheme, "the access token is no longer valid", err)
+	}
+	return c, nil
 }
 
 // credentials reads the Authorization header: exactly one, scheme Bearer or

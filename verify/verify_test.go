@@ -493,3 +493,89 @@ func TestDPoPOddRequestTarget(t *testing.T) {
 		t.Fatalf("OPTIONS *: %v", err)
 	}
 }
+
+// TestCheckAccount: Config.CheckAccount sees every token that passed the
+// other checks and can refuse it — here, as a resource server would, a
+// token whose account epoch is older than the account's.
+func TestCheckAccount(t *testing.T) {
+	is := newIssuer(t)
+	ks := newKeySet(t, token.EdDSA)
+	is.publish(ks)
+	clk := &clock{t: t0}
+	var mu sync.Mutex
+	epochs := map[string]uint32{"user-1": 2}
+	unreachable := false
+	calls := 0
+	v := newVerifier(t, is, clk, func(c *Config) {
+		c.CheckAccount = func(_ context.Context, cl *Claims) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			if unreachable {
+				return &Error{Status: 503, Code: "temporarily_unavailable", Description: "accounts unreachable"}
+			}
+			if cl.AccountEpoch != epochs[cl.Subject] {
+				return errors.New("account changed since the token was issued")
+			}
+			return nil
+		}
+	})
+	withEpoch := func(e uint32) string {
+		c := testClaims(t0)
+		c.AccountEpoch = e
+		return sign(t, ks, c)
+	}
+	current, stale := withEpoch(2), withEpoch(1)
+	tests := []struct {
+		name        string
+		auth        string
+		unreachable bool
+		status      int
+		challenge   string
+		calls       int
+	}{
+		{name: "current epoch", auth: "Bearer " + current, status: 200, calls: 1},
+		{name: "older epoch", auth: "Bearer " + stale, status: 401, challenge: `Bearer realm="api", error="invalid_token", error_description="the access token is no longer valid"`, calls: 1},
+		{name: "no epoch claim", auth: "Bearer " + sign(t, ks, testClaims(t0)), status: 401, challenge: `error="invalid_token"`, calls: 1},
+		{name: "bad signature never reaches the hook", auth: "Bearer " + current[:len(current)-4] + "AAAA", status: 401, challenge: `error="invalid_token"`, calls: 0},
+		{name: "hook's own error", auth: "Bearer " + current, unreachable: true, status: 503, calls: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			calls, unreachable = 0, tt.unreachable
+			mu.Unlock()
+			w := do(v, "GET", "/things", tt.auth)
+			if w.Code != tt.status {
+				t.Fatalf("status %d, want %d; body %s", w.Code, tt.status, w.Body)
+			}
+			if ch := challenges(w); !strings.Contains(ch, tt.challenge) {
+				t.Errorf("challenges %q lack %q", ch, tt.challenge)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if calls != tt.calls {
+				t.Errorf("CheckAccount called %d times, want %d", calls, tt.calls)
+			}
+		})
+	}
+
+	// A DPoP-bound token reaches the hook only with a valid proof.
+	key := newClientKey(t)
+	jkt, _ := dpop.Thumbprint(key.Public())
+	c := testClaims(t0)
+	bound := signBound(t, ks, c, map[string]string{"jkt": jkt}) // no ae: epoch 0
+	p, err := dpop.NewProof(key, dpop.ES256, "GET", testResource+"/things", t0, bound, "", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	calls, unreachable = 0, false
+	mu.Unlock()
+	if w := do(v, "GET", "/things", "DPoP "+bound); w.Code != 401 || calls != 0 {
+		t.Errorf("bound token without proof: %d, %d hook calls; want 401 and none", w.Code, calls)
+	}
+	if w := do(v, "GET", "/things", "DPoP "+bound, p); w.Code != 401 || calls != 1 || !strings.Contains(challenges(w), `DPoP realm="api", error="invalid_token"`) {
+		t.Errorf("bound token of epoch 0 for an account at 2: %d %q, %d hook calls; want 401 DPoP invalid_token after one", w.Code, challenges(w), calls)
+	}
+}
