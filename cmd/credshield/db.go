@@ -27,6 +27,7 @@ type accountStore interface {
 	ListUsers(ctx context.Context) ([]store.User, error)
 	SetDisabled(ctx context.Context, username string, disabled bool, now time.Time) error
 	SetPassword(ctx context.Context, username, hash, class string, now time.Time) error
+	SetScopes(ctx context.Context, username, scopes string, now time.Time) error
 	ReplaceHash(ctx context.Context, id, oldHash, newHash, class string, now time.Time) error
 	HashClasses(ctx context.Context) ([]string, error)
 

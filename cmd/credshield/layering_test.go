@@ -23,6 +23,7 @@ func TestLayering(t *testing.T) {
 		{"internal/password", []string{"net/http", in + "store", in + "server"}},
 		{"token", []string{"net/http", in + "store", in + "server"}},
 		{"internal/username", []string{"net/http"}},
+		{"internal/scope", []string{"net/http", in + "store", in + "server"}},
 		{"internal/store/sqlite", []string{"net/http", in + "server", in + "guard"}},
 		{"internal/store/postgres", []string{"net/http", in + "server", in + "guard"}},
 		{"internal/scan", []string{in + "guard", in + "store", in + "server", in + "limit", in + "password"}},

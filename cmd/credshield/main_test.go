@@ -180,7 +180,7 @@ func TestServeEndToEnd(t *testing.T) {
 	var stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		args := append([]string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}, cheapHash...)
+		args := append([]string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--allowed-scopes", "read"}, cheapHash...)
 		done <- run(ctx, args, strings.NewReader(""), pw, &syncWriter{w: &stderr}, func(string) (string, bool) { return "", false })
 		pw.Close()
 	}()
@@ -222,6 +222,19 @@ func TestServeEndToEnd(t *testing.T) {
 	me.Body.Close()
 	if me.StatusCode != 200 || !strings.Contains(string(body), `"username":"alice"`) {
 		t.Fatalf("/users/me: %d %s", me.StatusCode, body)
+	}
+
+	// --allowed-scopes reaches the token endpoint: read is granted, admin
+	// is not.
+	for scope, want := range map[string]int{"read": 200, "read admin": 400} {
+		res, err := http.PostForm(base+"/token", url.Values{"username": {"alice"}, "password": {"correct horse battery"}, "scope": {scope}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("scope %q: %d, want %d", scope, res.StatusCode, want)
+		}
 	}
 
 	keyFiles, _ := filepath.Glob(filepath.Join(dir, "keys", "*.pem"))

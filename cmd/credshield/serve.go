@@ -105,13 +105,14 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	defer ln.Close()
 	cfg.BindIssuer(ln.Addr().String())
 	srv, err := server.New(ctx, server.Config{
-		Issuer:       cfg.Issuer,
-		Audience:     cfg.Audience,
-		AccessTTL:    cfg.AccessTTL,
-		Leeway:       cfg.Leeway,
-		CORSOrigins:  cfg.CORSOrigins,
-		Argon:        argonParams(cfg),
-		FailureFloor: cfg.FailureFloor,
+		Issuer:        cfg.Issuer,
+		Audience:      cfg.Audience,
+		AccessTTL:     cfg.AccessTTL,
+		Leeway:        cfg.Leeway,
+		CORSOrigins:   cfg.CORSOrigins,
+		AllowedScopes: cfg.AllowedScopes,
+		Argon:         argonParams(cfg),
+		FailureFloor:  cfg.FailureFloor,
 		DeviceCookieSameSite: map[string]http.SameSite{
 			"strict": http.SameSiteStrictMode, "lax": http.SameSiteLaxMode, "none": http.SameSiteNoneMode,
 		}[cfg.DeviceCookieSameSite],

@@ -23,6 +23,7 @@ import (
 	"github.com/credshield/credshield/internal/device"
 	"github.com/credshield/credshield/internal/guard"
 	"github.com/credshield/credshield/internal/limit"
+	"github.com/credshield/credshield/internal/scope"
 )
 
 // Signing algorithms accepted by --signing-alg. Symmetric algorithms are
@@ -50,6 +51,10 @@ type Serve struct {
 	AccessTTL   time.Duration
 	Leeway      time.Duration
 	CORSOrigins []string
+	// AllowedScopes are the scopes any account may request (RFC 6749
+	// §3.3 scope tokens); an account may also request those granted to it
+	// alone (credshield user scopes). None by default.
+	AllowedScopes []string
 
 	// Argon2id parameters for new hashes and rehashes.
 	ArgonMemoryKiB uint32
@@ -187,6 +192,7 @@ func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.AccessTTL, "access-token-ttl", c.AccessTTL, "lifetime of access tokens")
 	fs.DurationVar(&c.Leeway, "leeway", c.Leeway, "clock-skew tolerance on exp/nbf/iat (at most 60s)")
 	fs.StringSliceVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "origins allowed to call the API from a browser (comma separated; none by default; * is refused)")
+	fs.StringSliceVar(&c.AllowedScopes, "allowed-scopes", c.AllowedScopes, "scopes any account may request (comma separated; none by default); grant more to one account with 'credshield user scopes NAME --add SCOPE'; a request for any other scope is refused with invalid_scope")
 	c.RegisterHashFlags(fs)
 	c.RegisterGuardFlags(fs)
 	fs.DurationVar(&c.FailureFloor, "failure-floor", c.FailureFloor, "least time a failed login takes (raised automatically to the slowest stored hash scheme)")
@@ -327,6 +333,11 @@ func (c *Serve) Validate() error {
 	for _, o := range c.CORSOrigins {
 		if err := validateOrigin(o); err != nil {
 			errs = append(errs, fmt.Errorf("--cors-origins: %w", err))
+		}
+	}
+	for _, sc := range c.AllowedScopes {
+		if !scope.ValidToken(sc) {
+			errs = append(errs, fmt.Errorf("--allowed-scopes %q: %w (a scope is printable ASCII without spaces, '\"' or '\\')", sc, scope.ErrSyntax))
 		}
 	}
 	errs = append(errs, c.validateGuard()...)
