@@ -42,7 +42,7 @@ func newUserCmd(e *env) *cobra.Command {
 		},
 		&cobra.Command{
 			Use:   "reset NAME",
-			Short: "Set a new password; read from a TTY prompt or stdin",
+			Short: "Set a new password (from a TTY prompt or stdin); ends the account's sessions and access tokens",
 			Args:  exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return userSetPassword(cmd.Context(), e, cfg, args[0], false)
