@@ -243,7 +243,7 @@ type Config struct {
 	OnAttackChange func(DetectorState)
 	// Degraded, if set, reports whether Store has fallen back to local,
 	// divided budgets (redisstore.Failover.Degraded). While it does, every
-	// untrusted attempt is challenged, as under attack but at the normal
+	// attempt without a device credential is challenged, as under attack but at the normal
 	// difficulty: a replica on its own slice of the budget must not be
 	// the cheap way in.
 	Degraded func() bool
