@@ -97,6 +97,10 @@ func NewChecker(cfg Config) (*Checker, error) {
 // WWW-Authenticate challenge and dpop_signing_alg_values_supported.
 func (c *Checker) Algs() []string { return slices.Clone(c.cfg.AllowedAlgs) }
 
+// IATWindow returns how old a proof may be: how long a replay-cache entry
+// lives, and so how long a key refused with ErrReplayQuota should wait.
+func (c *Checker) IATWindow() time.Duration { return c.cfg.IATWindow }
+
 // Nonce returns the nonce to send in a DPoP-Nonce header at now, or "" when
 // the Checker does not use nonces.
 func (c *Checker) Nonce(now time.Time) string {
@@ -323,11 +327,13 @@ func parseClaims(payload []byte) (claims, error) {
 
 // replayKey names a proof in the replay cache: jti scoped to the key that
 // signed it (two clients may pick the same jti), hashed to a fixed size so
-// an entry's memory does not depend on what the client sent.
+// an entry's memory does not depend on what the client sent. The key's own
+// part comes first (ReplayScope), so a cache can bound each key's share.
 func replayKey(jkt, jti string) string {
+	scope := sha256.Sum256([]byte(jkt))
 	h := sha256.New()
 	h.Write([]byte(jkt))
 	h.Write([]byte{0})
 	h.Write([]byte(jti))
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(scope[:12]) + "." + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }

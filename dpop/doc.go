@@ -26,7 +26,9 @@
 // server issued when nonces are on, and the (jti, jkt) pair must not have
 // been seen before. Replay entries are kept until the proof could no longer
 // pass the iat check, and never evicted early: a full cache refuses new
-// proofs (fails closed) rather than forgetting old ones.
+// proofs (fails closed) rather than forgetting old ones. So that one token
+// holder cannot fill it for everyone, one proof key may hold only a share of
+// it (ErrReplayQuota, which callers answer with 429).
 //
 // The HTTP layer must pass exactly one DPoP header value: RFC 9449 §4.3
 // refuses requests with more than one, and [ProofFromHeader] does that

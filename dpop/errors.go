@@ -35,6 +35,14 @@ var (
 // condition, not the proof's, and callers should answer 503 (fail closed).
 var ErrReplayCacheFull = errors.New("dpop: replay cache full")
 
+// ErrReplayQuota reports that the proof's key already holds its share of
+// the replay cache (see ReplayCache). Check returns it unwrapped by *Error:
+// the proof may be sound, but its holder is sending proofs faster than the
+// cache may remember for one key; callers should answer 429 with a
+// Retry-After of the iat window, so one token holder cannot fill the cache
+// every other client needs.
+var ErrReplayQuota = errors.New("dpop: too many recent proofs from one key")
+
 // ErrConfig reports a Checker or NonceSource that cannot check safely.
 var ErrConfig = errors.New("dpop: misconfigured")
 

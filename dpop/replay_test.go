@@ -119,3 +119,39 @@ func TestNonceSource(t *testing.T) {
 		t.Error("NonceSource shares the caller's key slice")
 	}
 }
+
+// TestDPoPReplayCacheBoundedPerKey: one proof key, sending fresh proofs as
+// fast as it can, takes its share of the cache and no more; the other keys
+// keep being accepted, and its share comes back as its proofs expire.
+func TestDPoPReplayCacheBoundedPerKey(t *testing.T) {
+	c := NewMemoryReplayCache(10 * ReplayShare) // 10 proofs per key
+	flood := replayKey("flooder-jkt", "")
+	scope := ReplayScope(flood)
+	if scope == "" {
+		t.Fatalf("the Checker's key %q names no proof key", flood)
+	}
+	accepted := 0
+	var last error
+	for i := range 1000 {
+		if last = c.Remember(ctx, testNow, replayKey("flooder-jkt", fmt.Sprint("jti-", i)), testNow.Add(time.Minute)); last == nil {
+			accepted++
+		}
+	}
+	if accepted != 10 || !errors.Is(last, ErrReplayQuota) {
+		t.Fatalf("one key: %d of 1000 proofs accepted (last: %v); want 10 and ErrReplayQuota", accepted, last)
+	}
+	for i := range 40 {
+		if err := c.Remember(ctx, testNow, replayKey(fmt.Sprint("client-", i), "jti"), testNow.Add(time.Minute)); err != nil {
+			t.Fatalf("client %d after the flood: %v", i, err)
+		}
+	}
+	if err := c.Remember(ctx, testNow.Add(time.Minute), replayKey("flooder-jkt", "later"), testNow.Add(2*time.Minute)); err != nil {
+		t.Fatalf("the key's share after its proofs expired: %v", err)
+	}
+	// Keys that name no proof key (other users of the interface) have no quota.
+	for i := range 20 {
+		if err := c.Remember(ctx, testNow, fmt.Sprint("opaque-", i), testNow.Add(time.Minute)); err != nil {
+			t.Fatalf("opaque key %d: %v", i, err)
+		}
+	}
+}

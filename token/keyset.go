@@ -22,6 +22,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/credshield/credshield/internal/privdir"
 )
 
 // maxKeyFileSize bounds what LoadOrCreate reads from one file (an RSA 4096
@@ -161,19 +163,12 @@ func checkAlgDir(dir, alg string) error {
 	return checkDir(dir)
 }
 
-// checkDir creates dir (0700) if needed, refusing a directory others may
-// write to.
+// checkDir creates dir (0700) if needed, refusing a directory group or
+// others may write to or another user owns (the one check every key
+// directory gets, package privdir).
 func checkDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	info, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if info.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("%w: directory %s is writable by group or others (mode %04o); use chmod 700",
-			ErrKeyFile, dir, info.Mode().Perm())
+	if err := privdir.Ensure(dir); err != nil {
+		return fmt.Errorf("%w: %w", ErrKeyFile, err)
 	}
 	return nil
 }

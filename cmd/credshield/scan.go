@@ -1,16 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/credshield/credshield/internal/config"
 	"github.com/credshield/credshield/internal/scan"
 	"github.com/credshield/credshield/internal/scan/report"
 )
@@ -37,6 +40,8 @@ func newScanCmd(e *env) *cobra.Command {
 		format, out      string
 		failOn, wordlist string
 		sarifArtifact    string
+		passwordFile     string
+		tokenFile        string
 	)
 	cmd := &cobra.Command{
 		Use:   "scan URL",
@@ -53,6 +58,12 @@ stay on the URL's origin, within --max-requests and --rps. The scan sends a
 few wrong passwords for --username (at most 8) and leaves the scanning
 client rate limited.
 
+Secrets stay off the command line, where every user of the machine can read
+them (ps): give the password in CREDSHIELD_SCAN_PASSWORD or a file
+(--password-file PATH, or --password-file - for stdin), and a token in
+CREDSHIELD_SCAN_TOKEN or --token-file. --password and --token still work
+but warn.
+
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 2 usage or runtime error, 3 inconclusive checks (and nothing at or above
 --fail-on). docs/scan.md documents the checks and the JSON output.`,
@@ -65,6 +76,9 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 			}
 			if format != "text" && format != "json" && format != "sarif" {
 				return usageError{fmt.Errorf("--format %q: want text, json or sarif", format)}
+			}
+			if err := scanSecrets(cmd, e, &opts, passwordFile, tokenFile); err != nil {
+				return err
 			}
 			if opts.Token != "" && opts.Password != "" {
 				return usageError{errors.New("--token and --password exclude each other")}
@@ -88,8 +102,10 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Username, "username", "", "log in as this user (a test account: the scan sends it a few wrong passwords)")
-	f.StringVar(&opts.Password, "password", "", "password of --username")
-	f.StringVar(&opts.Token, "token", "", "an access token to use instead of logging in")
+	f.StringVar(&passwordFile, "password-file", "", "read the password of --username from this file's first line (- for stdin); or set "+envScanPassword)
+	f.StringVar(&tokenFile, "token-file", "", "read an access token to use instead of logging in from this file's first line (- for stdin); or set "+envScanToken)
+	f.StringVar(&opts.Password, "password", "", "password of --username (deprecated: other users see it in ps; use "+envScanPassword+" or --password-file)")
+	f.StringVar(&opts.Token, "token", "", "an access token (deprecated: other users see it in ps; use "+envScanToken+" or --token-file)")
 	f.StringVar(&opts.TokenURL, "token-url", "", "token endpoint (default: from the OpenAPI document, else /token)")
 	f.StringVar(&opts.ProtectedURL, "protected-url", "", "a GET endpoint that needs the token (default: from the OpenAPI document, else /users/me)")
 	f.StringVar(&format, "format", "text", "output format: text, json or sarif")
@@ -100,6 +116,82 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 	f.StringVar(&wordlist, "wordlist", "", "file of candidate HMAC secrets, one per line, tried after the built-in list")
 	f.StringVar(&sarifArtifact, "sarif-artifact", "openapi.json", "repository file SARIF results point at (GitHub rejects URL locations)")
 	return cmd
+}
+
+// Where scan takes its secrets from besides the deprecated flags.
+const (
+	envScanPassword = "CREDSHIELD_SCAN_PASSWORD"
+	envScanToken    = "CREDSHIELD_SCAN_TOKEN"
+)
+
+// scanSecrets fills opts.Password and opts.Token from the one place each
+// was given: its file (or stdin), its environment variable, or its flag.
+// A secret in argv is readable by every user of the machine, so the flags
+// only warn, for scripts written before the other ways existed.
+func scanSecrets(cmd *cobra.Command, e *env, opts *scan.Options, passwordFile, tokenFile string) error {
+	if passwordFile == "-" && tokenFile == "-" {
+		return usageError{errors.New("--password-file and --token-file cannot both read stdin")}
+	}
+	for _, s := range []struct {
+		flag, fileFlag, file, envName string
+		dst                           *string
+	}{
+		{"password", "password-file", passwordFile, envScanPassword, &opts.Password},
+		{"token", "token-file", tokenFile, envScanToken, &opts.Token},
+	} {
+		// The generic CREDSHIELD_<FLAG> variables (config.ApplyEnv) may
+		// have set the flag already; only a value from argv warns.
+		generic, inGeneric := e.lookupEnv(config.EnvName(s.flag))
+		inArgv := cmd.Flags().Changed(s.flag) && !(inGeneric && generic == *s.dst)
+		fromEnv, inEnv := e.lookupEnv(s.envName)
+		inEnv = inEnv && fromEnv != ""
+		given := 0
+		for _, b := range []bool{cmd.Flags().Changed(s.flag), s.file != "", inEnv} {
+			if b {
+				given++
+			}
+		}
+		if given > 1 {
+			return usageError{fmt.Errorf("give the %s once: --%s, --%s or %s", s.flag, s.fileFlag, s.flag, s.envName)}
+		}
+		switch {
+		case s.file != "":
+			v, err := readSecretLine(e, s.file)
+			if err != nil {
+				return usageError{fmt.Errorf("--%s: %w", s.fileFlag, err)}
+			}
+			*s.dst = v
+		case inEnv:
+			*s.dst = fromEnv
+		case inArgv:
+			fmt.Fprintf(e.stderr, "credshield: warning: --%s puts the %s on the command line, where other users of this machine can read it; use %s or --%s\n",
+				s.flag, s.flag, s.envName, s.fileFlag)
+		}
+	}
+	return nil
+}
+
+// readSecretLine returns the first line of path ("-": stdin), without its
+// line ending: a file written by echo or a secret manager works as is.
+func readSecretLine(e *env, path string) (string, error) {
+	var r io.Reader = e.stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		r = f
+	}
+	line, err := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if line == "" {
+		return "", errors.New("empty")
+	}
+	return line, nil
 }
 
 func runScan(cmd *cobra.Command, e *env, opts scan.Options, format, out, artifact string, threshold scan.Severity) error {

@@ -24,9 +24,9 @@ func TestScanSelf(t *testing.T) {
 	}
 	base := startServe(t, append([]string{"--data-dir", dir}, cheapHash...)...)
 	out := filepath.Join(t.TempDir(), "report.json")
-	args := append([]string{"scan", base, "--username", "alice", "--password", "correct horse battery",
+	args := append([]string{"scan", base, "--username", "alice",
 		"--format", "json", "--out", out, "--fail-on", "medium"}, fastScan...)
-	code, stdout, stderr := credshield(t, "", nil, args...)
+	code, stdout, stderr := credshield(t, "", map[string]string{"CREDSHIELD_SCAN_PASSWORD": "correct horse battery"}, args...)
 	body, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatalf("scan exit %d, no report: %v; %s %s", code, err, stdout, stderr)

@@ -62,7 +62,8 @@ func addr(i int) netip.Addr {
 // TestOwnerKeepsLoggingInDuringTargetedAttack: an attacker failing against
 // one account from hundreds of addresses spends its shared budget, but
 // neither the owner's device credential nor the owner's known network is
-// blocked, and neither is challenged.
+// blocked; the device is not even challenged, the known network is, like
+// every client without a device credential.
 func TestOwnerKeepsLoggingInDuringTargetedAttack(t *testing.T) {
 	e := newAdaptive(t, policy(func(p *Policy) {
 		p.User = limit.Limit{Burst: 5, Period: time.Hour}
@@ -95,8 +96,13 @@ func TestOwnerKeepsLoggingInDuringTargetedAttack(t *testing.T) {
 		t.Errorf("device: %+v", v)
 	}
 	// The owner at home, another host of the same /24, no device token.
-	if v := e.try(Attempt{Username: "alice", IP: netip.MustParseAddr("198.51.100.77")}, Success); !v.Allowed || v.Trust != TrustNetwork {
-		t.Errorf("known network: %+v", v)
+	neighbour := Attempt{Username: "alice", IP: netip.MustParseAddr("198.51.100.77")}
+	if v := e.try(neighbour, Success); v.Allowed || v.Challenge == 0 || v.Trust != TrustNetwork {
+		t.Errorf("known network without a solution: %+v", v)
+	}
+	neighbour.Solve = func() (int, error) { return 99, nil }
+	if v := e.try(neighbour, Success); !v.Allowed || v.Trust != TrustNetwork {
+		t.Errorf("known network with a solution: %+v", v)
 	}
 	// An untrusted client is still refused: the account's hard cap holds.
 	if v := e.try(Attempt{Username: "alice", IP: netip.MustParseAddr("192.0.2.1")}, Failure); v.Allowed || v.Reason != ReasonUserHard {
@@ -209,7 +215,9 @@ func TestUnderAttackChallengesUntrustedOnly(t *testing.T) {
 	if v.Challenge != DefaultPolicy().AttackDifficulty || v.Reason != ReasonAttack {
 		t.Errorf("untrusted under attack: %+v", v)
 	}
-	if v := e.try(Attempt{Username: "dave", IP: home}, Success); !v.Allowed || v.Challenge != 0 {
+	// A known network is challenged like everyone else: only a device
+	// credential changes the answer.
+	if v := e.try(Attempt{Username: "dave", IP: home}, Success); v.Allowed || v.Challenge != DefaultPolicy().AttackDifficulty || v.Trust != TrustNetwork {
 		t.Errorf("known network under attack: %+v", v)
 	}
 	if v := e.try(Attempt{Username: "dave", IP: netip.MustParseAddr("203.0.113.51"), Device: "phone"}, Success); !v.Allowed || v.Challenge != 0 {

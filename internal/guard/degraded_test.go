@@ -45,7 +45,7 @@ func TestDegradedChallengesUntrusted(t *testing.T) {
 		{"untrusted is challenged", Attempt{Username: "erin", IP: netip.MustParseAddr("203.0.113.5")}, p.Difficulty, ReasonDegraded},
 		{"untrusted with a solution passes", Attempt{Username: "erin", IP: netip.MustParseAddr("203.0.113.5"),
 			Solve: func() (int, error) { return p.Difficulty, nil }}, 0, ReasonNone},
-		{"known network is not challenged", Attempt{Username: "dave", IP: home}, 0, ReasonNone},
+		{"known network is challenged like everyone", Attempt{Username: "dave", IP: home}, p.Difficulty, ReasonDegraded},
 		{"device is not challenged", Attempt{Username: "dave", IP: netip.MustParseAddr("203.0.113.6"), Device: "phone"}, 0, ReasonNone},
 	}
 	for _, tc := range tests {

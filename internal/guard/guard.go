@@ -17,11 +17,16 @@
 // each never trips a per-address budget, and a per-account budget lets an
 // attacker lock the real owner out. So the guard is adaptive:
 //
-//   - trusted clients — a valid device credential for this user (package
-//     device), or a network (IPv4 /24, IPv6 /48) this user logged in from
-//     in the last 30 days — keep a budget of their own and never meet the
-//     per-account, per-address or per-network budgets untrusted clients
-//     share, nor challenges;
+//   - a client with a valid device credential for this user (package
+//     device) keeps a budget of its own and never meets the per-account,
+//     per-address or per-network budgets untrusted clients share, nor
+//     challenges;
+//   - a client on a network (IPv4 /24, IPv6 /48) this user logged in from
+//     in the last 30 days keeps a budget of its own in place of the
+//     per-account hard budget, so an attack from elsewhere cannot lock
+//     the owner out, but otherwise meets what untrusted clients meet,
+//     challenges included: only a device credential changes the answer a
+//     client sees, so a neighbour learns nothing about which names exist;
 //   - untrusted clients past a soft budget (per address, per account), or
 //     any untrusted client while the Detector says the service is under
 //     attack, must solve a memory-hard challenge (package challenge) for
@@ -188,9 +193,10 @@ type Verdict struct {
 	Trust Trust
 	// RetryAfter is how long until every denying budget has room again.
 	RetryAfter time.Duration
-	// IPPolicy and IPState describe the per-address budget, the one the
-	// server advertises in RateLimit headers: it describes the client's
-	// own standing, not any account's. Zero for trusted clients.
+	// IPPolicy and IPState describe the budget the server advertises in
+	// RateLimit headers, the client's own standing and never an account's:
+	// the per-address budget, or for a device-trusted client the device
+	// credential's own (Trust tells which), so every 429 has one shape.
 	IPPolicy limit.Limit
 	IPState  limit.KeyResult
 
@@ -237,7 +243,7 @@ type Config struct {
 	OnAttackChange func(DetectorState)
 	// Degraded, if set, reports whether Store has fallen back to local,
 	// divided budgets (redisstore.Failover.Degraded). While it does, every
-	// untrusted attempt is challenged, as under attack but at the normal
+	// attempt without a device credential is challenged, as under attack but at the normal
 	// difficulty: a replica on its own slice of the budget must not be
 	// the cheap way in.
 	Degraded func() bool
@@ -293,17 +299,32 @@ func (g *Guard) Check(ctx context.Context, now time.Time, a Attempt) (Verdict, e
 			return Verdict{}, fmt.Errorf("guard: known networks: %w", err)
 		}
 		if known {
-			return g.checkTrusted(ctx, now, TrustNetwork, "knet:"+a.Username+"|"+network.String(), g.cfg.Policy.Network, ReasonNetwork, trustName, network)
+			// A known network swaps the account's shared hard budget for
+			// its own, so an attacker elsewhere cannot lock the owner
+			// out; everything else — the address's budgets, the soft
+			// budgets, the detector — is what an untrusted client meets.
+			// Were it spared the challenge too, a neighbour in the same
+			// network could tell the real account (answered) from every
+			// other name (challenged).
+			own := limit.Request{Key: "knet:" + a.Username + "|" + network.String(), Limit: g.cfg.Policy.Network}
+			v, err := g.checkUntrusted(ctx, now, a, ip, network, &own)
+			v.username, v.Trust = trustName, TrustNetwork
+			g.observeRefusal(now, v, err)
+			return v, err
 		}
 	}
-	v, err := g.checkUntrusted(ctx, now, a, ip, network)
+	v, err := g.checkUntrusted(ctx, now, a, ip, network, nil)
 	v.username = trustName
+	g.observeRefusal(now, v, err)
+	return v, err
+}
+
+// observeRefusal feeds a refused attempt to the detector: a botnet that is
+// being challenged or throttled must keep it on.
+func (g *Guard) observeRefusal(now time.Time, v Verdict, err error) {
 	if err == nil && !v.Allowed && g.cfg.Detector != nil {
-		// Refused attempts are failures too: a botnet that is being
-		// challenged or throttled must keep the detector on.
 		g.notify(g.cfg.Detector.Observe(now, SignalFailure))
 	}
-	return v, err
 }
 
 // CheckAddress evaluates an attempt that carries no password and names no
@@ -340,7 +361,7 @@ func (g *Guard) checkTrusted(ctx context.Context, now time.Time, trust Trust, ke
 	if err != nil {
 		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
 	}
-	v := Verdict{Allowed: res.Allowed, Trust: trust, RetryAfter: res.RetryAfter, username: username, network: network}
+	v := Verdict{Allowed: res.Allowed, Trust: trust, RetryAfter: res.RetryAfter, IPPolicy: l, IPState: res.Keys[0], username: username, network: network}
 	if res.Allowed {
 		v.reserved = reqs
 	} else {
@@ -350,9 +371,14 @@ func (g *Guard) checkTrusted(ctx context.Context, now time.Time, trust Trust, ke
 }
 
 // checkUntrusted applies the shared budgets: hard ones deny, soft ones and
-// the detector demand a challenge.
-func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip netip.Addr, network netip.Prefix) (Verdict, error) {
+// the detector demand a challenge. A non-nil own replaces the account's
+// shared hard budget (a known network's budget of its own).
+func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip netip.Addr, network netip.Prefix, own *limit.Request) (Verdict, error) {
 	hard, hardReasons, soft, softReasons := g.requests(a.Username, ip)
+	if own != nil {
+		// requests puts the per-account hard budget last among the hard ones.
+		hard[len(hard)-1], hardReasons[len(hard)-1] = *own, ReasonNetwork
+	}
 	all := hard[:len(hard)+len(soft)] // one backing array: hard, then soft
 	res, err := g.cfg.Store.Reserve(ctx, now, all)
 	if err != nil {

@@ -89,35 +89,72 @@ func infoField(info, name string) int64 {
 
 // DPoPReplay is a dpop.ReplayCache in Redis, shared by every replica:
 // SET NX with a PX expiry, as ChallengeReplay. Keys are hashed (SHA-256,
-// 16 bytes) so their length is fixed whatever a client sends.
+// 16 bytes) so their length is fixed whatever a client sends. Each proof
+// key's unexpired entries are also listed in a sorted set by expiry, and
+// past perKey of them that key's new proofs are refused with
+// dpop.ErrReplayQuota: Redis's memory, which the guard's budgets share,
+// cannot be filled by one token holder.
 //
 // Create one with NewDPoPReplay; it is safe for concurrent use.
 type DPoPReplay struct {
 	rdb    redis.UniversalClient
 	prefix string
+	perKey int
 }
 
 var _ dpop.ReplayCache = (*DPoPReplay)(nil)
 
-// NewDPoPReplay returns a DPoPReplay over rdb; prefix as in Config.
+// NewDPoPReplay returns a DPoPReplay over rdb that keeps at most
+// dpop.DefaultReplayPerKey unexpired proofs per proof key; prefix as in
+// Config.
 func NewDPoPReplay(rdb redis.UniversalClient, prefix string) *DPoPReplay {
-	return &DPoPReplay{rdb: rdb, prefix: prefixOr(prefix)}
+	return &DPoPReplay{rdb: rdb, prefix: prefixOr(prefix), perKey: dpop.DefaultReplayPerKey}
 }
 
+// dpopRememberScript records one proof (KEYS[1], for ARGV[2] ms) and
+// lists it in its proof key's set (KEYS[2], scored by expiry ARGV[3] on
+// the caller's clock ARGV[1]) unless it is recorded already (0) or the set
+// holds ARGV[4] unexpired entries (-1). Both keys share a hash tag, so
+// the script touches one cluster slot.
+var dpopRememberScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return -1 end
+redis.call('SET', KEYS[1], 1, 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return 1
+`)
+
 // Remember implements dpop.ReplayCache. An entry whose expires is not
-// after now is already expired and is not recorded.
+// after now is already expired and is not recorded. A key without a
+// proof-key part (dpop.ReplayScope) is recorded without a quota.
 func (c *DPoPReplay) Remember(ctx context.Context, now time.Time, key string, expires time.Time) error {
 	if !expires.After(now) {
 		return nil
 	}
-	ok, err := c.rdb.SetNX(ctx, c.prefix+"dp:"+hashKey(key), 1, ttl(now, expires)).Result()
+	scope := dpop.ReplayScope(key)
+	var res int64
+	var err error
+	if scope == "" {
+		var ok bool
+		if ok, err = c.rdb.SetNX(ctx, c.prefix+"dp:"+hashKey(key), 1, ttl(now, expires)).Result(); ok {
+			res = 1
+		}
+	} else {
+		tag := "{" + hashKey(scope) + "}"
+		keys := []string{c.prefix + "dp:" + tag + hashKey(key), c.prefix + "dpk:" + tag}
+		res, err = dpopRememberScript.Run(ctx, c.rdb, keys, now.UnixMilli(), ttl(now, expires).Milliseconds(), expires.UnixMilli(), c.perKey).Int64()
+	}
 	switch {
 	case err != nil && isOOM(err):
 		return fmt.Errorf("redisstore: dpop replay: %w", dpop.ErrReplayCacheFull)
 	case err != nil:
 		return fmt.Errorf("redisstore: dpop replay: %w", err)
-	case !ok:
+	case res == 0:
 		return dpop.ErrReplay
+	case res < 0:
+		return dpop.ErrReplayQuota
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -75,6 +76,41 @@ func TestDPoPReplaySingleUse(t *testing.T) {
 	}
 	if n := len(keysUnder(t, rdb, prefix)); n != 2 {
 		t.Fatalf("%d keys, want 2", n)
+	}
+}
+
+// TestDPoPReplayCacheBoundedPerKey: one proof key sending fresh proofs as
+// fast as it can takes its share of Redis and no more; other keys keep
+// being accepted, and its share comes back as its proofs expire.
+func TestDPoPReplayCacheBoundedPerKey(t *testing.T) {
+	rdb, prefix := testClient(t)
+	c := NewDPoPReplay(rdb, prefix)
+	if c.perKey != dpop.DefaultReplayPerKey {
+		t.Fatalf("per-key share %d, want %d", c.perKey, dpop.DefaultReplayPerKey)
+	}
+	c.perKey = 10
+	ctx := context.Background()
+	now := time.Now()
+	accepted := 0
+	var last error
+	for i := range 200 {
+		if last = c.Remember(ctx, now, fmt.Sprintf("flooder.jti-%d", i), now.Add(time.Minute)); last == nil {
+			accepted++
+		}
+	}
+	if accepted != 10 || !errors.Is(last, dpop.ErrReplayQuota) {
+		t.Fatalf("one key: %d of 200 proofs accepted (last: %v); want 10 and ErrReplayQuota", accepted, last)
+	}
+	if err := c.Remember(ctx, now, "flooder.jti-3", now.Add(time.Minute)); !errors.Is(err, dpop.ErrReplay) {
+		t.Fatalf("a replay of an accepted proof: %v, want ErrReplay", err)
+	}
+	for i := range 20 {
+		if err := c.Remember(ctx, now, fmt.Sprintf("client%d.jti", i), now.Add(time.Minute)); err != nil {
+			t.Fatalf("client %d after the flood: %v", i, err)
+		}
+	}
+	if err := c.Remember(ctx, now.Add(time.Minute), "flooder.later", now.Add(2*time.Minute)); err != nil {
+		t.Fatalf("the key's share after its proofs expired: %v", err)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/credshield/credshield/internal/privdir"
 )
 
 // Size is the length of every key: 256 bits, the HMAC-SHA256 block's worth
@@ -23,9 +25,12 @@ const Size = 32
 // LoadOrCreate returns the key in dir/name, creating dir (0700) and the
 // file (0600, written atomically) with Size bytes from rand when it does
 // not exist. A file readable by group or others, or of the wrong size, is
-// refused: a leaked HMAC key lets anyone mint device credentials.
+// refused: a leaked HMAC key lets anyone mint device credentials. So is a
+// directory group or others may write to or another user owns (the check
+// the signing keys' directory gets): whoever can write there can plant a
+// key of their own.
 func LoadOrCreate(dir, name string, rand io.Reader) ([]byte, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := privdir.Ensure(dir); err != nil {
 		return nil, fmt.Errorf("secret %s: %w", name, err)
 	}
 	path := filepath.Join(dir, name)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/credshield/credshield/internal/privdir"
 	"github.com/credshield/credshield/internal/seal"
 	"github.com/credshield/credshield/internal/store"
 	"github.com/credshield/credshield/token"
@@ -224,8 +225,14 @@ func (s *SealedKeys) sealKey(k *token.Key) (store.SigningKey, error) {
 
 // Load reads the key in dir/name without creating it, for importing a
 // data-directory key into a shared store: nil and no error when the file
-// does not exist.
+// does not exist. A directory LoadOrCreate would refuse is refused here too.
 func Load(dir, name string) ([]byte, error) {
+	if err := privdir.Check(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
 	key, err := load(filepath.Join(dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -98,9 +98,20 @@ func TestRealUserDuringAttack(t *testing.T) {
 	if r := e.loginFrom("203.0.113.5", "alice", "correct horse battery", url.Values{"device_token": {deviceToken}}); r.status != http.StatusOK {
 		t.Errorf("known device: %d %s", r.status, r.body)
 	}
-	// alice at home, from another machine without the token: known network.
-	if r := e.loginFrom("198.51.100.77", "alice", "correct horse battery", nil); r.status != http.StatusOK {
-		t.Errorf("known network: %d %s", r.status, r.body)
+	// alice at home, from another machine without the token: her known
+	// network spares her the account's spent budget, not the challenge
+	// every client without a device credential meets under attack.
+	home := e.loginFrom("198.51.100.77", "alice", "correct horse battery", nil)
+	if errorCode(t, home) != "challenge_required" {
+		t.Fatalf("known network under attack: %d %s", home.status, home.body)
+	}
+	homeTok := home.json(t)["challenge"].(map[string]any)["token"].(string)
+	homeSol, _, err := challenge.Solve(context.Background(), homeTok, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.loginFrom("198.51.100.77", "alice", "correct horse battery", url.Values{challenge.FormToken: {homeTok}, challenge.FormSolution: {homeSol}}); r.status != http.StatusOK {
+		t.Errorf("known network, challenge solved: %d %s", r.status, r.body)
 	}
 	// A browser sending the cookie instead of the form field.
 	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/token", strings.NewReader("username=alice&password=correct+horse+battery"))
@@ -114,8 +125,8 @@ func TestRealUserDuringAttack(t *testing.T) {
 	if r := e.loginFrom("192.0.2.200", "alice", "correct horse battery", nil); r.status != http.StatusTooManyRequests {
 		t.Errorf("untrusted client for alice: %d %s", r.status, r.body)
 	}
-	if got := counter.calls.Load() - hashes; got != 3 {
-		t.Errorf("%d hashes for three trusted logins and one refusal", got)
+	if got := counter.calls.Load() - hashes; got != 4 {
+		t.Errorf("%d hashes for three logins, one challenge check and one refusal", got)
 	}
 
 	// Under attack, an untrusted client for another account is challenged;

@@ -41,6 +41,9 @@ func (s *Server) tokenProof(ctx context.Context, r *http.Request, now time.Time)
 			return jkt, nil
 		}
 	}
+	if qe := s.replayQuota(err); qe != nil {
+		return "", qe
+	}
 	var de *dpop.Error
 	if errors.As(err, &de) {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "dpop.rejected", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
@@ -96,7 +99,11 @@ func (s *Server) authenticate(r *http.Request, now time.Time, htm, htu string) (
 }
 
 // resourceProof checks the request's DPoP proof against the token (ath)
-// and the key the token is bound to (jkt).
+// and the key the token is bound to (jkt). It runs on the client address's
+// budget (guard.CheckAddress, the one refresh grants spend): a proof that
+// fails keeps its unit spent, so a client sending bad, replayed or too many
+// proofs meets a 429 before its proofs cost signature checks; one that
+// passes, or lacks only a nonce, gives the unit back.
 func (s *Server) resourceProof(r *http.Request, now time.Time, htm, htu, raw, jkt string) error {
 	ctx := r.Context()
 	if htm == "" || htu == "" {
@@ -105,6 +112,59 @@ func (s *Server) resourceProof(r *http.Request, now time.Time, htm, htu, raw, jk
 		return &bearerError{Status: http.StatusUnauthorized, Scheme: schemeDPoP, Code: "invalid_token",
 			Description: "a DPoP-bound token needs the original method and URI from a trusted proxy"}
 	}
+	ip, err := s.clientIP.ClientIP(r.RemoteAddr, r.Header)
+	if err != nil {
+		return err
+	}
+	verdict, err := s.guard.CheckAddress(ctx, now, ip)
+	if err != nil {
+		return unavailable(err)
+	}
+	s.metrics.verdict(verdict)
+	if !verdict.Allowed {
+		return &deniedError{verdict: verdict}
+	}
+	err = s.checkResourceProof(ctx, r, now, htm, htu, raw, jkt)
+	s.record(ctx, verdict, proofOutcome(err))
+	return err
+}
+
+// proofOutcome settles the guard reservation a proof check ran on: the
+// units back when the proof passed, when it lacked only a nonce (the
+// protocol's normal first round) or when the server could not check it;
+// spent when the client got the proof wrong or sent too many.
+func proofOutcome(err error) guard.Outcome {
+	var oe *oauthError
+	var be *bearerError
+	switch {
+	case err == nil:
+		return guard.Success
+	case errors.As(err, &oe):
+		if oe.Code == dpop.CodeUseNonce || oe.Status >= http.StatusInternalServerError {
+			return guard.Aborted
+		}
+	case errors.As(err, &be):
+		if be.Code == dpop.CodeUseNonce || be.Status >= http.StatusInternalServerError {
+			return guard.Aborted
+		}
+	}
+	return guard.Failure
+}
+
+// replayQuota answers a proof refused because its key holds its share of
+// the replay cache (dpop.ErrReplayQuota): 429 until the key's older proofs
+// expire, not the 503 of a full cache, since only that key is refused.
+func (s *Server) replayQuota(err error) *oauthError {
+	if !errors.Is(err, dpop.ErrReplayQuota) {
+		return nil
+	}
+	const desc = "Too many requests with this DPoP key. Try again later."
+	return &oauthError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: desc,
+		RetryAfter: int(s.dpop.IATWindow()/time.Second) + 1, Cause: err}
+}
+
+// checkResourceProof is resourceProof's check proper.
+func (s *Server) checkResourceProof(ctx context.Context, r *http.Request, now time.Time, htm, htu, raw, jkt string) error {
 	proof, err := dpop.ProofFromHeader(r.Header.Values("DPoP"))
 	if err == nil {
 		var got string
@@ -117,6 +177,9 @@ func (s *Server) resourceProof(r *http.Request, now time.Time, htm, htu, raw, jk
 			}
 			return nil
 		}
+	}
+	if qe := s.replayQuota(err); qe != nil {
+		return qe
 	}
 	var de *dpop.Error
 	if errors.As(err, &de) {
@@ -169,12 +232,7 @@ func (s *Server) tokenProofAfterGuard(ctx context.Context, r *http.Request, now 
 	if err == nil {
 		return jkt, nil
 	}
-	outcome := guard.Failure
-	var oe *oauthError
-	if errors.As(err, &oe) && (oe.Code == dpop.CodeUseNonce || oe.Status >= http.StatusInternalServerError) {
-		outcome = guard.Aborted
-	}
-	s.record(ctx, v, outcome)
+	s.record(ctx, v, proofOutcome(err))
 	s.metrics.attempt(outcomeInvalid)
 	return "", err
 }

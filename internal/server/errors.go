@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/credshield/credshield/internal/guard"
 )
 
 // handlerFunc is an HTTP handler that returns its failure instead of writing
@@ -55,6 +57,13 @@ func unavailable(cause error) *oauthError {
 		Cause:       cause,
 	}
 }
+
+// deniedError is a request the guard refused with a 429; writeError
+// renders it as every guard 429 is rendered (tooManyAttempts), so they
+// all have one shape.
+type deniedError struct{ verdict guard.Verdict }
+
+func (e *deniedError) Error() string { return "too many attempts: " + string(e.verdict.Reason) }
 
 // bearerError is an RFC 6750 §3 / RFC 9449 §7.1 error from a protected
 // resource. Code is empty when the request carried no credentials at all:
@@ -114,6 +123,11 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 // nothing. The proxy answers its own errors through it too.
 func (g *loginGate) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if err == nil {
+		return
+	}
+	var de *deniedError
+	if errors.As(err, &de) {
+		_ = g.tooManyAttempts(w, de.verdict)
 		return
 	}
 	var oe *oauthError
