@@ -1,0 +1,212 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credshield/credshield/internal/limit"
+	"github.com/credshield/credshield/internal/server/proxytest"
+)
+
+// loginSpellings are escaped request paths that some framework routes to
+// /token: each must canonicalise to /token and never be forwarded as a
+// login. Those marked lenient are routed to /token by
+// proxytest.LenientRoute, the servlet-, Rails- and IIS-style upstream.
+var loginSpellings = []struct {
+	name, path string
+	lenient    bool
+}{
+	{"path parameter", "/token;jsessionid=1", true},
+	{"bare path parameter", "/token;x", true},
+	{"empty path parameter", "/token;", true},
+	{"encoded semicolon", "/token%3B", true},
+	{"encoded semicolon, lower case", "/token%3bx", true},
+	{"parameter on an earlier segment", "/x;y/../token", true},
+	{"dot-dot with a parameter", "/x/..;/token", true},
+	{"format suffix", "/token.json", true},
+	{"xml suffix", "/token.xml", true},
+	{"trailing dot", "/token.", true},
+	{"trailing dots", "/token..", true},
+	{"trailing space", "/token%20", true},
+	{"trailing tab", "/token%09", true},
+	{"trailing NUL", "/token%00", true},
+	{"backslash", `/\token`, true},
+	{"encoded backslash", "/%5Ctoken", true},
+	{"other case", "/TOKEN", true},
+	{"trailing slash", "/token/", true},
+	{"trailing dot segment", "/token/.", true},
+	{"double slash", "//token", true},
+	{"dot segment", "/a/../token", true},
+	{"encoded dot", "/%2e/token", true},
+	{"encoded slash", "/x%2F..%2Ftoken", true},
+	{"trailing encoded slash", "/token%2F", true},
+	{"encoded letter", "/tok%65n", true},
+	{"encoded upper letter", "/%54OKEN", true},
+	{"other format suffix", "/token.php", false},
+	{"double-encoded dot", "/%252e/token", false},
+	{"double-encoded semicolon", "/token%253B", false},
+	{"full-width letters", "/%EF%BD%94%EF%BD%8F%EF%BD%8B%EF%BD%85%EF%BD%8E", false},
+	{"full-width slash", "/x%EF%BC%8F..%EF%BC%8Ftoken", false},
+	{"long s and Kelvin sign", "/to%E2%84%AAen", false},
+	{"encoded fragment", "/token%23x", false},
+	{"encoded query", "/token%3Fx=1", false},
+	{"leading space", "/%20token", false},
+	{"trailing no-break space", "/token%C2%A0", false},
+	{"everything at once", `/API;a/..%5C%252E/./ToKeN.JSON.;b%00/`, false},
+}
+
+func TestCanonicalPath(t *testing.T) {
+	for _, tt := range loginSpellings {
+		if got, ok := canonicalPath(tt.path); got != "/token" || !ok {
+			t.Errorf("%s: canonicalPath(%q) = %q, %v; want /token", tt.name, tt.path, got, ok)
+		}
+		if tt.lenient && proxytest.LenientRoute(tt.path) != "/token" {
+			t.Errorf("%s: the lenient upstream does not route %q to /token", tt.name, tt.path)
+		}
+	}
+	others := []struct{ path, want string }{
+		{"/token", "/token"},
+		{"/t%u006Fken", "/token"}, // IIS; Go's server refuses it with 400 before the proxy
+		{"", "/"},
+		{"/", "/"},
+		{"/tokens", "/tokens"},
+		{"/token~", "/token~"},
+		{"/.token", "/.token"},
+		{"/token/x", "/token/x"},
+		{"/api/token", "/api/token"},
+		{"/token/..", "/"},
+		{"/login.php", "/login"},
+		{"/v1.2/token", "/v1.2/token"},
+		{"/a%zz", "/a%zz"},
+		{"/100%", "/100%"},
+	}
+	for _, tt := range others {
+		if got, ok := canonicalPath(tt.path); got != tt.want || !ok {
+			t.Errorf("canonicalPath(%q) = %q, %v; want %q", tt.path, got, ok, tt.want)
+		}
+	}
+	// Too odd to tell: the proxy treats these as spellings of every login.
+	for _, p := range []string{"/token/...", "/x/. ../token", "/%" + strings.Repeat("25", 9) + "2e/token"} {
+		if got, ok := canonicalPath(p); ok {
+			t.Errorf("canonicalPath(%q) = %q, settled; want unsettled", p, got)
+		}
+	}
+}
+
+// FuzzCanonicalPath: canonicalPath never panics, a settled result is
+// absolute, clean and its own canonical form, and appending any of the
+// folded decorations to a login path (or putting it in another case)
+// never takes it away from that login path.
+func FuzzCanonicalPath(f *testing.F) {
+	for _, tt := range loginSpellings {
+		f.Add(tt.path, "")
+	}
+	for _, s := range []string{"/token", "", "%", "%u", "%%32%65", "/..", "/.../", "\x00", "/\xff", "/İ", "/%C4%B0", "/ﬀ", "/%EF%BC%85%32%65"} {
+		f.Add(s, ";x")
+	}
+	f.Fuzz(func(t *testing.T, p, suffix string) {
+		c, ok := canonicalPath(p)
+		if !ok {
+			return
+		}
+		if !strings.HasPrefix(c, "/") || strings.Contains(c, "//") || (len(c) > 1 && strings.HasSuffix(c, "/")) {
+			t.Fatalf("canonicalPath(%q) = %q: not clean", p, c)
+		}
+		if again, ok := canonicalPath(c); again != c || !ok {
+			t.Fatalf("canonicalPath(%q) = %q, but canonicalPath(%q) = %q, %v", p, c, c, again, ok)
+		}
+		// The same path with a folded decoration is the same login.
+		if strings.ContainsAny(suffix, "/\\%#?.~") || strings.TrimFunc(suffix, isPathJunk) != suffix {
+			return
+		}
+		for _, spelling := range []string{
+			"/token;" + suffix, "/TOKEN", "/token.json", "/token/", "/token%3B" + url.PathEscape(suffix), "/x/../token",
+		} {
+			if got, ok := canonicalPath(spelling); ok && got != "/token" {
+				t.Fatalf("canonicalPath(%q) = %q, want /token", spelling, got)
+			}
+		}
+	})
+}
+
+// TestProxyLoginPathSpellingsAreGuarded: a POST to any other spelling of a
+// login path is refused with 400 (another method with 405) before the
+// app sees it and without charging a budget; GET, HEAD and OPTIONS pass
+// through as on the login path itself; a POST to the exact path still
+// logs in.
+func TestProxyLoginPathSpellingsAreGuarded(t *testing.T) {
+	pol := unlimited()
+	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
+	app := newApp()
+	app.Lenient = true
+	e := newProxyEnv(t, app, envParts{policy: pol}, nil)
+	form := url.Values{"username": {"alice"}, "password": {"a guess"}}.Encode()
+	for _, tt := range loginSpellings {
+		for _, m := range []string{http.MethodPost, http.MethodPut, "post"} {
+			status, body, err := proxytest.Send(e.ts.URL, m, tt.path, form, "Content-Type", "application/x-www-form-urlencoded")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := http.StatusBadRequest
+			if m != http.MethodPost {
+				want = http.StatusMethodNotAllowed
+			}
+			if status != want || !strings.Contains(body, `"invalid_request"`) {
+				t.Errorf("%s: %s %s: %d %s; want %d invalid_request", tt.name, m, tt.path, status, body, want)
+			}
+		}
+	}
+	if n := app.Logins(); n != 0 {
+		t.Fatalf("the app received %d logins sent to other spellings: %q", n, app.LoginTargets())
+	}
+	if got := e.attempts(outcomeInvalid); got != len(loginSpellings) {
+		t.Errorf("invalid_request count %d, want %d", got, len(loginSpellings))
+	}
+	if status, body, err := proxytest.Send(e.ts.URL, http.MethodGet, "/TOKEN.js", ""); err != nil || status != http.StatusNotFound {
+		t.Errorf("GET /TOKEN.js: %d %s; want the app's 404", status, body)
+	}
+	if r := e.login("alice", "correct horse battery"); r.status != http.StatusOK || app.Logins() != 1 {
+		t.Errorf("the exact path after the refusals: %d %s (was a refusal charged?)", r.status, r.body)
+	}
+}
+
+// TestProtectFoldedSpellingNeverEarnsTrust: an app whose catch-all route
+// answers 200 to any POST must not turn a login sent to /TOKEN into a
+// proven password — no refund, no known network, no device credential for
+// the name sent.
+func TestProtectFoldedSpellingNeverEarnsTrust(t *testing.T) {
+	pol := unlimited()
+	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
+	app := newApp()
+	app.CatchAll = true
+	e := newProxyEnv(t, app, envParts{policy: pol}, nil)
+	form := url.Values{"username": {"mallory"}, "password": {"anything"}}.Encode()
+	for _, p := range []string{"/TOKEN", "/token/", "//token", "/a/../token", "/%2e/token"} {
+		r := e.post(p, "application/x-www-form-urlencoded", form)
+		if r.status != http.StatusBadRequest || r.header.Get(DeviceHeader) != "" || strings.Contains(r.header.Get("Set-Cookie"), deviceCookie) {
+			t.Errorf("POST %s: %d, device %q, cookie %q; want 400 and no credential", p, r.status, r.header.Get(DeviceHeader), r.header.Get("Set-Cookie"))
+		}
+	}
+	if n := len(e.logs.events("device.issue")) + len(e.logs.events("login.success")); n != 0 {
+		t.Errorf("%d device.issue and login.success records; want none", n)
+	}
+}
+
+// TestProtectStripsRoutingOverrideHeaders: headers some frameworks route by
+// instead of the request path never reach the app, from any client.
+func TestProtectStripsRoutingOverrideHeaders(t *testing.T) {
+	e := newProxyEnv(t, newApp(), envParts{}, nil)
+	got := e.headersSeen("X-Original-URL", "/token", "X-Rewrite-URL", "/token", "X_Original_URL", "/token",
+		"X-Original-URI", "/token", "X-Envoy-Original-Path", "/token", "X-Envoy-Internal", "true", "X-Other", "kept")
+	for name := range got {
+		if c := strings.ToLower(strings.ReplaceAll(name, "_", "-")); strings.HasPrefix(c, "x-original-ur") || c == "x-rewrite-url" || strings.HasPrefix(c, "x-envoy-") {
+			t.Errorf("%s reached the app: %q", name, got[name])
+		}
+	}
+	if got.Get("X-Other") != "kept" {
+		t.Errorf("an ordinary header was removed: %v", got)
+	}
+}
