@@ -11,60 +11,13 @@ import (
 	"github.com/credshield/credshield/internal/server/proxytest"
 )
 
-// loginSpellings are escaped request paths that some framework routes to
-// /token: each must canonicalise to /token and never be forwarded as a
-// login. Those marked lenient are routed to /token by
-// proxytest.LenientRoute, the servlet-, Rails- and IIS-style upstream.
-var loginSpellings = []struct {
-	name, path string
-	lenient    bool
-}{
-	{"path parameter", "/token;jsessionid=1", true},
-	{"bare path parameter", "/token;x", true},
-	{"empty path parameter", "/token;", true},
-	{"encoded semicolon", "/token%3B", true},
-	{"encoded semicolon, lower case", "/token%3bx", true},
-	{"parameter on an earlier segment", "/x;y/../token", true},
-	{"dot-dot with a parameter", "/x/..;/token", true},
-	{"format suffix", "/token.json", true},
-	{"xml suffix", "/token.xml", true},
-	{"trailing dot", "/token.", true},
-	{"trailing dots", "/token..", true},
-	{"trailing space", "/token%20", true},
-	{"trailing tab", "/token%09", true},
-	{"trailing NUL", "/token%00", true},
-	{"backslash", `/\token`, true},
-	{"encoded backslash", "/%5Ctoken", true},
-	{"other case", "/TOKEN", true},
-	{"trailing slash", "/token/", true},
-	{"trailing dot segment", "/token/.", true},
-	{"double slash", "//token", true},
-	{"dot segment", "/a/../token", true},
-	{"encoded dot", "/%2e/token", true},
-	{"encoded slash", "/x%2F..%2Ftoken", true},
-	{"trailing encoded slash", "/token%2F", true},
-	{"encoded letter", "/tok%65n", true},
-	{"encoded upper letter", "/%54OKEN", true},
-	{"other format suffix", "/token.php", false},
-	{"double-encoded dot", "/%252e/token", false},
-	{"double-encoded semicolon", "/token%253B", false},
-	{"full-width letters", "/%EF%BD%94%EF%BD%8F%EF%BD%8B%EF%BD%85%EF%BD%8E", false},
-	{"full-width slash", "/x%EF%BC%8F..%EF%BC%8Ftoken", false},
-	{"long s and Kelvin sign", "/to%E2%84%AAen", false},
-	{"encoded fragment", "/token%23x", false},
-	{"encoded query", "/token%3Fx=1", false},
-	{"leading space", "/%20token", false},
-	{"trailing no-break space", "/token%C2%A0", false},
-	{"everything at once", `/API;a/..%5C%252E/./ToKeN.JSON.;b%00/`, false},
-}
-
 func TestCanonicalPath(t *testing.T) {
-	for _, tt := range loginSpellings {
-		if got, ok := canonicalPath(tt.path); got != "/token" || !ok {
-			t.Errorf("%s: canonicalPath(%q) = %q, %v; want /token", tt.name, tt.path, got, ok)
+	for _, tt := range proxytest.TokenSpellings() {
+		if got, ok := canonicalPath(tt.Path); got != "/token" || !ok {
+			t.Errorf("%s: canonicalPath(%q) = %q, %v; want /token", tt.Name, tt.Path, got, ok)
 		}
-		if tt.lenient && proxytest.LenientRoute(tt.path) != "/token" {
-			t.Errorf("%s: the lenient upstream does not route %q to /token", tt.name, tt.path)
+		if tt.Lenient && proxytest.LenientRoute(tt.Path) != "/token" {
+			t.Errorf("%s: the lenient upstream does not route %q to /token", tt.Name, tt.Path)
 		}
 	}
 	others := []struct{ path, want string }{
@@ -101,8 +54,8 @@ func TestCanonicalPath(t *testing.T) {
 // folded decorations to a login path (or putting it in another case)
 // never takes it away from that login path.
 func FuzzCanonicalPath(f *testing.F) {
-	for _, tt := range loginSpellings {
-		f.Add(tt.path, "")
+	for _, tt := range proxytest.TokenSpellings() {
+		f.Add(tt.Path, "")
 	}
 	for _, s := range []string{"/token", "", "%", "%u", "%%32%65", "/..", "/.../", "\x00", "/\xff", "/İ", "/%C4%B0", "/ﬀ", "/%EF%BC%85%32%65"} {
 		f.Add(s, ";x")
@@ -144,9 +97,9 @@ func TestProxyLoginPathSpellingsAreGuarded(t *testing.T) {
 	app.Lenient = true
 	e := newProxyEnv(t, app, envParts{policy: pol}, nil)
 	form := url.Values{"username": {"alice"}, "password": {"a guess"}}.Encode()
-	for _, tt := range loginSpellings {
+	for _, tt := range proxytest.TokenSpellings() {
 		for _, m := range []string{http.MethodPost, http.MethodPut, "post"} {
-			status, body, err := proxytest.Send(e.ts.URL, m, tt.path, form, "Content-Type", "application/x-www-form-urlencoded")
+			status, body, err := proxytest.Send(e.ts.URL, m, tt.Path, form, "Content-Type", "application/x-www-form-urlencoded")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,15 +108,15 @@ func TestProxyLoginPathSpellingsAreGuarded(t *testing.T) {
 				want = http.StatusMethodNotAllowed
 			}
 			if status != want || !strings.Contains(body, `"invalid_request"`) {
-				t.Errorf("%s: %s %s: %d %s; want %d invalid_request", tt.name, m, tt.path, status, body, want)
+				t.Errorf("%s: %s %s: %d %s; want %d invalid_request", tt.Name, m, tt.Path, status, body, want)
 			}
 		}
 	}
 	if n := app.Logins(); n != 0 {
 		t.Fatalf("the app received %d logins sent to other spellings: %q", n, app.LoginTargets())
 	}
-	if got := e.attempts(outcomeInvalid); got != len(loginSpellings) {
-		t.Errorf("invalid_request count %d, want %d", got, len(loginSpellings))
+	if got := e.attempts(outcomeInvalid); got != len(proxytest.TokenSpellings()) {
+		t.Errorf("invalid_request count %d, want %d", got, len(proxytest.TokenSpellings()))
 	}
 	if status, body, err := proxytest.Send(e.ts.URL, http.MethodGet, "/TOKEN.js", ""); err != nil || status != http.StatusNotFound {
 		t.Errorf("GET /TOKEN.js: %d %s; want the app's 404", status, body)

@@ -245,3 +245,56 @@ func Send(base, method, target, body string, header ...string) (int, string, err
 	got, err := io.ReadAll(res.Body)
 	return res.StatusCode, string(got), err
 }
+
+// Spelling is a request target that names a login path in another way.
+type Spelling struct {
+	Name, Path string
+	// Lenient: LenientRoute sends it to /token.
+	Lenient bool
+}
+
+// TokenSpellings returns escaped request paths that some framework
+// routes to /token, for tests of a proxy that must guard every one of
+// them: each must canonicalise to /token and never be forwarded as a
+// login. Those marked Lenient, LenientRoute also routes to /token.
+func TokenSpellings() []Spelling {
+	return []Spelling{
+		{"path parameter", "/token;jsessionid=1", true},
+		{"bare path parameter", "/token;x", true},
+		{"empty path parameter", "/token;", true},
+		{"encoded semicolon", "/token%3B", true},
+		{"encoded semicolon, lower case", "/token%3bx", true},
+		{"parameter on an earlier segment", "/x;y/../token", true},
+		{"dot-dot with a parameter", "/x/..;/token", true},
+		{"format suffix", "/token.json", true},
+		{"xml suffix", "/token.xml", true},
+		{"trailing dot", "/token.", true},
+		{"trailing dots", "/token..", true},
+		{"trailing space", "/token%20", true},
+		{"trailing tab", "/token%09", true},
+		{"trailing NUL", "/token%00", true},
+		{"backslash", `/\token`, true},
+		{"encoded backslash", "/%5Ctoken", true},
+		{"other case", "/TOKEN", true},
+		{"trailing slash", "/token/", true},
+		{"trailing dot segment", "/token/.", true},
+		{"double slash", "//token", true},
+		{"dot segment", "/a/../token", true},
+		{"encoded dot", "/%2e/token", true},
+		{"encoded slash", "/x%2F..%2Ftoken", true},
+		{"trailing encoded slash", "/token%2F", true},
+		{"encoded letter", "/tok%65n", true},
+		{"encoded upper letter", "/%54OKEN", true},
+		{"other format suffix", "/token.php", false},
+		{"double-encoded dot", "/%252e/token", false},
+		{"double-encoded semicolon", "/token%253B", false},
+		{"full-width letters", "/%EF%BD%94%EF%BD%8F%EF%BD%8B%EF%BD%85%EF%BD%8E", false},
+		{"full-width slash", "/x%EF%BC%8F..%EF%BC%8Ftoken", false},
+		{"long s and Kelvin sign", "/to%E2%84%AAen", false},
+		{"encoded fragment", "/token%23x", false},
+		{"encoded query", "/token%3Fx=1", false},
+		{"leading space", "/%20token", false},
+		{"trailing no-break space", "/token%C2%A0", false},
+		{"everything at once", `/API;a/..%5C%252E/./ToKeN.JSON.;b%00/`, false},
+	}
+}
