@@ -57,6 +57,33 @@ const maxCanonicalRounds = 8
 // '~' (8.3 short names need "~1" and a file system behind the router), and
 // a leading dot (/.token).
 func canonicalPath(escaped string) (canonical string, ok bool) {
+	if plainPath(escaped) {
+		return strings.ToLower(escaped), true
+	}
+	return foldPath(escaped)
+}
+
+// plainPath reports a path that folding would only lower-case: ASCII
+// letters, digits, '-', '_' and single slashes, absolute, no trailing
+// slash. Most pass-through requests are such paths, and skip foldPath's
+// allocations (FuzzCanonicalPath checks that both agree).
+func plainPath(p string) bool {
+	if p == "" || p[0] != '/' || (len(p) > 1 && p[len(p)-1] == '/') {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		switch c := p[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		case c == '/' && p[i-1] != '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// foldPath is canonicalPath without the shortcut for plain paths.
+func foldPath(escaped string) (canonical string, ok bool) {
 	p := escaped
 	for range maxCanonicalRounds {
 		next, ambiguous := canonicalRound(p)

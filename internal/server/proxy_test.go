@@ -616,6 +616,11 @@ func TestProxyTrustNeedsThePasswordOfThatExactName(t *testing.T) {
 	if r := e.login("alice", "correct horse battery", DeviceHeader, dev); r.status == http.StatusOK {
 		t.Errorf("ALICE's device credential let the address through for alice: %d", r.status)
 	}
+	// Nor did ALICE's success make this network known for alice: the
+	// guard keys trust by the name as the app received it (TrustName).
+	if r := e.login("alice", "correct horse battery"); r.status == http.StatusOK {
+		t.Errorf("ALICE's success made the network known for alice: %d", r.status)
+	}
 	if r := e.login("ALICE", "attacker's own", DeviceHeader, dev); r.status != http.StatusOK {
 		t.Errorf("ALICE's own device credential: %d %s", r.status, r.body)
 	}
