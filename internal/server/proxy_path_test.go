@@ -95,11 +95,9 @@ func FuzzCanonicalPath(f *testing.F) {
 // through as on the login path itself; a POST to the exact path still
 // logs in.
 func TestProxyLoginPathSpellingsAreGuarded(t *testing.T) {
-	pol := unlimited()
-	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
 	app := newApp()
 	app.Lenient = true
-	e := newProxyEnv(t, app, envParts{policy: pol}, nil)
+	e := oneFailureProxy(t, app)
 	form := url.Values{"username": {"alice"}, "password": {"a guess"}}.Encode()
 	for _, tt := range proxytest.TokenSpellings() {
 		for _, m := range []string{http.MethodPost, http.MethodPut, "post"} {
@@ -130,16 +128,23 @@ func TestProxyLoginPathSpellingsAreGuarded(t *testing.T) {
 	}
 }
 
+// oneFailureProxy starts app behind a proxy whose only budget is one
+// failure per address an hour, so a charged refusal shows.
+func oneFailureProxy(t *testing.T, app *proxytest.App) *proxyEnv {
+	t.Helper()
+	pol := unlimited()
+	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
+	return newProxyEnv(t, app, envParts{policy: pol}, nil)
+}
+
 // TestProtectFoldedSpellingNeverEarnsTrust: an app whose catch-all route
 // answers 200 to any POST must not turn a login sent to /TOKEN into a
 // proven password — no refund, no known network, no device credential for
-// the name sent.
+// the name sent — nor cost a budget.
 func TestProtectFoldedSpellingNeverEarnsTrust(t *testing.T) {
-	pol := unlimited()
-	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
 	app := newApp()
 	app.CatchAll = true
-	e := newProxyEnv(t, app, envParts{policy: pol}, nil)
+	e := oneFailureProxy(t, app)
 	form := url.Values{"username": {"mallory"}, "password": {"anything"}}.Encode()
 	for _, p := range []string{"/TOKEN", "/token/", "//token", "/a/../token", "/%2e/token"} {
 		r := e.post(p, "application/x-www-form-urlencoded", form)
@@ -149,6 +154,9 @@ func TestProtectFoldedSpellingNeverEarnsTrust(t *testing.T) {
 	}
 	if n := len(e.logs.events("device.issue")) + len(e.logs.events("login.success")); n != 0 {
 		t.Errorf("%d device.issue and login.success records; want none", n)
+	}
+	if r := e.login("alice", "correct horse battery"); r.status != http.StatusOK || app.Logins() != 1 {
+		t.Errorf("the exact path after the refusals: %d %s (was a refusal charged?)", r.status, r.body)
 	}
 }
 
