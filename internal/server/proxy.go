@@ -555,8 +555,10 @@ const (
 )
 
 // loginMatch classes an escaped request path. Only an exact login path
-// is ever forwarded as a login; a path that canonicalPath cannot settle
-// counts as a spelling of every login path.
+// is ever forwarded as a login, and what the upstream then receives is
+// that same escaped path (ReverseProxy writes URL.EscapedPath), so the
+// guard and the app judge one path. A path that canonicalPath cannot
+// settle counts as a spelling of every login path.
 func (p *Proxy) loginMatch(escaped string) loginSpelling {
 	if p.exact[escaped] {
 		return exactLogin

@@ -291,6 +291,7 @@ func TokenSpellings() []Spelling {
 		{"full-width letters", "/%EF%BD%94%EF%BD%8F%EF%BD%8B%EF%BD%85%EF%BD%8E", false},
 		{"full-width slash", "/x%EF%BC%8F..%EF%BC%8Ftoken", false},
 		{"long s and Kelvin sign", "/to%E2%84%AAen", false},
+		{"raw fragment", "/token#x", false},
 		{"encoded fragment", "/token%23x", false},
 		{"encoded query", "/token%3Fx=1", false},
 		{"leading space", "/%20token", false},
