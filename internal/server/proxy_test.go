@@ -454,7 +454,7 @@ func TestProxyRefusesBadLoginBodies(t *testing.T) {
 		{"json trailing data", "/token", js, `{"username":"alice","password":"x"} {}`, nil, http.StatusBadRequest},
 		{"json truncated", "/token", js, `{"username":"alice"`, nil, http.StatusBadRequest},
 		{"json charset", "/token", js + "; charset=latin1", `{"username":"alice"}`, nil, http.StatusBadRequest},
-		// Every spelling the app might route to its login is a login.
+		// Any other spelling of the login path is refused before its body is read.
 		{"trailing slash", "/token/", form, "password=x", nil, http.StatusBadRequest},
 		{"double slash", "//token", form, "password=x", nil, http.StatusBadRequest},
 		{"other case", "/TOKEN", form, "password=x", nil, http.StatusBadRequest},
