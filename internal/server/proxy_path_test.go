@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -186,5 +187,20 @@ func BenchmarkCanonicalPath(b *testing.B) {
 				canonicalPath(p)
 			}
 		})
+	}
+}
+
+// A login path no request can spell exactly would refuse every login: it
+// is refused at start.
+func TestNewProxyRefusesUnmatchableLoginPaths(t *testing.T) {
+	gp := newTestGuardParts(t, envParts{policy: unlimited(), workers: 1, queue: 1})
+	deps := ProxyDeps{Guard: gp.guard, Devices: gp.devices, Challenges: gp.challenges, Hasher: gp.hasher,
+		ClientIP: gp.resolver, Log: slog.New(slog.DiscardHandler)}
+	for _, lp := range []string{"/my token", "token", "/a%zz", "/x/.../token", "/tok%65n"} {
+		cfg := ProxyConfig{Upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:1"}, LoginPaths: []string{lp}, UsernameField: "username",
+			Success: func(s int) bool { return s == 200 }, Failure: func(s int) bool { return s == 401 }}
+		if _, err := NewProxy(cfg, deps); err == nil {
+			t.Errorf("login path %q accepted", lp)
+		}
 	}
 }
