@@ -23,6 +23,9 @@ guard before the app's own login endpoint, without changing the app. A POST
 to a --login-path (form or JSON body) is checked by the guard before the app
 sees it: refused attempts get serve's challenge_required or 429 answers, and
 the app's status settles the attempt (--success-status, --failure-status).
+A POST to another spelling of a login path that the app's router might send
+to its login (/TOKEN, /token/, /token;jsessionid=1, /token.json...) is
+refused with 400 and never reaches the app: send logins to the exact path.
 A successful login earns a device credential (the __Host- cookie, and the
 ` + server.DeviceHeader + ` response header for API clients to send back).
 Everything else passes through untouched, with the client address in the

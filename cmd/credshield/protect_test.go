@@ -162,6 +162,69 @@ func TestProtectReplicasShareOneBudget(t *testing.T) {
 	}
 }
 
+// TestProtectLoginPathSpellingsAreGuarded: in front of an app that routes
+// like a servlet container, Rails and IIS together (/token;jsessionid=1,
+// /token.json, /TOKEN, /token%00... all reach its password check), a
+// one-address burst of guesses through every spelling reaches that check
+// only as often as the guard's budget allows (10), and only on the exact
+// login path: every other spelling is refused with 400 before the app,
+// and costs nothing from the budget.
+func TestProtectLoginPathSpellingsAreGuarded(t *testing.T) {
+	const form = "application/x-www-form-urlencoded"
+	guess := func(i int) string {
+		return url.Values{"username": {fmt.Sprintf("user%03d", i)}, "password": {"leaked-elsewhere"}}.Encode()
+	}
+	spellings := proxytest.TokenSpellings()
+
+	// Sent to the app directly, every lenient spelling is a login.
+	direct := proxytest.New(map[string]string{"user000": "secret"})
+	direct.Lenient = true
+	directSrv := httptest.NewServer(direct)
+	t.Cleanup(directSrv.Close)
+	lenient := 0
+	for i, sp := range spellings {
+		if !sp.Lenient {
+			continue
+		}
+		lenient++
+		if status, body, err := proxytest.Send(directSrv.URL, http.MethodPost, sp.Path, guess(i), "Content-Type", form); err != nil || status != http.StatusUnauthorized {
+			t.Fatalf("%s: the app answered %s with %d %s %v; want its 401", sp.Name, sp.Path, status, body, err)
+		}
+	}
+	if got := direct.Logins(); got != int64(lenient) {
+		t.Fatalf("direct: %d of %d spellings reached the password check", got, lenient)
+	}
+
+	app := proxytest.New(map[string]string{"user000": "secret"})
+	app.Lenient = true
+	up := httptest.NewServer(app)
+	t.Cleanup(up.Close)
+	proxy := startCommand(t, "protect", "--upstream", up.URL, "--data-dir", t.TempDir())
+	n := 0
+	for round := range 3 {
+		for _, sp := range spellings {
+			n++
+			status, body, err := proxytest.Send(proxy, http.MethodPost, sp.Path, guess(n), "Content-Type", form)
+			if err != nil || status != http.StatusBadRequest || !strings.Contains(body, `"invalid_request"`) {
+				t.Errorf("round %d, %s: POST %s: %d %s %v; want 400 invalid_request", round, sp.Name, sp.Path, status, body, err)
+			}
+		}
+	}
+	for range 15 {
+		n++
+		_, _, _ = proxytest.Send(proxy, http.MethodPost, "/token", guess(n), "Content-Type", form)
+	}
+	if got := app.Logins(); got != 10 {
+		t.Errorf("%d of %d guesses reached the app's password check; the budget allows 10", got, n)
+	}
+	for _, target := range app.LoginTargets() {
+		if target != "/token" {
+			t.Errorf("a login reached the app as %q; only /token may be forwarded", target)
+		}
+	}
+	t.Logf("%d guesses through %d spellings and /token: %d reached the app", n, len(spellings), app.Logins())
+}
+
 func TestProtectConfigErrors(t *testing.T) {
 	tests := []struct {
 		args []string

@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
-	"path"
 	"strings"
 	"time"
 
@@ -40,9 +39,11 @@ type ProxyConfig struct {
 	// Upstream is the protected app; its path, if any, prefixes every
 	// forwarded path.
 	Upstream *url.URL
-	// LoginPaths are the app's login endpoints. A POST to one of them
-	// (compared after cleaning, without a trailing slash and ignoring
-	// case, so /Token/ or //token cannot slip past) is a login attempt.
+	// LoginPaths are the app's login endpoints, percent-encoded as
+	// clients send them. A POST to one of them, spelt exactly so, is a
+	// login attempt; a POST to any other spelling of one (see
+	// canonicalPath: /Token/, /token;x, /token.json...) is refused and
+	// never forwarded, since the app's router might send it to its login.
 	LoginPaths []string
 	// UsernameField is the form or JSON field holding the username.
 	UsernameField string
@@ -93,7 +94,8 @@ type Proxy struct {
 	loginGate
 	cfg      ProxyConfig
 	clientIP *clientip.Resolver
-	logins   map[string]bool // loginKey of each login path
+	logins   map[string]bool // canonicalPath of each login path
+	exact    map[string]bool // each login path as configured: the only spelling forwarded
 	rp       *httputil.ReverseProxy
 	floor    *floor
 	recent   *latencyWindow
@@ -126,11 +128,20 @@ func NewProxy(cfg ProxyConfig, d ProxyDeps) (*Proxy, error) {
 		cfg:       cfg,
 		clientIP:  d.ClientIP,
 		logins:    make(map[string]bool, len(cfg.LoginPaths)),
+		exact:     make(map[string]bool, len(cfg.LoginPaths)),
 		floor:     newFloor(cfg.FailureFloor),
 		recent:    &latencyWindow{},
 	}
 	for _, lp := range cfg.LoginPaths {
-		p.logins[loginKey(lp)] = true
+		unescaped, err := url.PathUnescape(lp)
+		canonical, ok := canonicalPath(lp)
+		if err != nil || !strings.HasPrefix(lp, "/") || (&url.URL{Path: unescaped}).EscapedPath() != lp || !ok {
+			// Only the exact spelling is forwarded: one that no client's
+			// request path can equal would refuse every login.
+			return nil, fmt.Errorf("proxy: login path %q: want an absolute path, percent-encoded as clients send it", lp)
+		}
+		p.logins[canonical] = true
+		p.exact[lp] = true
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -203,14 +214,23 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	ex := &exchange{ip: ip, trustedPeer: p.peerTrusted(r.RemoteAddr), w: w}
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
-	if p.logins[loginKey(r.URL.Path)] {
+	if spelling := p.loginMatch(r.URL.EscapedPath()); spelling != notLogin {
 		switch r.Method {
 		case http.MethodPost:
+			if spelling == foldedLogin {
+				// Forwarded, it would be a login judged by the app's
+				// router, not ours; its answer cannot be trusted to
+				// settle anything. Never charged, never trusted.
+				p.metrics.attempt(outcomeInvalid)
+				p.writeError(w, r, invalidRequest("send a login to the login path exactly: without path parameters, suffix, encoding, other case or trailing slash"))
+				return
+			}
 			if err := p.login(w, r, ex); err != nil {
 				p.writeError(w, r, err)
 			}
 			return
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			// Not logins (and /login.js may well be a script).
 		default:
 			// "post", PUT, PATCH...: some frameworks upper-case the
 			// method or route any of them to the login; none may reach
@@ -418,7 +438,7 @@ func (p *Proxy) upstreamFailed(w http.ResponseWriter, r *http.Request, err error
 // rewrite builds the upstream request. ReverseProxy has already removed
 // hop-by-hop headers and Forwarded and X-Forwarded-{For,Host,Proto}; the
 // proxy also removes every other header a client could use to name an
-// address or a scheme (whatever its spelling: X_Forwarded_For reaches
+// address, a scheme or a path to route by (whatever its spelling: X_Forwarded_For reaches
 // WSGI apps as X-Forwarded-For), then writes the one configured header
 // with the resolved client address, so the upstream can trust what it
 // gets. The device credential is the proxy's and is not passed on.
@@ -429,7 +449,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	configured := p.clientIP.Header()
 	for name := range h {
 		canon := textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(name, "_", "-"))
-		if strings.HasPrefix(canon, "X-Forwarded-") || canon == configured || canon == DeviceHeader || forwardingHeaders[canon] {
+		if strings.HasPrefix(canon, "X-Forwarded-") || strings.HasPrefix(canon, "X-Envoy-") || canon == configured || canon == DeviceHeader || forwardingHeaders[canon] {
 			delete(h, name)
 		}
 	}
@@ -457,12 +477,18 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// forwardingHeaders are the headers, besides X-Forwarded-*, that name a
-// client address or scheme to some framework.
+// forwardingHeaders are the headers, besides X-Forwarded-* and X-Envoy-*,
+// that name a client address or scheme to some framework, or the path it
+// routes by (Symfony, Laminas and IIS route by X-Original-URL and
+// X-Rewrite-URL; Envoy's own headers carry its original path): a login
+// sent to /public with X-Original-URL: /token would reach the app's login
+// unguarded. They are removed from every client, trusted peers included,
+// since the proxy matches logins on the request path alone.
 var forwardingHeaders = map[string]bool{
 	"Forwarded": true, "X-Real-Ip": true, "True-Client-Ip": true, "Cf-Connecting-Ip": true,
 	"X-Client-Ip": true, "X-Cluster-Client-Ip": true, "Fastly-Client-Ip": true, "X-Original-Forwarded-For": true,
 	"X-Forwarded": true, "Client-Ip": true, "X-Originating-Ip": true, "X-Remote-Addr": true, "X-Remote-Ip": true,
+	"X-Original-Url": true, "X-Original-Uri": true, "X-Rewrite-Url": true,
 }
 
 // inboundProto is the scheme the client used: a trusted proxy's word for
@@ -519,13 +545,26 @@ func stripCookie(h http.Header, name string) {
 	}
 }
 
-// loginKey is how login paths are compared: cleaned (so //token and
-// /a/../token are /token), without a trailing slash, and case-folded,
-// since frameworks differ on all three and the guard must see every
-// spelling the app might route to its login.
-func loginKey(p string) string {
-	if p == "" {
-		p = "/"
+// loginSpelling is how a request path relates to the login paths.
+type loginSpelling int
+
+const (
+	notLogin    loginSpelling = iota
+	exactLogin                // a configured login path, byte for byte
+	foldedLogin               // another spelling of one (or a path too odd to tell)
+)
+
+// loginMatch classes an escaped request path. Only an exact login path
+// is ever forwarded as a login, and what the upstream then receives is
+// that same escaped path (ReverseProxy writes URL.EscapedPath), so the
+// guard and the app judge one path. A path that canonicalPath cannot
+// settle counts as a spelling of every login path.
+func (p *Proxy) loginMatch(escaped string) loginSpelling {
+	if p.exact[escaped] {
+		return exactLogin
 	}
-	return strings.ToLower(path.Clean("/" + p))
+	if canonical, ok := canonicalPath(escaped); !ok || p.logins[canonical] {
+		return foldedLogin
+	}
+	return notLogin
 }

@@ -454,7 +454,7 @@ func TestProxyRefusesBadLoginBodies(t *testing.T) {
 		{"json trailing data", "/token", js, `{"username":"alice","password":"x"} {}`, nil, http.StatusBadRequest},
 		{"json truncated", "/token", js, `{"username":"alice"`, nil, http.StatusBadRequest},
 		{"json charset", "/token", js + "; charset=latin1", `{"username":"alice"}`, nil, http.StatusBadRequest},
-		// Every spelling the app might route to its login is a login.
+		// Any other spelling of the login path is refused before its body is read.
 		{"trailing slash", "/token/", form, "password=x", nil, http.StatusBadRequest},
 		{"double slash", "//token", form, "password=x", nil, http.StatusBadRequest},
 		{"other case", "/TOKEN", form, "password=x", nil, http.StatusBadRequest},
@@ -615,6 +615,11 @@ func TestProxyTrustNeedsThePasswordOfThatExactName(t *testing.T) {
 	// gets through now.
 	if r := e.login("alice", "correct horse battery", DeviceHeader, dev); r.status == http.StatusOK {
 		t.Errorf("ALICE's device credential let the address through for alice: %d", r.status)
+	}
+	// Nor did ALICE's success make this network known for alice: the
+	// guard keys trust by the name as the app received it (TrustName).
+	if r := e.login("alice", "correct horse battery"); r.status == http.StatusOK {
+		t.Errorf("ALICE's success made the network known for alice: %d", r.status)
 	}
 	if r := e.login("ALICE", "attacker's own", DeviceHeader, dev); r.status != http.StatusOK {
 		t.Errorf("ALICE's own device credential: %d %s", r.status, r.body)

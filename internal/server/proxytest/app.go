@@ -10,10 +10,15 @@ package proxytest
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/url"
+	"path"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,10 +36,18 @@ type App struct {
 	// StreamNext releases each chunk of GET /stream after the first; nil
 	// streams without waiting.
 	StreamNext chan struct{}
+	// Lenient routes POST /token as permissive stacks do (see
+	// LenientRoute): /token;jsessionid=1, /TOKEN, /token.json... all reach
+	// the password check.
+	Lenient bool
+	// CatchAll answers 200 to any other POST, as a single-page app's
+	// fallback route does.
+	CatchAll bool
 
-	logins atomic.Int64
-	mu     sync.Mutex
-	recent map[string][]time.Time // per-username attempts; requires mu held
+	logins  atomic.Int64
+	mu      sync.Mutex
+	recent  map[string][]time.Time // per-username attempts; requires mu held
+	targets []string               // escaped path of each login; requires mu held
 }
 
 // New returns an App with users.
@@ -44,6 +57,43 @@ func New(users map[string]string) *App {
 
 // Logins is the number of POST /token requests the app has received.
 func (a *App) Logins() int64 { return a.logins.Load() }
+
+// LoginTargets are the escaped paths of the logins received, as sent.
+func (a *App) LoginTargets() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.targets)
+}
+
+// LenientRoute is the route a permissive stack gives an escaped path,
+// written apart from the proxy's own canonical form so that tests compare
+// two readings: servlet containers and JAX-RS drop ";parameters" from every
+// segment (Spring also after decoding %3B); IIS reads '\' as '/', ignores
+// case and trailing dots, spaces, tabs and NULs; Rails drops a .json or
+// .xml format suffix; most routers forgive //, dot segments and a trailing
+// slash.
+func LenientRoute(escaped string) string {
+	segs := strings.Split(escaped, "/")
+	for i, seg := range segs {
+		seg, _, _ = strings.Cut(seg, ";")
+		if u, err := url.PathUnescape(seg); err == nil {
+			seg = u
+		}
+		segs[i], _, _ = strings.Cut(seg, ";")
+	}
+	segs = strings.Split(strings.ToLower(strings.ReplaceAll(strings.Join(segs, "/"), `\`, "/")), "/")
+	for i, seg := range segs {
+		if seg != "." && seg != ".." {
+			segs[i] = strings.TrimRight(seg, ". \t\x00")
+		}
+	}
+	last := segs[len(segs)-1]
+	for _, ext := range []string{".json", ".xml"} {
+		last = strings.TrimSuffix(last, ext)
+	}
+	segs[len(segs)-1] = last
+	return path.Clean("/" + strings.Join(segs, "/"))
+}
 
 // allow is the seed's rate_limit: 5 attempts per username in 300 s,
 // counting every attempt.
@@ -62,8 +112,13 @@ func (a *App) allow(username string, now time.Time) bool {
 // ServeHTTP routes the app's endpoints.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/token":
+	case r.Method == http.MethodPost && (r.URL.Path == "/token" || a.Lenient && LenientRoute(r.URL.EscapedPath()) == "/token"):
+		a.mu.Lock()
+		a.targets = append(a.targets, r.URL.EscapedPath())
+		a.mu.Unlock()
 		a.token(w, r)
+	case r.Method == http.MethodPost && a.CatchAll && r.URL.Path != "/echo":
+		writeJSON(w, http.StatusOK, map[string]string{"page": "index"})
 	case r.URL.Path == "/headers":
 		h := map[string]any{"remote_addr": r.RemoteAddr, "host": r.Host, "headers": r.Header}
 		writeJSON(w, http.StatusOK, h)
@@ -156,4 +211,91 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Send writes one HTTP/1.1 request to the server at base (an http://
+// loopback URL) with the request target exactly as given — a Go client
+// would clean or re-encode /\token, //token or /token%00 — and returns
+// the status and body of the answer. Header holds name, value pairs.
+func Send(base, method, target, body string, header ...string) (int, string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return 0, "", err
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		return 0, "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Length: %d\r\n", method, target, u.Host, len(body))
+	for i := 0; i+1 < len(header); i += 2 {
+		fmt.Fprintf(&b, "%s: %s\r\n", header[i], header[i+1])
+	}
+	b.WriteString("\r\n" + body)
+	if _, err := io.WriteString(conn, b.String()); err != nil {
+		return 0, "", err
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	got, err := io.ReadAll(res.Body)
+	return res.StatusCode, string(got), err
+}
+
+// Spelling is a request target that names a login path in another way.
+type Spelling struct {
+	Name, Path string
+	// Lenient: LenientRoute sends it to /token.
+	Lenient bool
+}
+
+// TokenSpellings returns escaped request paths that some framework
+// routes to /token, for tests of a proxy that must guard every one of
+// them: each must canonicalise to /token and never be forwarded as a
+// login. Those marked Lenient, LenientRoute also routes to /token.
+func TokenSpellings() []Spelling {
+	return []Spelling{
+		{"path parameter", "/token;jsessionid=1", true},
+		{"bare path parameter", "/token;x", true},
+		{"empty path parameter", "/token;", true},
+		{"encoded semicolon", "/token%3B", true},
+		{"encoded semicolon, lower case", "/token%3bx", true},
+		{"parameter on an earlier segment", "/x;y/../token", true},
+		{"dot-dot with a parameter", "/x/..;/token", true},
+		{"format suffix", "/token.json", true},
+		{"xml suffix", "/token.xml", true},
+		{"trailing dot", "/token.", true},
+		{"trailing dots", "/token..", true},
+		{"trailing space", "/token%20", true},
+		{"trailing tab", "/token%09", true},
+		{"trailing NUL", "/token%00", true},
+		{"backslash", `/\token`, true},
+		{"encoded backslash", "/%5Ctoken", true},
+		{"other case", "/TOKEN", true},
+		{"trailing slash", "/token/", true},
+		{"trailing dot segment", "/token/.", true},
+		{"double slash", "//token", true},
+		{"dot segment", "/a/../token", true},
+		{"encoded dot", "/%2e/token", true},
+		{"encoded slash", "/x%2F..%2Ftoken", true},
+		{"trailing encoded slash", "/token%2F", true},
+		{"encoded letter", "/tok%65n", true},
+		{"encoded upper letter", "/%54OKEN", true},
+		{"other format suffix", "/token.php", false},
+		{"double-encoded dot", "/%252e/token", false},
+		{"double-encoded semicolon", "/token%253B", false},
+		{"full-width letters", "/%EF%BD%94%EF%BD%8F%EF%BD%8B%EF%BD%85%EF%BD%8E", false},
+		{"full-width slash", "/x%EF%BC%8F..%EF%BC%8Ftoken", false},
+		{"long s and Kelvin sign", "/to%E2%84%AAen", false},
+		{"raw fragment", "/token#x", false},
+		{"encoded fragment", "/token%23x", false},
+		{"encoded query", "/token%3Fx=1", false},
+		{"leading space", "/%20token", false},
+		{"trailing no-break space", "/token%C2%A0", false},
+		{"everything at once", `/API;a/..%5C%252E/./ToKeN.JSON.;b%00/`, false},
+	}
 }
