@@ -97,7 +97,7 @@ func protect(ctx context.Context, e *env, cfg config.Protect) error {
 		return err
 	}
 	if cfg.Serve.MetricsListen != "" {
-		stopMetrics, err := serveMetrics(cfg.Serve.MetricsListen, d.reg, log)
+		stopMetrics, err := serveMetrics(cfg.Serve.MetricsListen, d.reg, cfg.Serve.Pprof, log)
 		if err != nil {
 			return err
 		}

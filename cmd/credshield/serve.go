@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -130,7 +131,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		return err
 	}
 	if cfg.MetricsListen != "" {
-		stopMetrics, err := serveMetrics(cfg.MetricsListen, reg, log)
+		stopMetrics, err := serveMetrics(cfg.MetricsListen, reg, cfg.Pprof, log)
 		if err != nil {
 			return err
 		}
@@ -200,15 +201,27 @@ func newMetrics(reg *prometheus.Registry, pool *password.Pool, gs *guardState, e
 }
 
 // serveMetrics serves /metrics on its own listener, apart from the public
-// API, and returns a function that stops it.
-func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (func(), error) {
+// API, and returns a function that stops it. With pprof it also serves Go's
+// profiles there (/debug/pprof/), never on the public listener.
+func serveMetrics(addr string, reg *prometheus.Registry, pprof bool, log *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listen: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second}
+	writeTimeout := 30 * time.Second
+	if pprof {
+		mux.HandleFunc("GET /debug/pprof/", httppprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", httppprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", httppprof.Trace)
+		// A CPU profile or trace streams for ?seconds=N (up to a
+		// minute, say); the write timeout must outlast it.
+		writeTimeout = 5 * time.Minute
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: 90 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics listener stopped", "error", err.Error())

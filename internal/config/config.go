@@ -100,6 +100,10 @@ type Serve struct {
 	// MetricsListen is the address of the Prometheus /metrics listener;
 	// empty disables it. It is never the public listener.
 	MetricsListen string
+	// Pprof serves Go's CPU and heap profiles (/debug/pprof/) on the
+	// metrics listener, for measuring the service under load. Off by
+	// default: a profile shows internals, and taking one costs CPU.
+	Pprof bool
 
 	// FailureFloor is the least time any failed login takes. The server
 	// raises it at start to cover the slowest stored hash scheme, so the
@@ -240,6 +244,7 @@ func (c *Serve) RegisterGuardFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "serve processes sharing --guard-store; when Redis is unreachable each falls back to local budgets divided by this")
 	fs.IntVar(&c.GuardMaxKeys, "guard-max-keys", c.GuardMaxKeys, "most keys the in-memory guard tracks (about 40 bytes each); penalties survive eviction")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (for example 127.0.0.1:9464); empty disables it")
+	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "also serve Go's profiles (/debug/pprof/) on --metrics-listen, for measuring the service under load")
 }
 
 // RegisterKeyFlags binds the key-rotation lead alone, for `keys rotate`.
@@ -414,6 +419,8 @@ func (c *Serve) validateGuard() []error {
 		} else if c.MetricsListen == c.Listen {
 			errs = append(errs, errors.New("--metrics-listen must differ from --listen: metrics are not for the public"))
 		}
+	} else if c.Pprof {
+		errs = append(errs, errors.New("--pprof needs --metrics-listen: profiles are served only there, never on the public listener"))
 	}
 	return errs
 }

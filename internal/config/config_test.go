@@ -78,6 +78,7 @@ func TestValidateErrors(t *testing.T) {
 		{"rotation shorter than lead", func(c *Serve) { c.KeyRotationInterval = 5 * time.Minute }, "--key-rotation-interval"},
 		{"negative publish lead", func(c *Serve) { c.KeyPublishLead = -time.Second }, "--key-publish-lead"},
 		{"resource url over http", func(c *Serve) { c.ResourceURL = "http://api.example" }, "--resource-url"},
+		{"pprof without metrics listener", func(c *Serve) { c.Pprof = true }, "--pprof needs --metrics-listen"},
 		{"two errors at once", func(c *Serve) { c.SigningAlg = "x"; c.HasherWorkers = -1 }, "--hasher-workers"},
 	}
 	for _, tt := range tests {

@@ -76,26 +76,31 @@ func (c *rateLRU) allow(now time.Time, keys []string) bool {
 	return ok
 }
 
-// attemptKeys returns n attempts of four keys each, shaped like the
-// guard's: per IP, per /24, per user and per user+IP, over pools big
-// enough that most attempts touch keys already tracked.
+// attemptKeys returns n attempts shaped like the guard's untrusted IPv4
+// login, which reserves six keys at once: per address, per /24, per
+// user+address, the account's hard cap, the address's soft budget and the
+// account's soft budget (guard.requests). The pools are big enough that
+// most attempts touch keys already tracked.
 func attemptKeys(n int) [][]string {
 	rng := rand.New(rand.NewPCG(1, 2))
 	out := make([][]string, n)
 	for i := range out {
 		ip := rng.IntN(1 << 16)
 		user := rng.IntN(1 << 16)
+		addr := fmt.Sprintf("10.%d.%d.%d", ip>>16, ip>>8&0xff, ip&0xff)
 		out[i] = []string{
-			fmt.Sprintf("ip:10.%d.%d.%d", ip>>16, ip>>8&0xff, ip&0xff),
-			fmt.Sprintf("net24:10.%d.%d.0/24", ip>>16, ip>>8&0xff),
+			"ip:" + addr,
+			fmt.Sprintf("net:10.%d.%d.0/24", ip>>16, ip>>8&0xff),
+			fmt.Sprintf("userip:user%d|%s", user, addr),
+			fmt.Sprintf("userhard:user%d", user),
+			"ipsoft:" + addr,
 			fmt.Sprintf("user:user%d", user),
-			fmt.Sprintf("userip:user%d|10.%d.%d.%d", user, ip>>16, ip>>8&0xff, ip&0xff),
 		}
 	}
 	return out
 }
 
-// BenchmarkReserve compares decisions per second, four keys per attempt,
+// BenchmarkReserve compares decisions per second, six keys per attempt,
 // for Memory and the x/time/rate LRU baseline in the same run. Compare the
 // ns/op of the two sub-benchmarks.
 func BenchmarkReserve(b *testing.B) {

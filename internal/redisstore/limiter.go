@@ -95,12 +95,16 @@ var reserveScript = redis.NewScript(luaPrelude + `
 local n = #KEYS
 local out = {1}
 local seen = {}
+-- One MGET instead of a GET per key: each redis.call from Lua has a
+-- fixed cost that a refused login pays once per key.
+local vals = {}
+if n > 0 then vals = redis.call('MGET', unpack(KEYS)) end
 for i = 1, n do
   local T, tol = tonumber(ARGV[2 + 2*i]), tonumber(ARGV[3 + 2*i])
   local k = KEYS[i]
   local cur = seen[k]
   if cur == nil then
-    cur = rel(redis.call('GET', k)) or 0
+    cur = rel(vals[i]) or 0
     if cur < 0 then cur = 0 end
   end
   out[i + 1] = cur

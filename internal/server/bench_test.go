@@ -17,11 +17,14 @@ import (
 // handler served and called the same way. Run them together and report the
 // ratio of their ns/op (docs/benchmarks.md):
 //
-//	go test ./server -run '^$' -bench 'Rejected|Noop' -count 5
+//	go test ./internal/server -run '^$' -bench 'Rejected|Noop' -count 5
 
 const benchBody = "grant_type=password&username=victim%40example.com&password=hunter2hunter2"
 
-func benchPost(b *testing.B, url string) {
+// benchPost posts benchBody to url as fast as RunParallel allows and fails
+// the benchmark unless every answer has status want: a refusal benchmark
+// that was quietly answered 400 or 200 would measure something else.
+func benchPost(b *testing.B, url string, want int) {
 	b.Helper()
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
@@ -38,6 +41,10 @@ func benchPost(b *testing.B, url string) {
 			}
 			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
+			if res.StatusCode != want {
+				b.Errorf("status %d, want %d", res.StatusCode, want)
+				return
+			}
 		}
 	})
 }
@@ -52,7 +59,7 @@ func BenchmarkNoopHandler(b *testing.B) {
 		_, _ = io.WriteString(w, `{"error":"too_many_attempts"}`)
 	}))
 	defer ts.Close()
-	benchPost(b, ts.URL+"/token")
+	benchPost(b, ts.URL+"/token", http.StatusTooManyRequests)
 }
 
 // BenchmarkTokenRejected measures POST /token when the guard denies: strict
@@ -69,5 +76,5 @@ func BenchmarkTokenRejected(b *testing.B) {
 	if res := e.postToken(benchBody); res.status != http.StatusTooManyRequests {
 		b.Fatalf("setup: status %d", res.status)
 	}
-	benchPost(b, e.ts.URL+"/token")
+	benchPost(b, e.ts.URL+"/token", http.StatusTooManyRequests)
 }
