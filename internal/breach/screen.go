@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,9 +13,19 @@ import (
 // Sentinel errors of Screen: the password must not be set. Their text
 // speaks to the person choosing the password and never contains it.
 var (
-	ErrCommon   = errors.New("password is on a list of commonly used passwords; choose another")
-	ErrBreached = errors.New("password appears in a list of passwords exposed in data breaches; choose another")
+	ErrCommon   = &Refusal{"it is on a list of commonly used passwords; choose another"}
+	ErrBreached = &Refusal{"it appears in a list of passwords exposed in data breaches; choose another"}
 )
+
+// Refusal is the type of ErrCommon and ErrBreached, so a caller can tell a
+// refused password from a screener that could not answer (a damaged
+// filter) without knowing every sentinel.
+type Refusal struct{ msg string }
+
+func (r *Refusal) Error() string { return r.msg }
+
+// Refusal reports true: the password was refused.
+func (r *Refusal) Refusal() bool { return true }
 
 //go:embed commonlist/passwords.json.gz
 var commonGzip []byte

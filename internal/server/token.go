@@ -279,7 +279,7 @@ func (s *Server) verify(ctx context.Context, hash, pw string, trusted bool) (mat
 	}
 	err = do(ctx, func() {
 		t0 := time.Now()
-		match, rehash, verr = password.Verify(hash, []byte(pw), s.cfg.Argon)
+		match, rehash, verr = password.VerifyLogin(hash, pw, s.cfg.Argon)
 		took = time.Since(t0)
 	})
 	if err == nil {
@@ -306,7 +306,7 @@ func (s *Server) verify(ctx context.Context, hash, pw string, trusted bool) (mat
 func (s *Server) rehash(ctx context.Context, user store.User, pw string) {
 	var newHash string
 	var herr error
-	if err := s.hasher.Do(ctx, func() { newHash, herr = password.Hash(rand.Reader, []byte(pw), s.cfg.Argon) }); err != nil {
+	if err := s.hasher.Do(ctx, func() { newHash, herr = password.Hash(rand.Reader, []byte(password.Normalize(pw)), s.cfg.Argon) }); err != nil {
 		return
 	}
 	if herr == nil {
