@@ -23,6 +23,7 @@ import (
 	"github.com/credshield/credshield/internal/device"
 	"github.com/credshield/credshield/internal/guard"
 	"github.com/credshield/credshield/internal/limit"
+	"github.com/credshield/credshield/internal/password"
 )
 
 // Signing algorithms accepted by --signing-alg. Symmetric algorithms are
@@ -55,6 +56,9 @@ type Serve struct {
 	ArgonMemoryKiB uint32
 	ArgonTime      uint32
 	ArgonThreads   uint8
+	// PasswordMinLength is the least length of a new password, in
+	// characters; 15 by default (NIST SP 800-63B rev. 4), never below 8.
+	PasswordMinLength int
 
 	// HasherWorkers bounds concurrent password hashes (0 = one per CPU);
 	// HasherQueue bounds attempts waiting for a worker, beyond which the
@@ -158,6 +162,7 @@ func Default() Serve {
 		ArgonMemoryKiB:          19 * 1024,
 		ArgonTime:               2,
 		ArgonThreads:            1,
+		PasswordMinLength:       password.DefaultMinLen,
 		HasherQueue:             64,
 		ClientIPHeader:          clientip.DefaultHeader,
 		Guard:                   guard.DefaultPolicy(),
@@ -247,6 +252,8 @@ func (c *Serve) RegisterHashFlags(fs *pflag.FlagSet) {
 	fs.Uint32Var(&c.ArgonMemoryKiB, "argon2-memory", c.ArgonMemoryKiB, "argon2id memory per hash in KiB (OWASP minimum 19456)")
 	fs.Uint32Var(&c.ArgonTime, "argon2-time", c.ArgonTime, "argon2id passes")
 	fs.Uint8Var(&c.ArgonThreads, "argon2-threads", c.ArgonThreads, "argon2id parallelism")
+	fs.IntVar(&c.PasswordMinLength, "password-min-length", c.PasswordMinLength,
+		"least number of characters of a new password (8..64; 15 is NIST's minimum for a password used alone)")
 }
 
 // ApplyEnv sets every flag of fs that was not given on the command line from
@@ -288,6 +295,9 @@ func (c *Serve) Validate() error {
 	}
 	if _, err := ParseDB(c.DB); err != nil {
 		errs = append(errs, err)
+	}
+	if err := (password.Policy{MinLen: c.PasswordMinLength}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--password-min-length: %w", err))
 	}
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {

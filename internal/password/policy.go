@@ -86,25 +86,27 @@ func (p Policy) Check(pw string) (string, error) {
 		return "", fmt.Errorf("%w: it is longer than %d bytes", ErrPolicy, MaxLen)
 	}
 	if p.Screen != nil {
-		// Both forms: a breach corpus holds what people typed, which may
-		// be either.
-		if err := p.screen(n); err != nil {
+		if err := Screen(p.Screen, pw); err != nil {
 			return "", err
-		}
-		if n != pw {
-			if err := p.screen(pw); err != nil {
-				return "", err
-			}
 		}
 	}
 	return n, nil
 }
 
-// screen runs the screener: a refusal (an error with a Refusal method
-// returning true, as package breach returns) wraps ErrPolicy; any other
-// error means the screener could not answer.
-func (p Policy) screen(pw string) error {
-	err := p.Screen.Screen(pw)
+// Screen runs s on pw in both its NFKC and its raw form (a breach corpus
+// holds what people typed, which may be either). A refusal (an error with
+// a Refusal method returning true, as package breach returns) wraps
+// ErrPolicy; any other error means the screener could not answer.
+func Screen(s Screener, pw string) error {
+	n := Normalize(pw)
+	if err := screenOne(s, n); err != nil || n == pw {
+		return err
+	}
+	return screenOne(s, pw)
+}
+
+func screenOne(s Screener, pw string) error {
+	err := s.Screen(pw)
 	if err == nil {
 		return nil
 	}

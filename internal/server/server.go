@@ -41,6 +41,13 @@ type Users interface {
 	Ping(ctx context.Context) error
 }
 
+// Screening is the password-screening state of accounts (store, migration
+// 00008). Implementations must be safe for concurrent use.
+type Screening interface {
+	PasswordScreening(ctx context.Context, id string) (store.Screening, error)
+	SetPasswordScreening(ctx context.Context, id string, sc store.Screening, now time.Time) error
+}
+
 // Keys signs access tokens and publishes the public half.
 type Keys interface {
 	Sign(c token.Claims) (string, error)
@@ -102,6 +109,11 @@ type Deps struct {
 	// Revocations records revoked access-token jtis; nil means access
 	// tokens cannot be revoked before they expire.
 	Revocations Revocations
+	// Screening and Screen screen, at their next successful login, the
+	// passwords of accounts imported with hashes nobody could screen; nil
+	// (either) screens nothing at login.
+	Screening Screening
+	Screen    password.Screener
 	// GuardDegraded reports that the shared guard store is unreachable
 	// and this replica decides on divided local budgets; /readyz says so.
 	// nil on one node.
@@ -165,7 +177,9 @@ type Server struct {
 	dpopAlgs    string // the algs parameter of DPoP challenges
 	refresh     RefreshStore
 	revocations Revocations
-	dummy       string // argon2id hash verified when the user does not exist
+	screening   Screening         // nil: no screening at login
+	screen      password.Screener // nil: no screening at login
+	dummy       string            // argon2id hash verified when the user does not exist
 	floor       *floor
 	openapi     []byte
 	metadata    []byte
@@ -221,6 +235,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		dpopAlgs:    strings.Join(d.DPoP.Algs(), " "),
 		refresh:     d.Refresh,
 		revocations: d.Revocations,
+		screening:   d.Screening,
+		screen:      d.Screen,
 		dummy:       dummy,
 		verifier: &token.Verifier{
 			Keys:     d.Keys,

@@ -166,6 +166,7 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 	if rehash {
 		s.rehash(ctx, user, req.password)
 	}
+	s.screenAfterLogin(ctx, user, req.password)
 
 	// 7. Issue a fresh device credential and the access token.
 	deviceToken := s.issueDevice(ctx, w, now, user)
@@ -320,6 +321,41 @@ func (s *Server) rehash(ctx context.Context, user store.User, pw string) {
 		return
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "password.rehash", slog.String("sub", user.ID))
+}
+
+// screenAfterLogin screens the password of an account imported with a
+// hash nobody could screen, now that the password is at hand. It runs only
+// after a successful login (never before the guard, never for a wrong
+// password). A common or breached password does not fail the login, which
+// would lock its owner out: the account is marked as needing a password
+// change and a password.breached event is logged. A failure is logged and
+// leaves the account pending, so the next login tries again.
+func (s *Server) screenAfterLogin(ctx context.Context, user store.User, pw string) {
+	if s.screening == nil || s.screen == nil {
+		return
+	}
+	sc, err := s.screening.PasswordScreening(ctx, user.ID)
+	if err != nil || !sc.Pending {
+		if err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "password screening failed", slog.String("sub", user.ID), slog.String("error", err.Error()))
+		}
+		return
+	}
+	serr := password.Screen(s.screen, pw)
+	if serr != nil && !errors.Is(serr, password.ErrPolicy) {
+		s.log.LogAttrs(ctx, slog.LevelError, "password screening failed", slog.String("sub", user.ID), slog.String("error", serr.Error()))
+		return
+	}
+	refused := serr != nil
+	if err := s.screening.SetPasswordScreening(ctx, user.ID, store.Screening{ChangeRequired: refused}, s.cfg.Now()); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "password screening failed", slog.String("sub", user.ID), slog.String("error", err.Error()))
+		return
+	}
+	if refused {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "password.breached",
+			slog.String("sub", user.ID), slog.String("username", user.Username), slog.String("reason", serr.Error()),
+			slog.String("action", "password change required"))
+	}
 }
 
 // parsePasswordGrant reads and validates a token request. Every rejection
