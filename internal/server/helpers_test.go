@@ -142,7 +142,7 @@ type envParts struct {
 	detector       *guard.DetectorConfig
 	replayCapacity int // challenge replay cache; 0 = 4096
 	dpop           *dpop.Config
-	clientIPHeader string // "" is X-Forwarded-For
+	clientIPHeader string            // "" is X-Forwarded-For
 	screen         password.Screener // screening of pending accounts at login; nil: none
 }
 
