@@ -24,7 +24,7 @@ const (
 
 // ErrCorrupt means a filter file does not have the expected format or fails
 // a checksum. Errors wrap it with what was wrong.
-var ErrCorrupt = errors.New("breach filter file is corrupt")
+var ErrCorrupt = errors.New("breached-password filter is damaged; run credshield passwords import again")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

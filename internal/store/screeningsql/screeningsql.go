@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/credshield/credshield/internal/store"
+	"github.com/credshield/credshield/internal/store/sealedsql"
 )
 
 // Dialect is what differs between the two stores' SQL.
@@ -23,15 +24,12 @@ type Dialect struct {
 	Numbered bool
 }
 
-// Querier reads: a pool or a transaction.
-type Querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// Execer writes: a pool or a transaction.
-type Execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
+// Querier reads and Execer writes: a pool or a transaction, as for the
+// sealed tables.
+type (
+	Querier = sealedsql.Querier
+	Execer  = sealedsql.Execer
+)
 
 func (d Dialect) p(i int) string {
 	if d.Numbered {
