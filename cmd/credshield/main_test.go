@@ -260,6 +260,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{[]string{"--signing-alg", "HS256"}, "--signing-alg"},
 		{[]string{"--leeway", "5m"}, "--leeway"},
 		{[]string{"--cors-origins", "*"}, "not allowed"},
+		{[]string{"--password-min-length", "7"}, "--password-min-length: password minimum length 7 out of range 8..64"},
 		{[]string{"--bogus"}, "unknown flag"},
 	}
 	for _, tt := range tests {
