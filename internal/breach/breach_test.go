@@ -322,3 +322,25 @@ func TestScreener(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkContainsPassword is the cost screening adds where a password is
+// set or an imported account first logs in: one SHA-1 and three reads.
+func BenchmarkContainsPassword(b *testing.B) {
+	dir := b.TempDir()
+	_, _, in := corpus(b, dir, 200_000, 1, false, rand.New(rand.NewPCG(9, 10)))
+	out := filepath.Join(dir, "f")
+	if _, err := Build(b.Context(), out, []string{in}, BuildOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	f, err := Open(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.ContainsPassword("a password somebody chose"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
