@@ -2,6 +2,7 @@ package breach
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"crypto/sha1"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -36,7 +38,7 @@ func corpus(t testing.TB, dir string, n, minCount int, gz bool, rng *rand.Rand) 
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	var sum [20]byte
-	var hexbuf [40]byte
+	line := make([]byte, 0, 64)
 	for i := range n {
 		for j := 0; j < 20; j += 8 {
 			v := rng.Uint64()
@@ -44,17 +46,16 @@ func corpus(t testing.TB, dir string, n, minCount int, gz bool, rng *rand.Rand) 
 				sum[j+k] = byte(v >> (8 * k))
 			}
 		}
-		hex.Encode(hexbuf[:], sum[:])
-		line := string(hexbuf[:])
+		line = hex.AppendEncode(line[:0], sum[:])
 		if i%2 == 0 {
-			line = strings.ToUpper(line)
+			line = bytes.ToUpper(line)
 		}
 		count := 1 + rng.IntN(20)
-		eol := "\n"
+		line = strconv.AppendInt(append(line, ':'), int64(count), 10)
 		if i%7 == 0 {
-			eol = "\r\n"
+			line = append(line, '\r')
 		}
-		fmt.Fprintf(bw, "%s:%d%s", line, count, eol)
+		bw.Write(append(line, '\n'))
 		if count >= minCount {
 			kept = append(kept, sum)
 		} else {
