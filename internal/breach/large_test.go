@@ -17,11 +17,15 @@ import (
 // TestBuildLarge builds a filter from CREDSHIELD_BREACH_LARGE random
 // hashes, generated on the fly into a FIFO so the input never touches the
 // disk, and logs time, size and peak RSS: the memory figure of a corpus
-// slice. It is skipped unless the variable is set (not in CI):
+// slice. It is skipped unless the variable is set (not in CI).
+// CREDSHIELD_BREACH_SHARDS sets the shard count (default 256), to measure
+// a shard the size of a full-corpus one (about 4 million keys):
 //
 //	CREDSHIELD_BREACH_LARGE=100000000 go test -run TestBuildLarge -v -timeout 1h ./internal/breach/
+//	CREDSHIELD_BREACH_LARGE=16000000 CREDSHIELD_BREACH_SHARDS=4 go test -run TestBuildLarge -v ./internal/breach/
 func TestBuildLarge(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("CREDSHIELD_BREACH_LARGE"))
+	shards, _ := strconv.Atoi(os.Getenv("CREDSHIELD_BREACH_SHARDS"))
 	if n <= 0 {
 		t.Skip("set CREDSHIELD_BREACH_LARGE to a number of hashes")
 	}
@@ -56,7 +60,7 @@ func TestBuildLarge(t *testing.T) {
 		w.Flush()
 	}()
 	start := time.Now()
-	st, err := Build(t.Context(), filepath.Join(dir, "breached.filter"), []string{fifo}, BuildOptions{})
+	st, err := Build(t.Context(), filepath.Join(dir, "breached.filter"), []string{fifo}, BuildOptions{Shards: shards})
 	if err != nil {
 		t.Fatal(err)
 	}
