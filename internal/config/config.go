@@ -246,8 +246,9 @@ func (c *Serve) RegisterKeyFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.KeyPublishLead, "key-publish-lead", c.KeyPublishLead, "how long a new signing key is published in the JWKS before it signs (longer than verifiers' JWKS cache)")
 }
 
-// RegisterHashFlags binds the argon2id parameters alone, for the commands
-// that hash passwords without serving (user add, user reset).
+// RegisterHashFlags binds what new passwords need alone — the argon2id
+// parameters and the minimum length — for the commands that set passwords
+// without serving (user add, user reset).
 func (c *Serve) RegisterHashFlags(fs *pflag.FlagSet) {
 	fs.Uint32Var(&c.ArgonMemoryKiB, "argon2-memory", c.ArgonMemoryKiB, "argon2id memory per hash in KiB (OWASP minimum 19456)")
 	fs.Uint32Var(&c.ArgonTime, "argon2-time", c.ArgonTime, "argon2id passes")
