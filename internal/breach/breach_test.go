@@ -292,15 +292,7 @@ func TestScreener(t *testing.T) {
 	if err := os.WriteFile(in, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "f")
-	if _, err := Build(t.Context(), out, []string{in}, BuildOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	f, err := Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := buildOpen(t, in)
 	tests := []struct {
 		name string
 		s    *Screener
@@ -329,19 +321,27 @@ func TestScreener(t *testing.T) {
 func BenchmarkContainsPassword(b *testing.B) {
 	dir := b.TempDir()
 	_, _, in := corpus(b, dir, 200_000, 1, false, rand.New(rand.NewPCG(9, 10)))
-	out := filepath.Join(dir, "f")
-	if _, err := Build(b.Context(), out, []string{in}, BuildOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	f, err := Open(out)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
+	f := buildOpen(b, in)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := f.ContainsPassword("a password somebody chose"); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// buildOpen builds a filter of the corpus file in with default options
+// and opens it until the test ends.
+func buildOpen(t testing.TB, in string) *Filter {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "f")
+	if _, err := Build(t.Context(), out, []string{in}, BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
