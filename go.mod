@@ -3,6 +3,7 @@ module github.com/credshield/credshield
 go 1.26.8
 
 require (
+	github.com/FastFilter/xorfilter v0.4.1
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pressly/goose/v3 v3.30.0

@@ -40,7 +40,8 @@ type accountStore interface {
 	JTIRevoked(ctx context.Context, jti string, now time.Time) (bool, error)
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
 
-	sealedStore // signing keys and HMAC secrets, sealed (see sealed.go)
+	sealedStore    // signing keys and HMAC secrets, sealed (see sealed.go)
+	screeningStore // password screening, breach filter record (see passwords.go)
 }
 
 var (

@@ -21,6 +21,8 @@ func TestLayering(t *testing.T) {
 		{"internal/guard", []string{"net/http", in + "server", in + "store"}},
 		{"internal/limit", []string{"net/http", in + "guard", in + "server"}},
 		{"internal/password", []string{"net/http", in + "store", in + "server"}},
+		// Screening is offline: no network at login or when a password is set.
+		{"internal/breach", []string{"net", "net/http", in + "store", in + "server"}},
 		{"token", []string{"net/http", in + "store", in + "server"}},
 		{"internal/username", []string{"net/http"}},
 		{"internal/scope", []string{"net/http", in + "store", in + "server"}},

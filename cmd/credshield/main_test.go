@@ -99,7 +99,7 @@ func TestUserCommands(t *testing.T) {
 	if code, _, stderr := credshield(t, "another password\n", nil, args("user", "add", "ALICE")...); code != 1 || !strings.Contains(stderr, "already exists") {
 		t.Errorf("duplicate add after normalisation: %d %s", code, stderr)
 	}
-	if code, _, stderr := credshield(t, "short\n", nil, args("user", "add", "bob")...); code != 2 || !strings.Contains(stderr, "at least 8") {
+	if code, _, stderr := credshield(t, "fourteen chars\n", nil, args("user", "add", "bob")...); code != 2 || !strings.Contains(stderr, "at least 15") {
 		t.Errorf("short password: %d %s", code, stderr)
 	}
 	if code, _, _ := credshield(t, "", nil, args("user", "add")...); code != 2 {
@@ -118,7 +118,7 @@ func TestUserCommands(t *testing.T) {
 	if code, _, stderr := credshield(t, "", nil, "user", "disable", "nobody", "--data-dir", dir); code != 1 || !strings.Contains(stderr, "no user") {
 		t.Errorf("disable unknown: %d %s", code, stderr)
 	}
-	if code, _, stderr := credshield(t, "a new password\r\n", nil, args("user", "reset", "alice")...); code != 0 {
+	if code, _, stderr := credshield(t, "a new password for alice\r\n", nil, args("user", "reset", "alice")...); code != 0 {
 		t.Errorf("reset: %d %s", code, stderr)
 	}
 	// The environment stands in for flags.
@@ -273,6 +273,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{[]string{"--signing-alg", "HS256"}, "--signing-alg"},
 		{[]string{"--leeway", "5m"}, "--leeway"},
 		{[]string{"--cors-origins", "*"}, "not allowed"},
+		{[]string{"--password-min-length", "7"}, "--password-min-length: password minimum length 7 out of range 8..64"},
 		{[]string{"--bogus"}, "unknown flag"},
 	}
 	for _, tt := range tests {

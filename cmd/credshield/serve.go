@@ -88,6 +88,11 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	if err := maintainKeys(ctx, keys, keySrc, cfg, time.Now(), log); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
+	screen, err := e.passwordScreener(ctx, st, func(msg string) { log.Warn(msg) })
+	if err != nil {
+		return fmt.Errorf("password screening: %w", err)
+	}
+	defer closeScreener(screen)
 	d, err := e.newDefence(cfg, log)
 	if err != nil {
 		return err
@@ -125,7 +130,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	}, server.Deps{
 		Users: st, Keys: keys, Hasher: pool, Guard: g, Devices: devices, Challenges: challenges,
 		ClientIP: resolver, Log: log, Metrics: metrics, DPoP: checker, Refresh: st, Revocations: st,
-		GuardDegraded: gs.degraded,
+		GuardDegraded: gs.degraded, Screening: st, Screen: screen,
 	})
 	if err != nil {
 		return err

@@ -111,16 +111,32 @@ func userSetPassword(ctx context.Context, e *env, cfg config.Serve, rawName stri
 	if err := params.Validate(); err != nil {
 		return usageError{err}
 	}
-	pw, err := readPassword(e, name)
-	if err != nil {
-		return err
-	}
 	st, err := e.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	hash, err := password.Hash(rand.Reader, []byte(pw), params)
+	screen, err := e.passwordScreener(ctx, st, func(msg string) { fmt.Fprintln(e.stderr, "warning: "+msg) })
+	if err != nil {
+		return err
+	}
+	defer closeScreener(screen)
+	policy, err := passwordPolicy(cfg, screen)
+	if err != nil {
+		return err
+	}
+	pw, err := readPassword(e, name)
+	if err != nil {
+		return err
+	}
+	normalised, err := policy.Check(pw)
+	if errors.Is(err, password.ErrPolicy) {
+		return usageError{err}
+	}
+	if err != nil {
+		return err
+	}
+	hash, err := password.Hash(rand.Reader, []byte(normalised), params)
 	if err != nil {
 		return err
 	}
@@ -148,6 +164,13 @@ func userSetPassword(ctx context.Context, e *env, cfg config.Serve, rawName stri
 	}
 	n, err := revokeSessions(ctx, st, name, now)
 	if err != nil {
+		return err
+	}
+	// The new password was screened: a pending screening or a required
+	// change is settled.
+	if u, err := st.UserByName(ctx, name); err != nil {
+		return err
+	} else if err := st.SetPasswordScreening(ctx, u.ID, store.Screening{}, now); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "password of %q reset; %d refresh-token families revoked\n", name, n)
@@ -201,9 +224,6 @@ func readPassword(e *env, name string) (string, error) {
 			return "", fmt.Errorf("read password from stdin: %w", err)
 		}
 		pw = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	}
-	if err := password.CheckPolicy(pw); err != nil {
-		return "", usageError{err}
 	}
 	return pw, nil
 }
@@ -324,6 +344,16 @@ func userList(ctx context.Context, e *env) error {
 		if u.Disabled {
 			status = "disabled"
 		}
+		sc, err := st.PasswordScreening(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case sc.ChangeRequired:
+			status += ",change-password"
+		case sc.Pending:
+			status += ",unscreened"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.ID, status, u.HashClass, u.CreatedAt.UTC().Format(time.RFC3339), u.Scopes)
 	}
 	return tw.Flush()
@@ -339,6 +369,11 @@ func userImport(ctx context.Context, e *env, path string) error {
 	if err != nil {
 		return fmt.Errorf("import %s: nothing imported:\n%w", path, err)
 	}
+	// Imported hashes cannot be screened: each account is screened at its
+	// next successful login, when the password is at hand.
+	for i := range users {
+		users[i].Unscreened = true
+	}
 	st, err := e.openStore(ctx)
 	if err != nil {
 		return err
@@ -347,6 +382,6 @@ func userImport(ctx context.Context, e *env, path string) error {
 	if err := st.CreateUsers(ctx, users, time.Now()); err != nil {
 		return fmt.Errorf("import %s: nothing imported: %w", path, err)
 	}
-	fmt.Fprintf(e.stdout, "imported %d users; their hashes are rehashed to argon2id at their next successful login\n", len(users))
+	fmt.Fprintf(e.stdout, "imported %d users; at their next successful login their hashes are rehashed to argon2id and their passwords screened\n", len(users))
 	return nil
 }

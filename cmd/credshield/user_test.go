@@ -52,7 +52,7 @@ func TestUserCommandsRevokeSessions(t *testing.T) {
 		stdin string
 		cmd   []string
 	}{
-		{"reset", "a new password\n", args("user", "reset", "alice")},
+		{"reset", "a new password for alice\n", args("user", "reset", "alice")},
 		{"disable", "", []string{"user", "disable", "alice", "--data-dir", dir}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

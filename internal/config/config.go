@@ -23,6 +23,7 @@ import (
 	"github.com/credshield/credshield/internal/device"
 	"github.com/credshield/credshield/internal/guard"
 	"github.com/credshield/credshield/internal/limit"
+	"github.com/credshield/credshield/internal/password"
 	"github.com/credshield/credshield/internal/scope"
 )
 
@@ -60,6 +61,9 @@ type Serve struct {
 	ArgonMemoryKiB uint32
 	ArgonTime      uint32
 	ArgonThreads   uint8
+	// PasswordMinLength is the least length of a new password, in
+	// characters; 15 by default (NIST SP 800-63B rev. 4), never below 8.
+	PasswordMinLength int
 
 	// HasherWorkers bounds concurrent password hashes (0 = one per CPU);
 	// HasherQueue bounds attempts waiting for a worker, beyond which the
@@ -167,6 +171,7 @@ func Default() Serve {
 		ArgonMemoryKiB:          19 * 1024,
 		ArgonTime:               2,
 		ArgonThreads:            1,
+		PasswordMinLength:       password.DefaultMinLen,
 		HasherQueue:             64,
 		ClientIPHeader:          clientip.DefaultHeader,
 		Guard:                   guard.DefaultPolicy(),
@@ -252,12 +257,15 @@ func (c *Serve) RegisterKeyFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.KeyPublishLead, "key-publish-lead", c.KeyPublishLead, "how long a new signing key is published in the JWKS before it signs (longer than verifiers' JWKS cache)")
 }
 
-// RegisterHashFlags binds the argon2id parameters alone, for the commands
-// that hash passwords without serving (user add, user reset).
+// RegisterHashFlags binds what new passwords need alone — the argon2id
+// parameters and the minimum length — for the commands that set passwords
+// without serving (user add, user reset).
 func (c *Serve) RegisterHashFlags(fs *pflag.FlagSet) {
 	fs.Uint32Var(&c.ArgonMemoryKiB, "argon2-memory", c.ArgonMemoryKiB, "argon2id memory per hash in KiB (OWASP minimum 19456)")
 	fs.Uint32Var(&c.ArgonTime, "argon2-time", c.ArgonTime, "argon2id passes")
 	fs.Uint8Var(&c.ArgonThreads, "argon2-threads", c.ArgonThreads, "argon2id parallelism")
+	fs.IntVar(&c.PasswordMinLength, "password-min-length", c.PasswordMinLength,
+		"least number of characters of a new password (8..64; 15 is NIST's minimum for a password used alone)")
 }
 
 // ApplyEnv sets every flag of fs that was not given on the command line from
@@ -299,6 +307,9 @@ func (c *Serve) Validate() error {
 	}
 	if _, err := ParseDB(c.DB); err != nil {
 		errs = append(errs, err)
+	}
+	if err := (password.Policy{MinLen: c.PasswordMinLength}).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--password-min-length: %w", err))
 	}
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {

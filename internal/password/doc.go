@@ -57,5 +57,16 @@
 // Retry-After. Memory stays bounded by Workers·m whatever arrives, and
 // rejecting costs nanoseconds.
 //
+// # New passwords: NIST SP 800-63B and NFKC
+//
+// [Policy.Check] applies where a password is set, never at login: at least
+// 15 characters by default (revision 4's minimum for a password used
+// alone; no lower than 8), up to 1024 bytes, no composition rules, and
+// nothing a [Screener] refuses (package breach: common and breached
+// passwords). Passwords are normalised with Unicode NFKC before they are
+// counted and hashed. [VerifyLogin] verifies the NFKC form first and falls
+// back to the raw form, which hashes made before normalisation hold, and
+// asks for a rehash when only the raw form matched.
+//
 // All functions and Pool methods are safe for concurrent use.
 package password

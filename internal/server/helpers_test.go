@@ -142,7 +142,13 @@ type envParts struct {
 	detector       *guard.DetectorConfig
 	replayCapacity int // challenge replay cache; 0 = 4096
 	dpop           *dpop.Config
-	clientIPHeader string // "" is X-Forwarded-For
+	clientIPHeader string            // "" is X-Forwarded-For
+	screen         password.Screener // screening of pending accounts at login; nil: none
+}
+
+// withScreen makes the server screen pending accounts at login with s.
+func withScreen(s password.Screener) envOption {
+	return func(_ *Config, p *envParts) { p.screen = s }
 }
 
 // withDPoP gives the server a DPoP checker built from cfg (for nonces).
@@ -237,7 +243,7 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: gp.hasher, Guard: gp.guard, Devices: gp.devices, Challenges: gp.challenges, ClientIP: gp.resolver, Log: log, Metrics: gp.metrics, DPoP: checker, Refresh: st, Revocations: st})
+	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: gp.hasher, Guard: gp.guard, Devices: gp.devices, Challenges: gp.challenges, ClientIP: gp.resolver, Log: log, Metrics: gp.metrics, DPoP: checker, Refresh: st, Revocations: st, Screening: st, Screen: parts.screen})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}

@@ -42,6 +42,13 @@ type Users interface {
 	Ping(ctx context.Context) error
 }
 
+// Screening is the password-screening state of accounts (store, migration
+// 00008). Implementations must be safe for concurrent use.
+type Screening interface {
+	PasswordScreening(ctx context.Context, id string) (store.Screening, error)
+	SetPasswordScreening(ctx context.Context, id string, sc store.Screening, now time.Time) error
+}
+
 // Keys signs access tokens and publishes the public half.
 type Keys interface {
 	Sign(c token.Claims) (string, error)
@@ -103,6 +110,11 @@ type Deps struct {
 	// Revocations records revoked access-token jtis; nil means access
 	// tokens cannot be revoked before they expire.
 	Revocations Revocations
+	// Screening and Screen screen, at their next successful login, the
+	// passwords of accounts imported with hashes nobody could screen; nil
+	// (either) screens nothing at login.
+	Screening Screening
+	Screen    password.Screener
 	// GuardDegraded reports that the shared guard store is unreachable
 	// and this replica decides on divided local budgets; /readyz says so.
 	// nil on one node.
@@ -174,7 +186,9 @@ type Server struct {
 	revocations Revocations
 	// allowedScopes is Config.AllowedScopes as one normalised list.
 	allowedScopes string
-	dummy         string // argon2id hash verified when the user does not exist
+	screening     Screening         // nil: no screening at login
+	screen        password.Screener // nil: no screening at login
+	dummy         string            // argon2id hash verified when the user does not exist
 	floor         *floor
 	openapi       []byte
 	metadata      []byte
@@ -235,6 +249,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		refresh:       d.Refresh,
 		revocations:   d.Revocations,
 		allowedScopes: allowed,
+		screening:     d.Screening,
+		screen:        d.Screen,
 		dummy:         dummy,
 		verifier: &token.Verifier{
 			Keys:     d.Keys,

@@ -174,6 +174,7 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 		return errScopeNotGranted
 	}
 	s.metrics.attempt(outcomeSuccess)
+	s.screenAfterLogin(ctx, user, req.password)
 
 	// 7. Issue a fresh device credential and the access token.
 	deviceToken := s.issueDevice(ctx, w, now, user)
@@ -292,7 +293,7 @@ func (s *Server) verify(ctx context.Context, hash, pw string, trusted bool) (mat
 	}
 	err = do(ctx, func() {
 		t0 := time.Now()
-		match, rehash, verr = password.Verify(hash, []byte(pw), s.cfg.Argon)
+		match, rehash, verr = password.VerifyLogin(hash, pw, s.cfg.Argon)
 		took = time.Since(t0)
 	})
 	if err == nil {
@@ -319,7 +320,7 @@ func (s *Server) verify(ctx context.Context, hash, pw string, trusted bool) (mat
 func (s *Server) rehash(ctx context.Context, user store.User, pw string) {
 	var newHash string
 	var herr error
-	if err := s.hasher.Do(ctx, func() { newHash, herr = password.Hash(rand.Reader, []byte(pw), s.cfg.Argon) }); err != nil {
+	if err := s.hasher.Do(ctx, func() { newHash, herr = password.Hash(rand.Reader, []byte(password.Normalize(pw)), s.cfg.Argon) }); err != nil {
 		return
 	}
 	if herr == nil {
@@ -333,6 +334,41 @@ func (s *Server) rehash(ctx context.Context, user store.User, pw string) {
 		return
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "password.rehash", slog.String("sub", user.ID))
+}
+
+// screenAfterLogin screens the password of an account imported with a
+// hash nobody could screen, now that the password is at hand. It runs only
+// after a successful login (never before the guard, never for a wrong
+// password). A common or breached password does not fail the login, which
+// would lock its owner out: the account is marked as needing a password
+// change and a password.breached event is logged. A failure is logged and
+// leaves the account pending, so the next login tries again.
+func (s *Server) screenAfterLogin(ctx context.Context, user store.User, pw string) {
+	if s.screening == nil || s.screen == nil {
+		return
+	}
+	sc, err := s.screening.PasswordScreening(ctx, user.ID)
+	if err != nil || !sc.Pending {
+		if err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "password screening failed", slog.String("sub", user.ID), slog.String("error", err.Error()))
+		}
+		return
+	}
+	serr := password.Screen(s.screen, pw)
+	if serr != nil && !errors.Is(serr, password.ErrPolicy) {
+		s.log.LogAttrs(ctx, slog.LevelError, "password screening failed", slog.String("sub", user.ID), slog.String("error", serr.Error()))
+		return
+	}
+	refused := serr != nil
+	if err := s.screening.SetPasswordScreening(ctx, user.ID, store.Screening{ChangeRequired: refused}, s.cfg.Now()); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "password screening failed", slog.String("sub", user.ID), slog.String("error", err.Error()))
+		return
+	}
+	if refused {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "password.breached",
+			slog.String("sub", user.ID), slog.String("username", user.Username), slog.String("reason", serr.Error()),
+			slog.String("action", "password change required"))
+	}
 }
 
 // parsePasswordGrant reads and validates a token request. Every rejection

@@ -67,6 +67,9 @@ type NewUser struct {
 	Username     string
 	PasswordHash string
 	HashClass    string
+	// Unscreened marks an imported hash whose password could not be
+	// screened: CreateUsers stores Screening{Pending: true} with it.
+	Unscreened bool
 }
 
 // RefreshFamily is the chain of refresh tokens one login started. Every

@@ -219,6 +219,11 @@ func (s *Store) CreateUsers(ctx context.Context, us []store.NewUser, now time.Ti
 		if _, err := stmt.ExecContext(ctx, id, u.Username, u.PasswordHash, u.HashClass, ms, ms); err != nil {
 			return &store.BatchError{Index: i, Username: u.Username, Err: mapErr(err)}
 		}
+		if u.Unscreened {
+			if err := screeningDialect.MarkUnscreened(ctx, tx, id, now); err != nil {
+				return &store.BatchError{Index: i, Username: u.Username, Err: err}
+			}
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("postgres: create users: commit: %w", err)

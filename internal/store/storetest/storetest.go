@@ -44,4 +44,9 @@ type Store interface {
 	ReplaceSecret(ctx context.Context, name string, old, new []byte) error
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	UpdateSigningKeys(ctx context.Context, fn func(keys []store.SigningKey) (store.KeyChange, error)) error
+
+	PasswordScreening(ctx context.Context, id string) (store.Screening, error)
+	SetPasswordScreening(ctx context.Context, id string, sc store.Screening, now time.Time) error
+	BreachFilter(ctx context.Context) (store.BreachFilter, error)
+	SetBreachFilter(ctx context.Context, f store.BreachFilter) error
 }

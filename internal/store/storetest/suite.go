@@ -44,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ReplaceSecret", testReplaceSecret},
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysSerialised", testSigningKeysSerialised},
+		{"PasswordScreening", testPasswordScreening},
+		{"BreachFilter", testBreachFilter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
