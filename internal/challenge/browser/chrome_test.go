@@ -1,0 +1,205 @@
+package browser_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/challenge/browser"
+	"github.com/credshield/credshield/internal/challenge/browser/browsertest"
+)
+
+var clientKey = []byte("ip:127.0.0.1|user:alice")
+
+// solverPage serves the assets and an empty page beside them on loopback
+// (a secure context, as Web Crypto needs) and opens that page in a fresh
+// headless Chromium with credshield.js imported as window.CS.
+func solverPage(t testing.TB, timeout time.Duration) context.Context {
+	t.Helper()
+	h, err := browser.New(browser.DefaultPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><title>solver</title>")
+	})
+	srv := httptest.NewServer(h.Wrap(page))
+	t.Cleanup(srv.Close)
+	ctx := browsertest.New(t, timeout)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`import("`+browser.DefaultPrefix+`credshield.js").then((m) => { window.CS = m; return true; })`, chromedp.EvalAwaitPromise))
+	if err != nil || !ok {
+		t.Fatalf("load credshield.js: %v", err)
+	}
+	return ctx
+}
+
+// solved is what the page reports for one challenge.
+type solved struct {
+	Solution    string  `json:"solution"`
+	Evaluations int     `json:"evaluations"`
+	Ms          float64 `json:"ms"`
+}
+
+// solveInBrowser solves an encoded challenge with credshield.js in the
+// page, with the given number of workers.
+func solveInBrowser(ctx context.Context, c challenge.Challenge, workers int) (solved, error) {
+	js := fmt.Sprintf(`(async () => {
+		const cs = new window.CS.Credshield({ workers: %d });
+		let evaluations = 0;
+		cs.addEventListener("solved", (e) => { evaluations = e.detail.evaluations; });
+		const t0 = performance.now();
+		const solution = await cs.solve({ token: %q, difficulty: %d });
+		return { solution, evaluations, ms: performance.now() - t0 };
+	})()`, workers, c.Token, c.Difficulty)
+	return chromedp.Run(ctx, chromedp.Evaluate[solved](js, chromedp.EvalAwaitPromise))
+}
+
+func newIssuer(t testing.TB) *challenge.Issuer {
+	t.Helper()
+	r, err := challenge.NewMemoryReplay(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := challenge.NewIssuer(bytes.Repeat([]byte{7}, 32), challenge.Config{TTL: time.Hour}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return is
+}
+
+// TestBrowserSolutionsVerify: what credshield.js finds in Chromium, on one
+// worker and on several, the Go issuer accepts; the byte layout of the
+// package doc and the JavaScript agree.
+func TestBrowserSolutionsVerify(t *testing.T) {
+	ctx := solverPage(t, 60*time.Second)
+	is := newIssuer(t)
+	for _, workers := range []int{1, 2} {
+		t.Run(strconv.Itoa(workers)+" workers", func(t *testing.T) {
+			now := time.Now()
+			c, err := is.Issue(context.Background(), now, clientKey, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := solveInBrowser(ctx, c, workers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := is.Verify(context.Background(), now, clientKey, c.Token, s.Solution); err != nil {
+				t.Fatalf("the browser's solution %q (%d evaluations) is refused: %v", s.Solution, s.Evaluations, err)
+			}
+			if workers == 1 {
+				// One worker tries 0, 1, 2, ...: the smallest solution, as
+				// the Go solver with one worker finds it.
+				want, evals, err := challenge.Solve(context.Background(), c.Token, 1)
+				if err != nil || s.Solution != want || s.Evaluations != evals {
+					t.Errorf("browser %q in %d evaluations, Go %q in %d (%v)", s.Solution, s.Evaluations, want, evals, err)
+				}
+			}
+		})
+	}
+	// A wrong solution is still refused: the check above can fail.
+	c, _ := is.Issue(context.Background(), time.Now(), clientKey, 12)
+	if _, err := is.Verify(context.Background(), time.Now(), clientKey, c.Token, "0"); err == nil {
+		t.Log("counter 0 happened to solve a difficulty-12 challenge")
+	}
+}
+
+// TestBrowserRefusesBadToken: a malformed token is an error event, not a
+// hang.
+func TestBrowserRefusesBadToken(t *testing.T) {
+	ctx := solverPage(t, 30*time.Second)
+	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new window.CS.Credshield({ workers: 1 }).solve({ token: "AAAA", difficulty: 1 }).then(() => "solved", (e) => e.name + ": " + e.message)`, chromedp.EvalAwaitPromise))
+	if err != nil || msg != "ChallengeError: challenge solver: malformed challenge token" {
+		t.Errorf("bad token: %q %v", msg, err)
+	}
+}
+
+// TestMeasure measures the solver in headless Chromium against the native
+// Go solver in the same run: per argon2id evaluation and per challenge.
+// It runs only when asked, since it takes minutes and wants a quiet
+// machine:
+//
+//	CREDSHIELD_MEASURE=1 go test -count=1 -run TestMeasure -v -timeout 30m ./internal/challenge/browser/
+//
+// CREDSHIELD_MEASURE_DIFFICULTY (default 10), CREDSHIELD_MEASURE_CHALLENGES
+// (default 40) and CREDSHIELD_MEASURE_WORKERS (default 2) change what is
+// measured.
+func TestMeasure(t *testing.T) {
+	if os.Getenv("CREDSHIELD_MEASURE") == "" {
+		t.Skip("set CREDSHIELD_MEASURE=1 to measure the browser solver (minutes)")
+	}
+	env := func(name string, def int) int {
+		if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+			return v
+		}
+		return def
+	}
+	difficulty := env("CREDSHIELD_MEASURE_DIFFICULTY", 10)
+	n := env("CREDSHIELD_MEASURE_CHALLENGES", 40)
+	workers := env("CREDSHIELD_MEASURE_WORKERS", 2)
+	ctx := solverPage(t, 60*time.Minute)
+	is := newIssuer(t)
+
+	// Per evaluation: one worker, difficulty-8 challenges, until 2000
+	// evaluations, for each solver.
+	var bEvals, gEvals int
+	var bTime, gTime time.Duration
+	for bEvals < 2000 {
+		c, _ := is.Issue(context.Background(), time.Now(), clientKey, 8)
+		s, err := solveInBrowser(ctx, c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bEvals += s.Evaluations
+		bTime += time.Duration(s.Ms * float64(time.Millisecond))
+		start := time.Now()
+		_, e, err := challenge.Solve(context.Background(), c.Token, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gTime += time.Since(start)
+		gEvals += e
+	}
+	t.Logf("per argon2id evaluation (m=%d KiB, t=%d, p=%d), one worker: Chromium %.2f ms (%d evaluations), native Go %.2f ms (%d)",
+		challenge.DefaultMemoryKiB, challenge.DefaultTime, challenge.DefaultThreads,
+		bTime.Seconds()*1000/float64(bEvals), bEvals, gTime.Seconds()*1000/float64(gEvals), gEvals)
+
+	// Per challenge at the difficulty, both with the same workers.
+	var bMs, gMs []float64
+	for range n {
+		c, _ := is.Issue(context.Background(), time.Now(), clientKey, difficulty)
+		s, err := solveInBrowser(ctx, c, workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bMs = append(bMs, s.Ms)
+		start := time.Now()
+		if _, _, err := challenge.Solve(context.Background(), c.Token, workers); err != nil {
+			t.Fatal(err)
+		}
+		gMs = append(gMs, float64(time.Since(start).Microseconds())/1000)
+	}
+	t.Logf("per challenge at difficulty %d, %d challenges, %d workers: Chromium %s; native Go %s", difficulty, n, workers, summary(bMs), summary(gMs))
+}
+
+// summary is the median, p90 and maximum of ms, in seconds.
+func summary(ms []float64) string {
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	q := func(p float64) float64 { return s[int(p*float64(len(s)-1)+0.5)] / 1000 }
+	return fmt.Sprintf("median %.2f s, p90 %.2f s, max %.2f s", q(0.5), q(0.9), s[len(s)-1]/1000)
+}
