@@ -67,7 +67,7 @@ type Handler struct {
 // files that load them.
 func New(prefix string) (*Handler, error) {
 	if err := CheckPrefix(prefix); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("browser assets prefix %w", err)
 	}
 	read := func(name string) ([]byte, error) {
 		b, err := static.ReadFile("static/" + name)
@@ -113,7 +113,7 @@ func New(prefix string) (*Handler, error) {
 func CheckPrefix(prefix string) error {
 	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || prefix == "/" ||
 		path.Clean(prefix)+"/" != prefix || strings.ContainsAny(prefix, "?#%\\ ") {
-		return fmt.Errorf("assets prefix %q: want a clean absolute path that ends in /, such as %s", prefix, DefaultPrefix)
+		return fmt.Errorf("%q: want a clean absolute path that ends in /, such as %s", prefix, DefaultPrefix)
 	}
 	return nil
 }
