@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -164,5 +165,26 @@ func TestCheckPrefix(t *testing.T) {
 		if err := CheckPrefix(tt.prefix); (err == nil) != tt.ok {
 			t.Errorf("CheckPrefix(%q) = %v, want ok %v", tt.prefix, err, tt.ok)
 		}
+	}
+}
+
+// TestVendoredLibraryIsRecorded: the hash-wasm build served to browsers is
+// the one static/vendor/VERSION records (and scripts/fetch-hash-wasm.sh
+// checks against npm), byte for byte.
+func TestVendoredLibraryIsRecorded(t *testing.T) {
+	version, err := os.ReadFile("static/vendor/VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^sha256=([0-9a-f]{64})$`).FindSubmatch(version)
+	if m == nil {
+		t.Fatal("no sha256= line in static/vendor/VERSION")
+	}
+	lib, err := static.ReadFile("static/vendor/hash-wasm-argon2.umd.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(lib); hex.EncodeToString(sum[:]) != string(m[1]) {
+		t.Errorf("embedded hash-wasm has sha256 %x, VERSION records %s", sum, m[1])
 	}
 }
