@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -202,4 +205,78 @@ func summary(ms []float64) string {
 	slices.Sort(s)
 	q := func(p float64) float64 { return s[int(p*float64(len(s)-1)+0.5)] / 1000 }
 	return fmt.Sprintf("median %.2f s, p90 %.2f s, max %.2f s", q(0.5), q(0.9), s[len(s)-1]/1000)
+}
+
+// TestCompareGoWasm times argon2id at the challenge's parameters in a Web
+// Worker in Chromium, one evaluation per call and ten passes per call (so
+// the fixed cost of a call shows), for the two candidates: hash-wasm and
+// x/crypto/argon2 compiled to WebAssembly (testdata/gowasm). Run it with
+//
+//	CREDSHIELD_MEASURE=1 go test -count=1 -run TestCompareGoWasm -v ./internal/challenge/browser/
+func TestCompareGoWasm(t *testing.T) {
+	if os.Getenv("CREDSHIELD_MEASURE") == "" {
+		t.Skip("set CREDSHIELD_MEASURE=1 to compare Go compiled to WebAssembly with hash-wasm")
+	}
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "a.wasm"), "./testdata/gowasm")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"/wasm_exec.js": filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"),
+		"/a.wasm":       filepath.Join(dir, "a.wasm"),
+		"/argon2.js":    "static/vendor/hash-wasm-argon2.umd.min.js",
+	}
+	workers := map[string]string{
+		"/go.js": `importScripts("wasm_exec.js"); const go = new Go();
+			WebAssembly.instantiateStreaming(fetch("a.wasm"), go.importObject).then((r) => go.run(r.instance));`,
+		"/hash-wasm.js": `importScripts("argon2.js");
+			(async () => {
+				const salt = new Uint8Array(32), pw = new Uint8Array(24);
+				const opts = (t) => ({ password: pw, salt, parallelism: 1, iterations: t, memorySize: 1024, hashLength: 32, outputType: "binary" });
+				for (let i = 0; i < 20; i++) await hashwasm.argon2id(opts(1));
+				let n = 200, t0 = performance.now();
+				for (let i = 0; i < n; i++) { pw[23] = i; await hashwasm.argon2id(opts(1)); }
+				const one = (performance.now() - t0) / n;
+				n = 20; t0 = performance.now();
+				for (let i = 0; i < n; i++) await hashwasm.argon2id(opts(10));
+				postMessage("hash-wasm: t=1 " + one.toFixed(2) + " ms per call, t=10 " + ((performance.now() - t0) / n).toFixed(2) + " ms per call");
+			})();`,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if js, ok := workers[r.URL.Path]; ok {
+			w.Header().Set("Content-Type", "text/javascript")
+			fmt.Fprint(w, js)
+			return
+		}
+		if f, ok := files[r.URL.Path]; ok {
+			if strings.HasSuffix(f, ".wasm") {
+				w.Header().Set("Content-Type", "application/wasm")
+			}
+			http.ServeFile(w, r, f)
+			return
+		}
+		fmt.Fprint(w, "<!doctype html><title>compare</title>")
+	}))
+	t.Cleanup(srv.Close)
+	ctx := browsertest.New(t, 10*time.Minute)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"hash-wasm.js", "go.js"} {
+		msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise((resolve) => { const w = new Worker("`+w+`"); w.onmessage = (e) => { w.terminate(); resolve(e.data); }; w.onerror = (e) => resolve("error: " + e.message); })`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Log(msg)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "a.wasm")); err == nil {
+		lib, _ := os.Stat(files["/argon2.js"])
+		t.Logf("sizes: Go WebAssembly %d bytes, hash-wasm argon2 %d bytes", info.Size(), lib.Size())
+	}
 }
