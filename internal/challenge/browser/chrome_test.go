@@ -181,22 +181,30 @@ func TestMeasure(t *testing.T) {
 		challenge.DefaultMemoryKiB, challenge.DefaultTime, challenge.DefaultThreads,
 		bTime.Seconds()*1000/float64(bEvals), bEvals, gTime.Seconds()*1000/float64(gEvals), gEvals)
 
-	// Per challenge at the difficulty, both with the same workers.
-	var bMs, gMs []float64
+	// Per challenge at the difficulty, both with the same workers, on the
+	// same challenges (so both need about as many evaluations), browser
+	// and native in turn so that load drifting over the run hits both.
+	var bMs, gMs, ratio []float64
+	var bAll, gAll, bN, gN float64
 	for range n {
 		c, _ := is.Issue(context.Background(), time.Now(), clientKey, difficulty)
 		s, err := solveInBrowser(ctx, c, workers)
 		if err != nil {
 			t.Fatal(err)
 		}
-		bMs = append(bMs, s.Ms)
 		start := time.Now()
-		if _, _, err := challenge.Solve(context.Background(), c.Token, workers); err != nil {
+		_, e, err := challenge.Solve(context.Background(), c.Token, workers)
+		if err != nil {
 			t.Fatal(err)
 		}
-		gMs = append(gMs, float64(time.Since(start).Microseconds())/1000)
+		g := float64(time.Since(start).Microseconds()) / 1000
+		bMs, gMs, ratio = append(bMs, s.Ms), append(gMs, g), append(ratio, s.Ms/g)
+		bAll, bN, gAll, gN = bAll+s.Ms, bN+float64(s.Evaluations), gAll+g, gN+float64(e)
 	}
+	slices.Sort(ratio)
 	t.Logf("per challenge at difficulty %d, %d challenges, %d workers: Chromium %s; native Go %s", difficulty, n, workers, summary(bMs), summary(gMs))
+	t.Logf("per evaluation over those challenges, wall time × workers: Chromium %.2f ms, native Go %.2f ms; median ratio per challenge %.2f×",
+		bAll*float64(workers)/bN, gAll*float64(workers)/gN, ratio[len(ratio)/2])
 }
 
 // summary is the median, p90 and maximum of ms, in seconds.
