@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,4 +213,51 @@ func TestBrowserLogsInThroughProtect(t *testing.T) {
 		t.Fatalf("failed login: %d", code)
 	}
 	browserLoginFlow(t, proxy+"/login", proxy+"/token", "alice", "correct horse battery")
+}
+
+// TestAssetsPrefix: serve hands out credshield.js under the default
+// prefix; protect under the configured one, passing the default prefix on
+// to the app like any other path, and none at all with an empty prefix.
+func TestAssetsPrefix(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		reached []string
+	)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		reached = append(reached, r.URL.Path)
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	t.Cleanup(up.Close)
+	status := func(u string) (int, string) {
+		t.Helper()
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode, res.Header.Get("Content-Type")
+	}
+
+	serve := startServe(t, append([]string{"--data-dir", t.TempDir()}, cheapHash...)...)
+	if code, ct := status(serve + browser.DefaultPrefix + "credshield.js"); code != http.StatusOK || ct != "text/javascript; charset=utf-8" {
+		t.Errorf("serve, default prefix: %d %s", code, ct)
+	}
+	protect := startCommand(t, "protect", "--upstream", up.URL, "--data-dir", t.TempDir(), "--assets-prefix", "/auth/cs/")
+	if code, _ := status(protect + "/auth/cs/credshield.js"); code != http.StatusOK {
+		t.Errorf("protect, configured prefix: %d", code)
+	}
+	if code, _ := status(protect + browser.DefaultPrefix + "credshield.js"); code != http.StatusTeapot {
+		t.Errorf("protect, the default prefix when another is configured: %d, want the app's answer", code)
+	}
+	off := startCommand(t, "protect", "--upstream", up.URL, "--data-dir", t.TempDir(), "--assets-prefix", "")
+	if code, _ := status(off + browser.DefaultPrefix + "credshield.js"); code != http.StatusTeapot {
+		t.Errorf("protect without assets: %d, want the app's answer", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(reached, " ") != browser.DefaultPrefix+"credshield.js "+browser.DefaultPrefix+"credshield.js" {
+		t.Errorf("the app saw %q", reached)
+	}
 }
