@@ -261,3 +261,22 @@ func TestAssetsPrefix(t *testing.T) {
 		t.Errorf("the app saw %q", reached)
 	}
 }
+
+func TestAssetsPrefixConfigErrors(t *testing.T) {
+	tests := []struct {
+		command string
+		args    []string
+		want    string
+	}{
+		{"serve", []string{"--assets-prefix", "/assets"}, `--assets-prefix "/assets": want`},
+		{"protect", []string{"--upstream", "http://127.0.0.1:1", "--assets-prefix", "/"}, `--assets-prefix "/": want`},
+		{"protect", []string{"--upstream", "http://127.0.0.1:1", "--login-path", "/.well-known/credshield/login"}, "is under --assets-prefix"},
+		{"protect", []string{"--upstream", "http://127.0.0.1:1", "--login-path", "/auth", "--assets-prefix", "/auth/"}, "is under --assets-prefix"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := credshield(t, "", nil, append([]string{tt.command, "--data-dir", t.TempDir()}, tt.args...)...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%s %v: exit %d, stderr %q; want 2 and %q", tt.command, tt.args, code, stderr, tt.want)
+		}
+	}
+}
