@@ -12,9 +12,10 @@
 // a hash of their content and cached for a year as immutable, so a new
 // release can never be mixed with an old worker in a browser's cache.
 //
-// hash-wasm was chosen over Go compiled to WebAssembly: in Chromium it
-// runs an evaluation about 1.6 times as fast and ships as 30 KB instead of
-// 2.7 MB (docs/benchmarks.md).
+// hash-wasm was chosen over Go compiled to WebAssembly: in Chromium the
+// two take about as long for one evaluation (each wins depending on load),
+// and hash-wasm ships as 30 KB instead of 2.7 MB, which a new browser must
+// download before its first challenge (docs/benchmarks.md).
 package browser
 
 import (
