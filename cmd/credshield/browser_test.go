@@ -116,6 +116,10 @@ func formLogin(t *testing.T, tokenURL, name, pw string) (int, string) {
 	return res.StatusCode, body.Error
 }
 
+// The device cookie is __Host- and Secure, and the tests run on plain
+// http://127.0.0.1: Chromium treats loopback as a secure context and keeps
+// Secure cookies from it, so the cookie is tested as deployed, not weakened.
+//
 // browserLoginFlow is what both serve and protect must do for a browser
 // at the example page (pageURL; its token endpoint is tokenURL), once an
 // untrusted client from this address must solve a challenge: the first

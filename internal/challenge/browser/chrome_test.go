@@ -114,11 +114,6 @@ func TestBrowserSolutionsVerify(t *testing.T) {
 			}
 		})
 	}
-	// A wrong solution is still refused: the check above can fail.
-	c, _ := is.Issue(context.Background(), time.Now(), clientKey, 12)
-	if _, err := is.Verify(context.Background(), time.Now(), clientKey, c.Token, "0"); err == nil {
-		t.Log("counter 0 happened to solve a difficulty-12 challenge")
-	}
 }
 
 // TestBrowserRefusesBadToken: a malformed token is an error event, not a
