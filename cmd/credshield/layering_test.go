@@ -30,6 +30,11 @@ func TestLayering(t *testing.T) {
 		{"internal/store/postgres", []string{"net/http", in + "server", in + "guard"}},
 		{"internal/scan", []string{in + "guard", in + "store", in + "server", in + "limit", in + "password"}},
 		{"internal/server", []string{in + "store/sqlite", in + "store/postgres", "github.com/spf13/cobra"}},
+		// The browser assets are static files: they know nothing of the
+		// service, and the browser driver of their tests stays out of the
+		// binary.
+		{"internal/challenge/browser", []string{in + "server", in + "store", in + "guard", "github.com/chromedp/chromedp"}},
+		{"cmd/credshield", []string{"github.com/chromedp/chromedp", in + "challenge/browser/browsertest"}},
 		// The public packages must not expose or pull in the service's
 		// internals beyond the token and DPoP types verify is built on.
 		{"verify", []string{in + "server", in + "store", in + "guard", "github.com/spf13/cobra"}},

@@ -109,6 +109,9 @@ func protect(ctx context.Context, e *env, cfg config.Protect) error {
 	}
 	defer ln.Close()
 	hs := proxy.HTTPServer(cfg.Serve.Listen)
+	if err := serveAssets(hs, cfg.Serve.AssetsPrefix); err != nil {
+		return err
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.InfoContext(ctx, "protecting", "listen", ln.Addr().String(), "upstream", cfg.UpstreamURL.Redacted(), "login_paths", cfg.LoginPaths)

@@ -143,6 +143,9 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		defer stopMetrics()
 	}
 	hs := srv.HTTPServer(cfg.Listen)
+	if err := serveAssets(hs, cfg.AssetsPrefix); err != nil {
+		return err
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.InfoContext(ctx, "serving", "listen", ln.Addr().String(), "issuer", cfg.Issuer, "signing_alg", cfg.SigningAlg, "kid", keys.Active().ID)

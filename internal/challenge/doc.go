@@ -59,7 +59,9 @@
 //
 //	challenge=<token>&challenge_solution=<decimal counter>
 //
-// next to the username and password it retries. testdata/v1.json holds a
+// next to the username and password it retries. Package
+// challenge/browser is such a solver: credshield.js and a Web Worker
+// running hash-wasm's argon2id, served by serve and protect. testdata/v1.json holds a
 // test vector: a token with its salt, one evaluation and a solution.
 //
 // # Verification order

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/challenge/browser"
 	"github.com/credshield/credshield/internal/clientip"
 	"github.com/credshield/credshield/internal/device"
 	"github.com/credshield/credshield/internal/guard"
@@ -90,6 +91,9 @@ type Serve struct {
 	// ChallengeReplayCapacity bounds the challenge replay cache; when it
 	// is full the guard denies instead of issuing challenges.
 	ChallengeReplayCapacity int
+	// AssetsPrefix is the URL path under which serve and protect give
+	// browsers the challenge solver and credshield.js; "" serves none.
+	AssetsPrefix string
 
 	// GuardStore is where replicas share guard state: "" keeps it in this
 	// process's memory; redis:// or rediss:// names a Redis (with
@@ -182,6 +186,7 @@ func Default() Serve {
 		RedisPrefix:             "credshield:",
 		Replicas:                1,
 		ChallengeReplayCapacity: challenge.DefaultReplayCapacity,
+		AssetsPrefix:            browser.DefaultPrefix,
 		FailureFloor:            0,
 		ShutdownTimeout:         15 * time.Second,
 		RefreshTTL:              30 * 24 * time.Hour,
@@ -234,8 +239,9 @@ func (c *Serve) RegisterGuardFlags(fs *pflag.FlagSet) {
 	fs.Var(limitValue{&c.Guard.Device}, "guard-device-limit", "failed logins a device credential may make before it alone is locked")
 	fs.Var(limitValue{&c.Guard.Network}, "guard-network-limit", "failed logins allowed per user from one of the user's known networks")
 	fs.DurationVar(&c.Guard.KnownNetworkTTL, "known-network-ttl", c.Guard.KnownNetworkTTL, "how long a successful login makes its network (IPv4 /24, IPv6 /48) known for the user")
-	fs.IntVar(&c.Guard.Difficulty, "challenge-difficulty", c.Guard.Difficulty, "proof-of-work difficulty (leading zero bits of argon2id, 1 MiB each) past a soft budget")
-	fs.IntVar(&c.Guard.AttackDifficulty, "challenge-attack-difficulty", c.Guard.AttackDifficulty, "proof-of-work difficulty while the service is under attack")
+	fs.IntVar(&c.Guard.Difficulty, "challenge-difficulty", c.Guard.Difficulty, "proof-of-work difficulty past a soft budget: 2^N argon2id evaluations of 1 MiB on average, each step doubles the wait (6: about 0.1 s in a browser)")
+	fs.IntVar(&c.Guard.AttackDifficulty, "challenge-attack-difficulty", c.Guard.AttackDifficulty, "proof-of-work difficulty while the service is under attack (10: about 1,000 evaluations, 1 to 3 s in a browser, docs/browser.md)")
+	fs.StringVar(&c.AssetsPrefix, "assets-prefix", c.AssetsPrefix, "URL path under which browsers get credshield.js and the challenge solver (protect takes it from the app); empty serves none")
 	fs.IntVar(&c.ChallengeReplayCapacity, "challenge-replay-capacity", c.ChallengeReplayCapacity, "solved challenges remembered until they expire (about 64 bytes each); when full, challenges give way to 429")
 	fs.IntVar(&c.Detector.MinFailures, "attack-min-failures", c.Detector.MinFailures, "failed logins per minute below which the service is never considered under attack")
 	fs.Float64Var(&c.Detector.Factor, "attack-factor", c.Detector.Factor, "failed logins per minute above this multiple of the usual rate mean an attack")
@@ -405,6 +411,11 @@ func (c *Serve) validateGuard() []error {
 	case "strict", "lax", "none":
 	default:
 		errs = append(errs, fmt.Errorf("--device-cookie-samesite %q: want strict, lax or none", c.DeviceCookieSameSite))
+	}
+	if c.AssetsPrefix != "" {
+		if err := browser.CheckPrefix(c.AssetsPrefix); err != nil {
+			errs = append(errs, fmt.Errorf("--assets-prefix %w", err))
+		}
 	}
 	if c.ChallengeReplayCapacity < 1024 {
 		errs = append(errs, fmt.Errorf("--challenge-replay-capacity %d: want at least 1024", c.ChallengeReplayCapacity))

@@ -79,6 +79,8 @@ func TestValidateErrors(t *testing.T) {
 		{"negative publish lead", func(c *Serve) { c.KeyPublishLead = -time.Second }, "--key-publish-lead"},
 		{"resource url over http", func(c *Serve) { c.ResourceURL = "http://api.example" }, "--resource-url"},
 		{"pprof without metrics listener", func(c *Serve) { c.Pprof = true }, "--pprof needs --metrics-listen"},
+		{"assets prefix without a slash", func(c *Serve) { c.AssetsPrefix = "/assets" }, "--assets-prefix \"/assets\": want"},
+		{"assets prefix taking every path", func(c *Serve) { c.AssetsPrefix = "/" }, "--assets-prefix"},
 		{"two errors at once", func(c *Serve) { c.SigningAlg = "x"; c.HasherWorkers = -1 }, "--hasher-workers"},
 	}
 	for _, tt := range tests {

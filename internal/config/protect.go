@@ -106,6 +106,9 @@ func (p *Protect) Validate() error {
 		if !strings.HasPrefix(lp, "/") || path.Clean(lp) != lp || strings.ContainsAny(lp, "?#") {
 			errs = append(errs, fmt.Errorf("--login-path %q: want a clean absolute path such as /token", lp))
 		}
+		if p.Serve.AssetsPrefix != "" && strings.HasPrefix(lp+"/", p.Serve.AssetsPrefix) {
+			errs = append(errs, fmt.Errorf("--login-path %q is under --assets-prefix %q, which protect serves itself", lp, p.Serve.AssetsPrefix))
+		}
 	}
 	if p.UsernameField == "" {
 		errs = append(errs, errors.New("--username-field must not be empty"))

@@ -1,0 +1,285 @@
+package browser_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/challenge/browser"
+	"github.com/credshield/credshield/internal/challenge/browser/browsertest"
+)
+
+var clientKey = []byte("ip:127.0.0.1|user:alice")
+
+// solverPage serves the assets and an empty page beside them on loopback
+// (a secure context, as Web Crypto needs) and opens that page in a fresh
+// headless Chromium with credshield.js imported as window.CS.
+func solverPage(t testing.TB, timeout time.Duration) context.Context {
+	t.Helper()
+	h, err := browser.New(browser.DefaultPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><title>solver</title>")
+	})
+	srv := httptest.NewServer(h.Wrap(page))
+	t.Cleanup(srv.Close)
+	ctx := browsertest.New(t, timeout)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`import("`+browser.DefaultPrefix+`credshield.js").then((m) => { window.CS = m; return true; })`, chromedp.EvalAwaitPromise))
+	if err != nil || !ok {
+		t.Fatalf("load credshield.js: %v", err)
+	}
+	return ctx
+}
+
+// solved is what the page reports for one challenge.
+type solved struct {
+	Solution    string  `json:"solution"`
+	Evaluations int     `json:"evaluations"`
+	Ms          float64 `json:"ms"`
+}
+
+// solveInBrowser solves an encoded challenge with credshield.js in the
+// page, with the given number of workers.
+func solveInBrowser(ctx context.Context, c challenge.Challenge, workers int) (solved, error) {
+	js := fmt.Sprintf(`(async () => {
+		const cs = new window.CS.Credshield({ workers: %d });
+		let evaluations = 0;
+		cs.addEventListener("solved", (e) => { evaluations = e.detail.evaluations; });
+		const t0 = performance.now();
+		const solution = await cs.solve({ token: %q, difficulty: %d });
+		return { solution, evaluations, ms: performance.now() - t0 };
+	})()`, workers, c.Token, c.Difficulty)
+	return chromedp.Run(ctx, chromedp.Evaluate[solved](js, chromedp.EvalAwaitPromise))
+}
+
+func newIssuer(t testing.TB) *challenge.Issuer {
+	t.Helper()
+	r, err := challenge.NewMemoryReplay(1 << 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := challenge.NewIssuer(bytes.Repeat([]byte{7}, 32), challenge.Config{TTL: time.Hour}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return is
+}
+
+// TestBrowserSolutionsVerify: what credshield.js finds in Chromium, on one
+// worker and on several, the Go issuer accepts; the byte layout of the
+// package doc and the JavaScript agree.
+func TestBrowserSolutionsVerify(t *testing.T) {
+	ctx := solverPage(t, 60*time.Second)
+	is := newIssuer(t)
+	for _, workers := range []int{1, 2} {
+		t.Run(strconv.Itoa(workers)+" workers", func(t *testing.T) {
+			now := time.Now()
+			c, err := is.Issue(context.Background(), now, clientKey, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := solveInBrowser(ctx, c, workers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := is.Verify(context.Background(), now, clientKey, c.Token, s.Solution); err != nil {
+				t.Fatalf("the browser's solution %q (%d evaluations) is refused: %v", s.Solution, s.Evaluations, err)
+			}
+			if workers == 1 {
+				// One worker tries 0, 1, 2, ...: the smallest solution, as
+				// the Go solver with one worker finds it.
+				want, evals, err := challenge.Solve(context.Background(), c.Token, 1)
+				if err != nil || s.Solution != want || s.Evaluations != evals {
+					t.Errorf("browser %q in %d evaluations, Go %q in %d (%v)", s.Solution, s.Evaluations, want, evals, err)
+				}
+			}
+		})
+	}
+}
+
+// TestBrowserRefusesBadToken: a malformed token is an error event, not a
+// hang.
+func TestBrowserRefusesBadToken(t *testing.T) {
+	ctx := solverPage(t, 30*time.Second)
+	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new window.CS.Credshield({ workers: 1 }).solve({ token: "AAAA", difficulty: 1 }).then(() => "solved", (e) => e.name + ": " + e.message)`, chromedp.EvalAwaitPromise))
+	if err != nil || msg != "ChallengeError: challenge solver: malformed challenge token" {
+		t.Errorf("bad token: %q %v", msg, err)
+	}
+}
+
+// TestMeasure measures the solver in headless Chromium against the native
+// Go solver in the same run: per argon2id evaluation and per challenge.
+// It runs only when asked, since it takes minutes and wants a quiet
+// machine:
+//
+//	CREDSHIELD_MEASURE=1 go test -count=1 -run TestMeasure -v -timeout 30m ./internal/challenge/browser/
+//
+// CREDSHIELD_MEASURE_DIFFICULTY (default 10), CREDSHIELD_MEASURE_CHALLENGES
+// (default 40) and CREDSHIELD_MEASURE_WORKERS (default 2) change what is
+// measured.
+func TestMeasure(t *testing.T) {
+	if os.Getenv("CREDSHIELD_MEASURE") == "" {
+		t.Skip("set CREDSHIELD_MEASURE=1 to measure the browser solver (minutes)")
+	}
+	env := func(name string, def int) int {
+		if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+			return v
+		}
+		return def
+	}
+	difficulty := env("CREDSHIELD_MEASURE_DIFFICULTY", 10)
+	n := env("CREDSHIELD_MEASURE_CHALLENGES", 40)
+	workers := env("CREDSHIELD_MEASURE_WORKERS", 2)
+	ctx := solverPage(t, 60*time.Minute)
+	is := newIssuer(t)
+
+	// Per evaluation: one worker, difficulty-8 challenges, until 2000
+	// evaluations, for each solver.
+	var bEvals, gEvals int
+	var bTime, gTime time.Duration
+	for bEvals < 2000 {
+		c, _ := is.Issue(context.Background(), time.Now(), clientKey, 8)
+		s, err := solveInBrowser(ctx, c, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bEvals += s.Evaluations
+		bTime += time.Duration(s.Ms * float64(time.Millisecond))
+		start := time.Now()
+		_, e, err := challenge.Solve(context.Background(), c.Token, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gTime += time.Since(start)
+		gEvals += e
+	}
+	t.Logf("per argon2id evaluation (m=%d KiB, t=%d, p=%d), one worker: Chromium %.2f ms (%d evaluations), native Go %.2f ms (%d)",
+		challenge.DefaultMemoryKiB, challenge.DefaultTime, challenge.DefaultThreads,
+		bTime.Seconds()*1000/float64(bEvals), bEvals, gTime.Seconds()*1000/float64(gEvals), gEvals)
+
+	// Per challenge at the difficulty, both with the same workers, on the
+	// same challenges (so both need about as many evaluations), browser
+	// and native in turn so that load drifting over the run hits both.
+	var bMs, gMs, ratio []float64
+	var bAll, gAll, bN, gN float64
+	for range n {
+		c, _ := is.Issue(context.Background(), time.Now(), clientKey, difficulty)
+		s, err := solveInBrowser(ctx, c, workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, e, err := challenge.Solve(context.Background(), c.Token, workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := float64(time.Since(start).Microseconds()) / 1000
+		bMs, gMs, ratio = append(bMs, s.Ms), append(gMs, g), append(ratio, s.Ms/g)
+		bAll, bN, gAll, gN = bAll+s.Ms, bN+float64(s.Evaluations), gAll+g, gN+float64(e)
+	}
+	slices.Sort(ratio)
+	t.Logf("per challenge at difficulty %d, %d challenges, %d workers: Chromium %s; native Go %s", difficulty, n, workers, summary(bMs), summary(gMs))
+	t.Logf("per evaluation over those challenges, wall time × workers: Chromium %.2f ms, native Go %.2f ms; median ratio per challenge %.2f×",
+		bAll*float64(workers)/bN, gAll*float64(workers)/gN, ratio[len(ratio)/2])
+}
+
+// summary is the median, p90 and maximum of ms, in seconds.
+func summary(ms []float64) string {
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	q := func(p float64) float64 { return s[int(p*float64(len(s)-1)+0.5)] / 1000 }
+	return fmt.Sprintf("median %.2f s, p90 %.2f s, max %.2f s", q(0.5), q(0.9), s[len(s)-1]/1000)
+}
+
+// TestCompareGoWasm times argon2id at the challenge's parameters in a Web
+// Worker in Chromium, one evaluation per call and ten passes per call (so
+// the fixed cost of a call shows), for the two candidates: hash-wasm and
+// x/crypto/argon2 compiled to WebAssembly (testdata/gowasm). Run it with
+//
+//	CREDSHIELD_MEASURE=1 go test -count=1 -run TestCompareGoWasm -v ./internal/challenge/browser/
+func TestCompareGoWasm(t *testing.T) {
+	if os.Getenv("CREDSHIELD_MEASURE") == "" {
+		t.Skip("set CREDSHIELD_MEASURE=1 to compare Go compiled to WebAssembly with hash-wasm")
+	}
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "a.wasm"), "./testdata/gowasm")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"/wasm_exec.js": filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"),
+		"/a.wasm":       filepath.Join(dir, "a.wasm"),
+		"/argon2.js":    "static/vendor/hash-wasm-argon2.umd.min.js",
+	}
+	workers := map[string]string{
+		"/go.js": `importScripts("wasm_exec.js"); const go = new Go();
+			WebAssembly.instantiateStreaming(fetch("a.wasm"), go.importObject).then((r) => go.run(r.instance));`,
+		"/hash-wasm.js": `importScripts("argon2.js");
+			(async () => {
+				const salt = new Uint8Array(32), pw = new Uint8Array(24);
+				const opts = (t) => ({ password: pw, salt, parallelism: 1, iterations: t, memorySize: 1024, hashLength: 32, outputType: "binary" });
+				for (let i = 0; i < 20; i++) await hashwasm.argon2id(opts(1));
+				let n = 200, t0 = performance.now();
+				for (let i = 0; i < n; i++) { pw[23] = i; await hashwasm.argon2id(opts(1)); }
+				const one = (performance.now() - t0) / n;
+				n = 20; t0 = performance.now();
+				for (let i = 0; i < n; i++) await hashwasm.argon2id(opts(10));
+				postMessage("hash-wasm: t=1 " + one.toFixed(2) + " ms per call, t=10 " + ((performance.now() - t0) / n).toFixed(2) + " ms per call");
+			})();`,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if js, ok := workers[r.URL.Path]; ok {
+			w.Header().Set("Content-Type", "text/javascript")
+			fmt.Fprint(w, js)
+			return
+		}
+		if f, ok := files[r.URL.Path]; ok {
+			if strings.HasSuffix(f, ".wasm") {
+				w.Header().Set("Content-Type", "application/wasm")
+			}
+			http.ServeFile(w, r, f)
+			return
+		}
+		fmt.Fprint(w, "<!doctype html><title>compare</title>")
+	}))
+	t.Cleanup(srv.Close)
+	ctx := browsertest.New(t, 10*time.Minute)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"hash-wasm.js", "go.js"} {
+		msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise((resolve) => { const w = new Worker("`+w+`"); w.onmessage = (e) => { w.terminate(); resolve(e.data); }; w.onerror = (e) => resolve("error: " + e.message); })`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Log(msg)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "a.wasm")); err == nil {
+		lib, _ := os.Stat(files["/argon2.js"])
+		t.Logf("sizes: Go WebAssembly %d bytes, hash-wasm argon2 %d bytes", info.Size(), lib.Size())
+	}
+}
