@@ -28,9 +28,9 @@ func (c *countingHasher) Do(ctx context.Context, fn func()) error {
 	return c.Hasher.Do(ctx, fn)
 }
 
-func (c *countingHasher) DoFirst(ctx context.Context, fn func()) error {
+func (c *countingHasher) DoFirst(ctx context.Context, key string, fn func()) error {
 	c.calls.Add(1)
-	return c.Hasher.DoFirst(ctx, fn)
+	return c.Hasher.DoFirst(ctx, key, fn)
 }
 
 func policyWith(mod func(*guard.Policy)) guard.Policy {

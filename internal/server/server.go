@@ -54,8 +54,10 @@ type Hasher interface {
 	Do(ctx context.Context, fn func()) error
 	// DoFirst is the priority lane for clients the guard trusts: a queue
 	// of its own and served first, so an attack's flood of untrusted
-	// attempts cannot delay or refuse the owners of known devices.
-	DoFirst(ctx context.Context, fn func()) error
+	// attempts cannot delay or refuse the owners of known devices. key
+	// is the account: priority is shared fairly between accounts, so one
+	// account holder looping logins cannot hold the lane.
+	DoFirst(ctx context.Context, key string, fn func()) error
 }
 
 // Guard decides, before any account is looked up, whether a login attempt

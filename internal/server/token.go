@@ -139,7 +139,7 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 	}
 
 	// 5. The password, in the bounded hasher pool.
-	match, rehash, err := s.verify(ctx, hash, req.password, verdict.Trust != guard.Untrusted)
+	match, rehash, err := s.verify(ctx, hash, req.password, verdict.Trust != guard.Untrusted, req.username)
 	if err != nil {
 		s.record(ctx, verdict, guard.Aborted)
 		s.metrics.attempt(outcomeUnavailable)
@@ -267,15 +267,16 @@ func failureReason(known, match, disabled bool) string {
 }
 
 // verify checks pw against hash inside the hasher pool — in its priority
-// lane for clients the guard trusts — and records the duration. A hash that
+// lane, under the account's name, for clients the guard trusts — and
+// records the duration. A hash that
 // cannot be parsed counts as a mismatch: the import step keeps such hashes
 // out, and a login must not fail differently for them.
-func (s *Server) verify(ctx context.Context, hash, pw string, trusted bool) (match, rehash bool, err error) {
+func (s *Server) verify(ctx context.Context, hash, pw string, trusted bool, username string) (match, rehash bool, err error) {
 	var verr error
 	var took time.Duration
 	do := s.hasher.Do
 	if trusted {
-		do = s.hasher.DoFirst
+		do = func(ctx context.Context, fn func()) error { return s.hasher.DoFirst(ctx, username, fn) }
 	}
 	err = do(ctx, func() {
 		t0 := time.Now()
