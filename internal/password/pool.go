@@ -46,10 +46,10 @@ type Pool struct {
 	workers, queue int
 
 	mu       sync.Mutex
-	ordinary int             // ordinary workers busy; requires mu held
-	reserved int             // reserved workers busy; requires mu held
-	first    []firstWaiter   // DoFirst waiters, oldest first; requires mu held
-	normal   []chan slot     // Do waiters, oldest first; requires mu held
+	ordinary int           // ordinary workers busy; requires mu held
+	reserved int           // reserved workers busy; requires mu held
+	first    []firstWaiter // DoFirst waiters, oldest first; requires mu held
+	normal   []chan slot   // Do waiters, oldest first; requires mu held
 	// active counts the running DoFirst functions per key, and queued
 	// the waiting ones; keys at zero are deleted. Requires mu held.
 	active, queued map[string]int
