@@ -118,6 +118,9 @@ type Serve struct {
 	// without being redeemed.
 	RefreshTTL     time.Duration
 	RefreshIdleTTL time.Duration
+	// RefreshFamiliesPerUser caps a user's live refresh-token families;
+	// a login beyond it revokes the oldest.
+	RefreshFamiliesPerUser int
 
 	// KeyPublishLead is how long a staged signing key is published in the
 	// JWKS before it signs; it must outlast verifiers' JWKS caches.
@@ -172,6 +175,7 @@ func Default() Serve {
 		ShutdownTimeout:         15 * time.Second,
 		RefreshTTL:              30 * 24 * time.Hour,
 		RefreshIdleTTL:          7 * 24 * time.Hour,
+		RefreshFamiliesPerUser:  100,
 		KeyPublishLead:          DefaultKeyPublishLead,
 	}
 }
@@ -196,6 +200,7 @@ func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.ResourceURL, "resource-url", c.ResourceURL, "public base URL of the API behind /verify, for DPoP htu checks of X-Original-URI (default: the issuer)")
 	fs.DurationVar(&c.RefreshTTL, "refresh-token-ttl", c.RefreshTTL, "absolute lifetime of a refresh-token family, from the login")
 	fs.DurationVar(&c.RefreshIdleTTL, "refresh-token-idle-ttl", c.RefreshIdleTTL, "how long a refresh token stays usable without being redeemed")
+	fs.IntVar(&c.RefreshFamiliesPerUser, "refresh-families-per-user", c.RefreshFamiliesPerUser, "live refresh-token sessions a user may hold; a login beyond it ends the oldest")
 	c.RegisterKeyFlags(fs)
 	fs.DurationVar(&c.KeyRotationInterval, "key-rotation-interval", c.KeyRotationInterval, "stage a new signing key this often (0 = never; rotate by hand with credshield keys rotate)")
 }
@@ -343,6 +348,9 @@ func (c *Serve) Validate() error {
 	}
 	if c.RefreshIdleTTL < time.Minute || c.RefreshIdleTTL > c.RefreshTTL || c.RefreshTTL > 400*24*time.Hour {
 		errs = append(errs, fmt.Errorf("--refresh-token-idle-ttl %s, --refresh-token-ttl %s: want 1m <= idle <= absolute <= 400 days", c.RefreshIdleTTL, c.RefreshTTL))
+	}
+	if c.RefreshFamiliesPerUser < 1 || c.RefreshFamiliesPerUser > 100000 {
+		errs = append(errs, fmt.Errorf("--refresh-families-per-user %d: want between 1 and 100000", c.RefreshFamiliesPerUser))
 	}
 	if c.KeyPublishLead < 0 || c.KeyPublishLead > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("--key-publish-lead %s: want between 0 and 7 days", c.KeyPublishLead))

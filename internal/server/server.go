@@ -138,6 +138,11 @@ type Config struct {
 	// DefaultRefreshTTL and DefaultRefreshIdleTTL.
 	RefreshTTL     time.Duration
 	RefreshIdleTTL time.Duration
+	// RefreshFamiliesPerUser caps a user's live refresh-token families:
+	// a login beyond it revokes the oldest. Every login starts a family,
+	// so without a cap one account looping logins grows the table without
+	// bound. Default DefaultRefreshFamiliesPerUser.
+	RefreshFamiliesPerUser int
 	// ResourceURL is the external base URL of the API behind GET /verify:
 	// a DPoP proof's htu is compared with it plus the original request's
 	// path; default Issuer.
@@ -199,6 +204,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	}
 	if cfg.RefreshIdleTTL <= 0 || cfg.RefreshIdleTTL > cfg.RefreshTTL {
 		cfg.RefreshIdleTTL = min(DefaultRefreshIdleTTL, cfg.RefreshTTL)
+	}
+	if cfg.RefreshFamiliesPerUser <= 0 {
+		cfg.RefreshFamiliesPerUser = DefaultRefreshFamiliesPerUser
 	}
 	if err := cfg.Argon.Validate(); err != nil {
 		return nil, fmt.Errorf("server: argon2 parameters: %w", err)
