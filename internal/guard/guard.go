@@ -206,6 +206,11 @@ type Verdict struct {
 	// own standing, not any account's. Zero for trusted clients.
 	IPPolicy limit.Limit
 	IPState  limit.KeyResult
+	// PolicyName names the budget IPPolicy and IPState describe when it is
+	// not the per-address one: "success" when a trusted client is refused
+	// by a success budget (it knows the account, so the account's standing
+	// is its own). Empty means "ip".
+	PolicyName string
 
 	reserved []limit.Request // what Record refunds on success
 	success  []limit.Request // the success budgets: Record refunds them unless the login succeeded
@@ -369,7 +374,13 @@ func (g *Guard) checkTrusted(ctx context.Context, now time.Time, trust Trust, ke
 	case res.Allowed:
 		v.reserved, v.success = reqs[:1], reqs[1:]
 	case res.Keys[0].OK:
-		v.Reason = ReasonSuccess
+		v.Reason, v.PolicyName = ReasonSuccess, string(ReasonSuccess)
+		for i := 1; i < len(reqs); i++ {
+			if !res.Keys[i].OK {
+				v.IPPolicy, v.IPState = reqs[i].Limit, res.Keys[i]
+				break
+			}
+		}
 	default:
 		v.Reason = reason
 	}

@@ -207,19 +207,25 @@ func (g *loginGate) record(ctx context.Context, v guard.Verdict, o guard.Outcome
 
 // tooManyAttempts writes the 429 for a denied attempt: Retry-After, and the
 // IETF RateLimit-Policy / RateLimit fields describing the per-address
-// budget only — the client's own standing, never an account's. The body is
-// the same whatever the username, so a 429 says nothing about existence.
+// budget — the client's own standing, never an account's, except for a
+// trusted client refused by the account's success budget, which knows the
+// account. The body is the same whatever the username, so a 429 says
+// nothing about existence.
 func (g *loginGate) tooManyAttempts(w http.ResponseWriter, v guard.Verdict) error {
 	h := w.Header()
 	retry := max(int64(math.Ceil(v.RetryAfter.Seconds())), 1)
 	h["Retry-After"] = []string{strconv.FormatInt(retry, 10)}
 	if v.IPPolicy.Burst > 0 {
 		// Both fields in one buffer: this is the hot path of an attack.
+		name := v.PolicyName
+		if name == "" {
+			name = "ip"
+		}
 		b := make([]byte, 0, 64)
-		b = strconv.AppendInt(append(b, `"ip";q=`...), int64(v.IPPolicy.Burst), 10)
+		b = strconv.AppendInt(append(append(append(b, '"'), name...), `";q=`...), int64(v.IPPolicy.Burst), 10)
 		b = strconv.AppendInt(append(b, ";w="...), int64(v.IPPolicy.Period/time.Second), 10)
 		n := len(b)
-		b = strconv.AppendInt(append(b, `"ip";r=`...), int64(v.IPState.Remaining), 10)
+		b = strconv.AppendInt(append(append(append(b, '"'), name...), `";r=`...), int64(v.IPState.Remaining), 10)
 		b = strconv.AppendInt(append(b, ";t="...), int64(math.Ceil(v.IPState.ResetAfter.Seconds())), 10)
 		fields := string(b)
 		h["Ratelimit-Policy"] = []string{fields[:n]}
