@@ -418,10 +418,15 @@ func TestPriorityLaneIsFairAcrossAccounts(t *testing.T) {
 				}
 				for _, n := range st.finish {
 					close(hold[n])
-					if err := <-result[n]; err != nil {
-						t.Fatalf("%s: %v", n, err)
-					}
 					delete(hold, n)
+					select {
+					case err := <-result[n]:
+						if err != nil {
+							t.Fatalf("%s: %v", n, err)
+						}
+					case <-time.After(5 * time.Second):
+						t.Fatalf("%s did not finish: it never started", n)
+					}
 				}
 				want := map[string]bool{}
 				for _, n := range st.running {
@@ -433,8 +438,14 @@ func TestPriorityLaneIsFairAcrossAccounts(t *testing.T) {
 					return maps.Equal(running, want)
 				})
 				for _, n := range st.refused {
-					if err := <-result[n]; !errors.Is(err, ErrOverloaded) {
-						t.Fatalf("%s: %v, want ErrOverloaded", n, err)
+					select {
+					case err := <-result[n]:
+						if !errors.Is(err, ErrOverloaded) {
+							t.Fatalf("%s: %v, want ErrOverloaded", n, err)
+						}
+					case <-time.After(5 * time.Second):
+						close(hold[n]) // let the cleanup end
+						t.Fatalf("%s was queued, want ErrOverloaded", n)
 					}
 					delete(hold, n)
 				}
