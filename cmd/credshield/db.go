@@ -31,7 +31,7 @@ type accountStore interface {
 	ReplaceHash(ctx context.Context, id, oldHash, newHash, class string, now time.Time) error
 	HashClasses(ctx context.Context) ([]string, error)
 
-	CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, tokenHash string, idleExpiresAt time.Time) (store.RefreshFamily, error)
+	CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, tokenHash string, idleExpiresAt time.Time, maxLive int) (store.RefreshFamily, error)
 	RefreshFamilyByToken(ctx context.Context, tokenHash string) (store.RefreshFamily, error)
 	RotateRefreshToken(ctx context.Context, oldHash, newHash string, now, idleExpiresAt time.Time) (store.RefreshFamily, error)
 	RevokeRefreshFamily(ctx context.Context, id string, now time.Time) error

@@ -18,7 +18,7 @@ import (
 )
 
 // screeningStore is what the commands use of password screening
-// (migration 00008).
+// (migration 00007).
 type screeningStore interface {
 	PasswordScreening(ctx context.Context, id string) (store.Screening, error)
 	SetPasswordScreening(ctx context.Context, id string, sc store.Screening, now time.Time) error

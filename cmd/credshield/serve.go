@@ -122,11 +122,12 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		DeviceCookieSameSite: map[string]http.SameSite{
 			"strict": http.SameSiteStrictMode, "lax": http.SameSiteLaxMode, "none": http.SameSiteNoneMode,
 		}[cfg.DeviceCookieSameSite],
-		RequireDPoP:    cfg.RequireDPoP,
-		ResourceURL:    cfg.ResourceURL,
-		TrustedProxies: cfg.TrustedProxies,
-		RefreshTTL:     cfg.RefreshTTL,
-		RefreshIdleTTL: cfg.RefreshIdleTTL,
+		RequireDPoP:            cfg.RequireDPoP,
+		ResourceURL:            cfg.ResourceURL,
+		TrustedProxies:         cfg.TrustedProxies,
+		RefreshTTL:             cfg.RefreshTTL,
+		RefreshIdleTTL:         cfg.RefreshIdleTTL,
+		RefreshFamiliesPerUser: cfg.RefreshFamiliesPerUser,
 	}, server.Deps{
 		Users: st, Keys: keys, Hasher: pool, Guard: g, Devices: devices, Challenges: challenges,
 		ClientIP: resolver, Log: log, Metrics: metrics, DPoP: checker, Refresh: st, Revocations: st,

@@ -135,6 +135,9 @@ type Serve struct {
 	// without being redeemed.
 	RefreshTTL     time.Duration
 	RefreshIdleTTL time.Duration
+	// RefreshFamiliesPerUser caps a user's live refresh-token families;
+	// a login beyond it revokes the oldest.
+	RefreshFamiliesPerUser int
 
 	// KeyPublishLead is how long a staged signing key is published in the
 	// JWKS before it signs; it must outlast verifiers' JWKS caches.
@@ -191,6 +194,7 @@ func Default() Serve {
 		ShutdownTimeout:         15 * time.Second,
 		RefreshTTL:              30 * 24 * time.Hour,
 		RefreshIdleTTL:          7 * 24 * time.Hour,
+		RefreshFamiliesPerUser:  100,
 		KeyPublishLead:          DefaultKeyPublishLead,
 	}
 }
@@ -216,6 +220,7 @@ func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.ResourceURL, "resource-url", c.ResourceURL, "public base URL of the API behind /verify, for DPoP htu checks of X-Original-URI (default: the issuer)")
 	fs.DurationVar(&c.RefreshTTL, "refresh-token-ttl", c.RefreshTTL, "absolute lifetime of a refresh-token family, from the login")
 	fs.DurationVar(&c.RefreshIdleTTL, "refresh-token-idle-ttl", c.RefreshIdleTTL, "how long a refresh token stays usable without being redeemed")
+	fs.IntVar(&c.RefreshFamiliesPerUser, "refresh-families-per-user", c.RefreshFamiliesPerUser, "live refresh-token sessions a user may hold; a login beyond it ends the oldest")
 	c.RegisterKeyFlags(fs)
 	fs.DurationVar(&c.KeyRotationInterval, "key-rotation-interval", c.KeyRotationInterval, "stage a new signing key this often (0 = never; rotate by hand with credshield keys rotate)")
 }
@@ -238,6 +243,7 @@ func (c *Serve) RegisterGuardFlags(fs *pflag.FlagSet) {
 	fs.Var(limitValue{&c.Guard.UserHard}, "guard-user-hard-limit", "failed logins and challenges per username before untrusted clients get 429 (NIST SP 800-63B caps consecutive failures at 100)")
 	fs.Var(limitValue{&c.Guard.Device}, "guard-device-limit", "failed logins a device credential may make before it alone is locked")
 	fs.Var(limitValue{&c.Guard.Network}, "guard-network-limit", "failed logins allowed per user from one of the user's known networks")
+	fs.Var(limitValue{&c.Guard.Success}, "guard-success-limit", "successful logins allowed per account, per device credential, and per account from one address; beyond it, 429")
 	fs.DurationVar(&c.Guard.KnownNetworkTTL, "known-network-ttl", c.Guard.KnownNetworkTTL, "how long a successful login makes its network (IPv4 /24, IPv6 /48) known for the user")
 	fs.IntVar(&c.Guard.Difficulty, "challenge-difficulty", c.Guard.Difficulty, "proof-of-work difficulty past a soft budget: 2^N argon2id evaluations of 1 MiB on average, each step doubles the wait (6: about 0.1 s in a browser)")
 	fs.IntVar(&c.Guard.AttackDifficulty, "challenge-attack-difficulty", c.Guard.AttackDifficulty, "proof-of-work difficulty while the service is under attack (10: about 1,000 evaluations, 1 to 3 s in a browser, docs/browser.md)")
@@ -376,6 +382,9 @@ func (c *Serve) Validate() error {
 	}
 	if c.RefreshIdleTTL < time.Minute || c.RefreshIdleTTL > c.RefreshTTL || c.RefreshTTL > 400*24*time.Hour {
 		errs = append(errs, fmt.Errorf("--refresh-token-idle-ttl %s, --refresh-token-ttl %s: want 1m <= idle <= absolute <= 400 days", c.RefreshIdleTTL, c.RefreshTTL))
+	}
+	if c.RefreshFamiliesPerUser < 1 || c.RefreshFamiliesPerUser > 100000 {
+		errs = append(errs, fmt.Errorf("--refresh-families-per-user %d: want between 1 and 100000", c.RefreshFamiliesPerUser))
 	}
 	if c.KeyPublishLead < 0 || c.KeyPublishLead > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("--key-publish-lead %s: want between 0 and 7 days", c.KeyPublishLead))

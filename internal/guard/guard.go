@@ -69,6 +69,7 @@ const (
 	ReasonAttack    Reason = "attack"    // the detector: challenge
 	ReasonChallenge Reason = "challenge" // a challenge solution was wrong or too weak
 	ReasonDegraded  Reason = "degraded"  // the shared store is unreachable: challenge
+	ReasonSuccess   Reason = "success"   // too many successful logins: deny
 )
 
 // Trust is how the guard classed the client of an attempt.
@@ -81,8 +82,9 @@ const (
 	TrustNetwork Trust = "network" // a network this user logged in from recently
 )
 
-// Policy is the set of budgets. Each Limit counts failed attempts
-// (successes are refunded): Burst at once, refilled to Burst per Period.
+// Policy is the set of budgets. Each Limit but Success counts failed
+// attempts (successes are refunded): Burst at once, refilled to Burst per
+// Period.
 type Policy struct {
 	// Hard budgets for untrusted clients: past them, 429.
 	IP       limit.Limit
@@ -97,6 +99,14 @@ type Policy struct {
 	// (user, known network).
 	Device  limit.Limit
 	Network limit.Limit
+	// Success counts successful logins, per account (trusted clients),
+	// per device credential, and per account and address (untrusted
+	// clients). Refunding successes keeps the other budgets for guesses,
+	// but then nothing stopped one account holder looping correct logins:
+	// each one is a password hash, a trusted one in the hasher's priority
+	// lane, and a refresh-token family. A person does not log in 30 times
+	// a minute.
+	Success limit.Limit
 	// KnownNetworkTTL is how long a successful login makes its network
 	// known for the user.
 	KnownNetworkTTL time.Duration
@@ -117,7 +127,9 @@ type Policy struct {
 //     on consecutive failures per account;
 //   - per username and address: 5, then 5 per 15 minutes;
 //   - per device credential and per (user, known network): 10/h of their
-//     own, so the owner keeps logging in while the account is attacked.
+//     own, so the owner keeps logging in while the account is attacked;
+//   - successful logins: 30 a minute per account, per device credential,
+//     and per account and address.
 func DefaultPolicy() Policy {
 	return Policy{
 		IP:               limit.Limit{Burst: 20, Period: time.Hour},
@@ -129,6 +141,7 @@ func DefaultPolicy() Policy {
 		User:             limit.Limit{Burst: 10, Period: time.Hour},
 		Device:           limit.Limit{Burst: 10, Period: time.Hour},
 		Network:          limit.Limit{Burst: 10, Period: time.Hour},
+		Success:          limit.Limit{Burst: 30, Period: time.Minute},
 		KnownNetworkTTL:  30 * 24 * time.Hour,
 		Difficulty:       6,
 		AttackDifficulty: 10,
@@ -143,7 +156,7 @@ func (p Policy) Validate() error {
 		l    limit.Limit
 	}{
 		{"ip", p.IP}, {"ip soft", p.IPSoft}, {"subnet", p.Subnet}, {"subnet48", p.Subnet48},
-		{"user", p.User}, {"user hard", p.UserHard}, {"user+ip", p.UserIP}, {"device", p.Device}, {"network", p.Network},
+		{"user", p.User}, {"user hard", p.UserHard}, {"user+ip", p.UserIP}, {"device", p.Device}, {"network", p.Network}, {"success", p.Success},
 	} {
 		if b.l.Burst < 1 || b.l.Period <= 0 {
 			errs = append(errs, fmt.Errorf("guard: %s budget %d per %v: want a burst of at least 1 and a positive period", b.name, b.l.Burst, b.l.Period))
@@ -199,8 +212,14 @@ type Verdict struct {
 	// credential's own (Trust tells which), so every 429 has one shape.
 	IPPolicy limit.Limit
 	IPState  limit.KeyResult
+	// PolicyName names the budget IPPolicy and IPState describe when it is
+	// not the per-address one: "success" when a trusted client is refused
+	// by a success budget (it knows the account, so the account's standing
+	// is its own). Empty means "ip".
+	PolicyName string
 
 	reserved []limit.Request // what Record refunds on success
+	success  []limit.Request // the success budgets: Record refunds them unless the login succeeded
 	username string
 	network  netip.Prefix
 }
@@ -215,10 +234,11 @@ const (
 	// UnknownUser is a Failure whose username does not exist; it counts
 	// the same, and only the attack detector tells them apart.
 	UnknownUser
-	// Success refunds them: a login never burns budget. It also makes
-	// the client's network known for the user.
+	// Success refunds them, so a login never burns failure budget, and
+	// keeps the unit of the success budgets instead. It also makes the
+	// client's network known for the user.
 	Success
-	// Aborted refunds them too: the password was never checked (hasher
+	// Aborted refunds every unit: the password was never checked (hasher
 	// overloaded, client gone), so no guess was made.
 	Aborted
 )
@@ -291,7 +311,9 @@ func (g *Guard) Check(ctx context.Context, now time.Time, a Attempt) (Verdict, e
 	network := knownNetwork(ip)
 	trustName := cmp.Or(a.TrustName, a.Username)
 	if a.Device != "" {
-		return g.checkTrusted(ctx, now, TrustDevice, "dev:"+a.Device, g.cfg.Policy.Device, ReasonDevice, trustName, network)
+		return g.checkTrusted(ctx, now, TrustDevice, "dev:"+a.Device, g.cfg.Policy.Device, ReasonDevice, trustName, network,
+			limit.Request{Key: "succ:" + a.Username, Limit: g.cfg.Policy.Success},
+			limit.Request{Key: "succdev:" + a.Device, Limit: g.cfg.Policy.Success})
 	}
 	if g.cfg.Known != nil {
 		known, err := g.cfg.Known.Known(ctx, now, trustName, network)
@@ -354,17 +376,34 @@ func (g *Guard) CheckAddress(ctx context.Context, now time.Time, ip netip.Addr) 
 	return v, nil
 }
 
-// checkTrusted spends one unit of a trusted client's own budget.
-func (g *Guard) checkTrusted(ctx context.Context, now time.Time, trust Trust, key string, l limit.Limit, reason Reason, username string, network netip.Prefix) (Verdict, error) {
-	reqs := []limit.Request{{Key: key, Limit: l}}
+// checkTrusted spends one unit of a trusted client's own budget and of
+// its success budgets, in one store call.
+//
+// The per-account success budget is shared by the account's trusted
+// clients only: they hold a device credential for the account or sit on a
+// network it logged in from, so its refusal tells them nothing about the
+// account's existence that they do not know already.
+func (g *Guard) checkTrusted(ctx context.Context, now time.Time, trust Trust, key string, l limit.Limit, reason Reason, username string, network netip.Prefix, success ...limit.Request) (Verdict, error) {
+	reqs := append([]limit.Request{{Key: key, Limit: l}}, success...)
 	res, err := g.cfg.Store.Reserve(ctx, now, reqs)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
 	}
+	// A trusted client's 429 describes its own budget (one 429 shape for
+	// everyone); a refusal by a success budget describes that budget.
 	v := Verdict{Allowed: res.Allowed, Trust: trust, RetryAfter: res.RetryAfter, IPPolicy: l, IPState: res.Keys[0], username: username, network: network}
-	if res.Allowed {
-		v.reserved = reqs
-	} else {
+	switch {
+	case res.Allowed:
+		v.reserved, v.success = reqs[:1], reqs[1:]
+	case res.Keys[0].OK:
+		v.Reason, v.PolicyName = ReasonSuccess, string(ReasonSuccess)
+		for i := 1; i < len(reqs); i++ {
+			if !res.Keys[i].OK {
+				v.IPPolicy, v.IPState = reqs[i].Limit, res.Keys[i]
+				break
+			}
+		}
+	default:
 		v.Reason = reason
 	}
 	return v, nil
@@ -379,7 +418,13 @@ func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip
 		// requests puts the per-account hard budget last among the hard ones.
 		hard[len(hard)-1], hardReasons[len(hard)-1] = *own, ReasonNetwork
 	}
-	all := hard[:len(hard)+len(soft)] // one backing array: hard, then soft
+	// The success budget of an untrusted client is per account and
+	// address, never per account: a stranger must not meet a 429 that the
+	// owner's logins caused, which a name that does not exist never gives.
+	// Only the client's own successes spend it (Record refunds it after a
+	// failure), so its refusal tells a client only what it knows already.
+	succ := limit.Request{Key: "succip:" + hard[len(hard)-2].Key[len("userip:"):], Limit: g.cfg.Policy.Success}
+	all := append(hard[:len(hard)+len(soft)], succ) // hard, soft, success
 	res, err := g.cfg.Store.Reserve(ctx, now, all)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
@@ -395,6 +440,10 @@ func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip
 				return v, nil
 			}
 		}
+		if !res.Keys[len(all)-1].OK {
+			v.Reason, v.RetryAfter = ReasonSuccess, res.RetryAfter
+			return v, nil
+		}
 		// Only soft budgets are spent: the client may go on if it proves
 		// work, and the attempt still spends the hard budgets.
 		for i := range soft {
@@ -403,16 +452,19 @@ func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip
 				break
 			}
 		}
-		if res, err = g.cfg.Store.Reserve(ctx, now, hard); err != nil {
+		reserved = append(hard[:len(hard):len(hard)], succ)
+		if res, err = g.cfg.Store.Reserve(ctx, now, reserved); err != nil {
 			return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
 		}
 		if !res.Allowed {
-			v.Reason, v.RetryAfter = hardReasons[max(res.Denied, 0)], res.RetryAfter
+			v.Reason, v.RetryAfter = append(hardReasons, ReasonSuccess)[max(res.Denied, 0)], res.RetryAfter
 			return v, nil
 		}
 		v.IPState = res.Keys[0]
-		reserved = hard
 	}
+	// The success unit is last: a challenged client keeps it spent, like
+	// the hard budgets, and an allowed one settles it apart.
+	last := len(reserved) - 1
 	if g.UnderAttack(now) {
 		difficulty = g.cfg.Policy.AttackDifficulty
 		if challengeReason == ReasonNone {
@@ -423,7 +475,7 @@ func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip
 		challengeReason = ReasonDegraded
 	}
 	if challengeReason == ReasonNone {
-		v.Allowed, v.reserved = true, reserved
+		v.Allowed, v.reserved, v.success = true, reserved[:last], reserved[last:]
 		return v, nil
 	}
 	if a.Solve == nil {
@@ -438,12 +490,15 @@ func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip
 		v.Challenge, v.Reason = difficulty, ReasonChallenge
 		return v, nil
 	}
-	v.Allowed, v.reserved = true, reserved
+	v.Allowed, v.reserved, v.success = true, reserved[:last], reserved[last:]
 	return v, nil
 }
 
-// Record settles an allowed attempt: Success and Aborted give the reserved
-// units back, Failure and UnknownUser keep them. Every outcome but Aborted
+// Record settles an allowed attempt: Success and Aborted give the failure
+// budgets' units back, Failure and UnknownUser keep them; the success
+// budgets' units go back unless the login succeeded. So a failure costs a
+// refund it did not cost before, but a name that does not exist, or a
+// wrong password, never spends a success budget. Every outcome but Aborted
 // feeds the attack detector (Check already counted refused attempts).
 // Recording a refused verdict does nothing.
 func (g *Guard) Record(ctx context.Context, now time.Time, v Verdict, o Outcome) error {
@@ -457,12 +512,21 @@ func (g *Guard) Record(ctx context.Context, now time.Time, v Verdict, o Outcome)
 		}
 		g.notify(g.cfg.Detector.Observe(now, sig))
 	}
-	if !v.Allowed || len(v.reserved) == 0 {
+	if !v.Allowed {
 		return nil
 	}
+	var refund []limit.Request
+	switch o {
+	case Success:
+		refund = v.reserved
+	case Aborted:
+		refund = append(v.reserved[:len(v.reserved):len(v.reserved)], v.success...)
+	default:
+		refund = v.success
+	}
 	var errs []error
-	if o == Success || o == Aborted {
-		if err := g.cfg.Store.Refund(ctx, now, v.reserved); err != nil {
+	if len(refund) > 0 {
+		if err := g.cfg.Store.Refund(ctx, now, refund); err != nil {
 			errs = append(errs, fmt.Errorf("guard: refund: %w", err))
 		}
 	}

@@ -31,7 +31,7 @@ var wide = limit.Limit{Burst: 1 << 20, Period: time.Hour}
 // policy returns a Policy whose budgets never bind, changed by mod.
 func policy(mod func(*Policy)) Policy {
 	p := Policy{IP: wide, IPSoft: wide, Subnet: wide, Subnet48: wide, User: wide, UserHard: wide, UserIP: wide,
-		Device: wide, Network: wide, KnownNetworkTTL: 30 * 24 * time.Hour, Difficulty: 4, AttackDifficulty: 8}
+		Device: wide, Network: wide, Success: wide, KnownNetworkTTL: 30 * 24 * time.Hour, Difficulty: 4, AttackDifficulty: 8}
 	if mod != nil {
 		mod(&p)
 	}
@@ -257,5 +257,129 @@ func TestInvalid(t *testing.T) {
 	// Recording a denied verdict is a no-op.
 	if err := g.Record(context.Background(), time.Now(), Verdict{}, Success); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSuccessfulLoginsAreBudgeted: successes are refunded from the failure
+// budgets, so before the success budget one account holder could loop
+// correct logins without limit, each a password hash. Now the success
+// budget refuses the account (trusted clients), the device, and the account
+// from one address (untrusted clients) before any hash — and never refuses
+// a stranger for what the owner did, nor spends for a failure, so a 429
+// says nothing about whether a name exists.
+func TestSuccessfulLoginsAreBudgeted(t *testing.T) {
+	three := limit.Limit{Burst: 3, Period: time.Minute}
+	ip1, ip2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("198.51.100.7")
+	type try struct {
+		a       Attempt
+		outcome Outcome
+		after   time.Duration // advance the clock first
+		allowed bool
+		reason  Reason
+	}
+	alice := func(ip netip.Addr, dev string) Attempt { return Attempt{Username: "alice", IP: ip, Device: dev} }
+	tests := []struct {
+		name  string
+		tries []try
+	}{
+		{"untrusted: per account and address", []try{
+			{a: alice(ip1, ""), outcome: Success, allowed: true},
+			{a: alice(ip1, ""), outcome: Success, allowed: true},
+			{a: alice(ip1, ""), outcome: Success, allowed: true},
+			{a: alice(ip1, ""), allowed: false, reason: ReasonSuccess},
+			// A stranger elsewhere is not refused for the owner's logins.
+			{a: alice(ip2, ""), outcome: Failure, allowed: true},
+			// One unit back after Period/Burst.
+			{a: alice(ip1, ""), after: 20 * time.Second, outcome: Success, allowed: true},
+			{a: alice(ip1, ""), allowed: false, reason: ReasonSuccess},
+		}},
+		{"trusted: per account and per device", []try{
+			{a: alice(ip1, "d1"), outcome: Success, allowed: true},
+			{a: alice(ip1, "d1"), outcome: Success, allowed: true},
+			{a: alice(ip2, "d2"), outcome: Success, allowed: true},
+			// The account's budget is spent, whichever device asks.
+			{a: alice(ip1, "d1"), allowed: false, reason: ReasonSuccess},
+			{a: alice(ip2, "d3"), allowed: false, reason: ReasonSuccess},
+			// Another account's device is not touched.
+			{a: Attempt{Username: "bob", IP: ip1, Device: "b1"}, outcome: Success, allowed: true},
+			// Untrusted clients do not share the account's budget.
+			{a: alice(ip2, ""), outcome: Failure, allowed: true},
+		}},
+		{"failures and aborts spend nothing", []try{
+			{a: alice(ip1, ""), outcome: Failure, allowed: true},
+			{a: alice(ip1, ""), outcome: UnknownUser, allowed: true},
+			{a: alice(ip1, ""), outcome: Aborted, allowed: true},
+			{a: alice(ip1, "d1"), outcome: Failure, allowed: true},
+			{a: alice(ip1, "d1"), outcome: Aborted, allowed: true},
+			{a: alice(ip1, ""), outcome: Success, allowed: true},
+			{a: alice(ip1, ""), outcome: Success, allowed: true},
+			{a: alice(ip1, ""), outcome: Success, allowed: true},
+			{a: alice(ip1, ""), allowed: false, reason: ReasonSuccess},
+			{a: alice(ip1, "d1"), outcome: Success, allowed: true},
+			{a: alice(ip1, "d1"), outcome: Success, allowed: true},
+			{a: alice(ip1, "d1"), outcome: Success, allowed: true},
+			{a: alice(ip1, "d1"), allowed: false, reason: ReasonSuccess},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGuard(t, policy(func(p *Policy) { p.Success = three }))
+			ctx := context.Background()
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			for i, tr := range tt.tries {
+				now = now.Add(tr.after)
+				v, err := g.Check(ctx, now, tr.a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.Allowed != tr.allowed || v.Reason != tr.reason {
+					t.Fatalf("try %d (%+v): allowed %v reason %q, want %v %q", i, tr.a, v.Allowed, v.Reason, tr.allowed, tr.reason)
+				}
+				if !v.Allowed && v.RetryAfter <= 0 {
+					t.Errorf("try %d: refused without RetryAfter", i)
+				}
+				if err := g.Record(ctx, now, v, tr.outcome); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestSuccessBudgetIsNoEnumerationOracle: with the default budgets, a name
+// that does not exist, tried 40 times a minute, gets exactly the verdicts a
+// real account gets for 40 wrong passwords — also while its owner has spent
+// the account's success budget from a device.
+func TestSuccessBudgetIsNoEnumerationOracle(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	run := func(name string, outcome Outcome, ownerLoops bool) []string {
+		g := newGuard(t, DefaultPolicy())
+		if ownerLoops {
+			for range 40 {
+				v, _ := g.Check(ctx, now, Attempt{Username: name, IP: netip.MustParseAddr("203.0.113.9"), Device: "owner"})
+				_ = g.Record(ctx, now, v, Success)
+			}
+		}
+		var got []string
+		for i := range 40 {
+			at := now.Add(time.Duration(i) * 1500 * time.Millisecond)
+			v, err := g.Check(ctx, at, Attempt{Username: name, IP: netip.MustParseAddr("192.0.2.1")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%v/%d/%s/%v", v.Allowed, v.Challenge, v.Reason, v.RetryAfter.Round(time.Second)))
+			_ = g.Record(ctx, at, v, outcome)
+		}
+		return got
+	}
+	ghost := run("ghost", UnknownUser, false)
+	for _, tc := range []struct {
+		name       string
+		ownerLoops bool
+	}{{"wrong passwords", false}, {"wrong passwords while the owner loops", true}} {
+		if got := run("alice", Failure, tc.ownerLoops); fmt.Sprint(got) != fmt.Sprint(ghost) {
+			t.Errorf("%s: verdicts differ from a name that does not exist:\n got %v\nwant %v", tc.name, got, ghost)
+		}
 	}
 }

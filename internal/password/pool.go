@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -24,19 +25,49 @@ var ErrOverloaded = errors.New("password hasher overloaded")
 // waiter, so they do not wait behind the flood either. The priority lane
 // also has one worker of its own beyond Workers (the reserved worker): when
 // a flood keeps every ordinary worker busy, a trusted login starts at once
-// instead of waiting for an untrusted hash to finish, and no new Do starts
-// until the pool is back under Workers. Within a lane, waiters are served in
-// arrival order.
+// instead of waiting for an untrusted hash to finish. A function with
+// priority runs on the reserved worker when it is free, so that it leaves
+// the ordinary workers to everyone else.
+//
+// Priority is per key (the account): a key has priority for one function
+// at a time. While one of its functions runs, its other DoFirst callers
+// rank below every Do waiter and never take the reserved worker, and one
+// key may hold at most a quarter of the priority queue (at least one
+// place). Without this, one account holder looping correct logins from a
+// few parallel clients keeps the priority queue non-empty, every freed
+// worker goes to them, and untrusted logins of everyone else wait until
+// they stop; with it, the looping account gets the reserved worker plus
+// whatever ordinary worker nobody else is waiting for. Within each rank,
+// waiters are served in arrival order.
 //
 // Create one with NewPool; the zero value is not usable. All methods are safe
 // for concurrent use.
 type Pool struct {
 	workers, queue int
 
-	mu      sync.Mutex
-	running int             // functions running; requires mu held
-	first   []chan struct{} // DoFirst waiters, oldest first; requires mu held
-	normal  []chan struct{} // Do waiters, oldest first; requires mu held
+	mu       sync.Mutex
+	ordinary int           // ordinary workers busy; requires mu held
+	reserved int           // reserved workers busy; requires mu held
+	first    []firstWaiter // DoFirst waiters, oldest first; requires mu held
+	normal   []chan slot   // Do waiters, oldest first; requires mu held
+	// active counts the running DoFirst functions per key, and queued
+	// the waiting ones; keys at zero are deleted. Requires mu held.
+	active, queued map[string]int
+}
+
+// slot is the kind of worker a function runs on.
+type slot int
+
+const (
+	noSlot slot = iota
+	ordinarySlot
+	reservedSlot
+)
+
+// firstWaiter is one DoFirst caller waiting for a worker.
+type firstWaiter struct {
+	ready chan slot
+	key   string
 }
 
 // NewPool returns a Pool of workers concurrent functions and wait queues of
@@ -47,7 +78,7 @@ func NewPool(workers, queue int) *Pool {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	return &Pool{workers: workers, queue: max(queue, 0)}
+	return &Pool{workers: workers, queue: max(queue, 0), active: map[string]int{}, queued: map[string]int{}}
 }
 
 // Do runs fn on the calling goroutine once a worker is free. It returns
@@ -55,105 +86,198 @@ func NewPool(workers, queue int) *Pool {
 // and Queue callers are already waiting; ctx.Err() if ctx is done before fn
 // starts (a cancelled waiter leaves the queue at once); and nil after fn
 // returns. fn is not interrupted by ctx once it has started.
-func (p *Pool) Do(ctx context.Context, fn func()) error { return p.do(ctx, false, fn) }
-
-// DoFirst is Do in the priority lane: its own wait queue of Queue places,
-// and served before every Do waiter.
-func (p *Pool) DoFirst(ctx context.Context, fn func()) error { return p.do(ctx, true, fn) }
-
-func (p *Pool) do(ctx context.Context, first bool, fn func()) error {
+func (p *Pool) Do(ctx context.Context, fn func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := p.acquire(ctx, first); err != nil {
+	s, err := p.acquireNormal(ctx)
+	if err != nil {
 		return err
 	}
-	defer p.release()
+	defer p.release(s, false, "")
 	fn()
 	return nil
 }
 
-// acquire takes a worker, waiting in the lane's queue if need be.
-func (p *Pool) acquire(ctx context.Context, first bool) error {
+// DoFirst is Do in the priority lane for key (the account the work is
+// for): its own wait queue of Queue places, and served before every Do
+// waiter — for one function of key at a time (see Pool). It also returns
+// ErrOverloaded when key already holds its share of the queue.
+func (p *Pool) DoFirst(ctx context.Context, key string, fn func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s, err := p.acquireFirst(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer p.release(s, true, key)
+	fn()
+	return nil
+}
+
+// keyQueue is how many places of the priority queue one key may hold.
+func (p *Pool) keyQueue() int { return max(p.queue/4, 1) }
+
+// acquireNormal takes an ordinary worker for Do, waiting in the ordinary
+// queue if need be.
+func (p *Pool) acquireNormal(ctx context.Context) (slot, error) {
 	p.mu.Lock()
-	// Waiters exist only while every worker of their lane runs, so a free
-	// worker means nobody is ahead of us.
-	if p.running < p.limit(first) {
-		p.running++
+	// Ordinary waiters exist only while every ordinary worker is busy, so
+	// a free one means nobody of this rank or above is ahead of us.
+	if p.ordinary < p.workers {
+		p.ordinary++
 		p.mu.Unlock()
-		return nil
+		return ordinarySlot, nil
 	}
-	lane := &p.normal
-	if first {
-		lane = &p.first
-	}
-	if len(*lane) >= p.queue {
+	if len(p.normal) >= p.queue {
 		p.mu.Unlock()
-		return ErrOverloaded
+		return noSlot, ErrOverloaded
 	}
-	ready := make(chan struct{})
-	*lane = append(*lane, ready)
+	ready := make(chan slot, 1)
+	p.normal = append(p.normal, ready)
 	p.mu.Unlock()
 
 	select {
-	case <-ready:
-		return nil // release handed its worker over
+	case s := <-ready:
+		return s, nil // release handed its worker over
 	case <-ctx.Done():
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if i := indexOf(*lane, ready); i >= 0 {
-			*lane = append((*lane)[:i], (*lane)[i+1:]...)
-			return ctx.Err()
+		if i := slices.Index(p.normal, ready); i >= 0 {
+			p.normal = slices.Delete(p.normal, i, i+1)
+			return noSlot, ctx.Err()
 		}
 		// The worker was handed over just as ctx ended: pass it on.
-		p.releaseLocked()
-		return ctx.Err()
+		p.releaseLocked(<-ready, false, "")
+		return noSlot, ctx.Err()
 	}
 }
 
-// reservedWorkers is how many workers only DoFirst may take.
+// acquireFirst takes a worker for DoFirst, waiting in the priority queue if
+// need be.
+func (p *Pool) acquireFirst(ctx context.Context, key string) (slot, error) {
+	p.mu.Lock()
+	if s := p.freeSlotLocked(p.active[key] == 0); s != noSlot {
+		p.startFirstLocked(s, key)
+		p.mu.Unlock()
+		return s, nil
+	}
+	if len(p.first) >= p.queue || p.queued[key] >= p.keyQueue() {
+		p.mu.Unlock()
+		return noSlot, ErrOverloaded
+	}
+	w := firstWaiter{ready: make(chan slot, 1), key: key}
+	p.first = append(p.first, w)
+	p.queued[key]++
+	p.mu.Unlock()
+
+	select {
+	case s := <-w.ready:
+		return s, nil
+	case <-ctx.Done():
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if i := slices.IndexFunc(p.first, func(x firstWaiter) bool { return x.ready == w.ready }); i >= 0 {
+			p.first = slices.Delete(p.first, i, i+1)
+			decKey(p.queued, key)
+			return noSlot, ctx.Err()
+		}
+		p.releaseLocked(<-w.ready, true, key)
+		return noSlot, ctx.Err()
+	}
+}
+
+// reservedWorkers is how many workers only DoFirst callers with priority
+// may take.
 const reservedWorkers = 1
 
-// limit is how many functions may run for a caller of the lane to start.
-func (p *Pool) limit(first bool) int {
-	if first {
-		return p.workers + reservedWorkers
+// freeSlotLocked returns the worker a DoFirst caller may take now, noSlot
+// if none: with priority, the reserved worker first, then an ordinary one;
+// without, an ordinary one nobody of a higher rank waits for. Requires
+// p.mu held.
+func (p *Pool) freeSlotLocked(priority bool) slot {
+	switch {
+	case priority && p.reserved < reservedWorkers:
+		return reservedSlot
+	case p.ordinary < p.workers && (priority || len(p.normal) == 0):
+		return ordinarySlot
 	}
-	return p.workers
+	return noSlot
 }
 
-// release gives a worker back: to the oldest DoFirst waiter, else the
-// oldest Do waiter if the pool is under Workers, else the pool.
-func (p *Pool) release() {
+// startFirstLocked counts a DoFirst function of key as running on s.
+// Requires p.mu held.
+func (p *Pool) startFirstLocked(s slot, key string) {
+	if s == reservedSlot {
+		p.reserved++
+	} else {
+		p.ordinary++
+	}
+	p.active[key]++
+}
+
+// decKey lowers m[key] by one, deleting it at zero so the maps hold only
+// keys with work.
+func decKey(m map[string]int, key string) {
+	if m[key] <= 1 {
+		delete(m, key)
+		return
+	}
+	m[key]--
+}
+
+// release gives back the worker s taken by Do (first false) or DoFirst for
+// key.
+func (p *Pool) release(s slot, first bool, key string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.releaseLocked()
+	p.releaseLocked(s, first, key)
 }
 
-// releaseLocked requires p.mu held.
-func (p *Pool) releaseLocked() {
-	p.running--
-	for _, lane := range []struct {
-		waiters *[]chan struct{}
-		first   bool
-	}{{&p.first, true}, {&p.normal, false}} {
-		if len(*lane.waiters) > 0 && p.running < p.limit(lane.first) {
-			next := (*lane.waiters)[0]
-			*lane.waiters = (*lane.waiters)[1:]
-			p.running++
-			close(next) // the worker passes to next
-			return
-		}
+// releaseLocked hands the freed worker to, in order: the oldest DoFirst
+// waiter whose key has nothing running; for an ordinary worker, the oldest
+// Do waiter, then the oldest other DoFirst waiter; else the pool. Requires
+// p.mu held.
+func (p *Pool) releaseLocked(s slot, first bool, key string) {
+	if s == reservedSlot {
+		p.reserved--
+	} else {
+		p.ordinary--
+	}
+	if first {
+		decKey(p.active, key)
+	}
+	pick := func(priority bool) int {
+		return slices.IndexFunc(p.first, func(w firstWaiter) bool { return (p.active[w.key] == 0) == priority })
+	}
+	if i := pick(true); i >= 0 {
+		p.handFirstLocked(i, s)
+		return
+	}
+	if s != ordinarySlot {
+		return
+	}
+	if len(p.normal) > 0 {
+		next := p.normal[0]
+		p.normal = p.normal[1:]
+		p.ordinary++
+		next <- s // the worker passes to next
+		return
+	}
+	if i := pick(false); i >= 0 {
+		p.handFirstLocked(i, s)
 	}
 }
 
-func indexOf(list []chan struct{}, c chan struct{}) int {
-	for i, x := range list {
-		if x == c {
-			return i
-		}
-	}
-	return -1
+// handFirstLocked passes worker s to the i-th DoFirst waiter. Requires
+// p.mu held.
+func (p *Pool) handFirstLocked(i int, s slot) {
+	w := p.first[i]
+	p.first = slices.Delete(p.first, i, i+1)
+	decKey(p.queued, w.key)
+	p.startFirstLocked(s, w.key)
+	w.ready <- s
 }
 
 // Queued returns how many callers are waiting for a worker now, in both
@@ -169,7 +293,7 @@ func (p *Pool) Queued() int {
 func (p *Pool) Running() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.running
+	return p.ordinary + p.reserved
 }
 
 // Workers returns the maximum number of Do functions run at once; DoFirst

@@ -3,6 +3,8 @@ package password
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"runtime"
 	"strings"
 	"sync"
@@ -210,7 +212,7 @@ func TestPoolPriorityLane(t *testing.T) {
 	started := make(chan struct{}, 2)
 	go func() { _ = p.Do(ctx, func() { started <- struct{}{}; <-holdNormal }) }()
 	<-started
-	go func() { _ = p.DoFirst(ctx, func() { started <- struct{}{}; <-holdFirst }) }()
+	go func() { _ = p.DoFirst(ctx, "held", func() { started <- struct{}{}; <-holdFirst }) }()
 	<-started
 
 	var mu sync.Mutex
@@ -218,7 +220,7 @@ func TestPoolPriorityLane(t *testing.T) {
 	run := func(name string, first bool, done chan<- error) {
 		do := p.Do
 		if first {
-			do = p.DoFirst
+			do = func(ctx context.Context, fn func()) error { return p.DoFirst(ctx, name, fn) }
 		}
 		done <- do(ctx, func() { mu.Lock(); order = append(order, name); mu.Unlock() })
 	}
@@ -240,34 +242,29 @@ func TestPoolPriorityLane(t *testing.T) {
 	go run("first-2", true, done)
 	waitQueued(4)
 	// The ordinary worker comes free: both trusted waiters run on it, one
-	// after the other, and the ordinary waiters stay queued while the
-	// reserved worker is still busy (the pool is not under Workers).
+	// after the other, then the ordinary ones, while the reserved worker is
+	// still busy: a function with priority on the reserved worker leaves
+	// the ordinary workers to the others.
 	close(holdNormal)
-	for range 2 {
+	for range 4 {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
 	}
-	if p.Queued() != 2 || p.Running() != 1 {
-		t.Fatalf("after the trusted waiters: queued %d running %d, want 2 and 1", p.Queued(), p.Running())
+	if p.Queued() != 0 || p.Running() != 1 {
+		t.Fatalf("after the waiters: queued %d running %d, want 0 and 1", p.Queued(), p.Running())
 	}
 	close(holdFirst)
-	for range 2 {
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
 	if got := strings.Join(order, " "); got != "first-1 first-2 normal-1 normal-2" {
 		t.Errorf("order %s", got)
 	}
-	if p.Running() != 0 || p.Queued() != 0 {
-		t.Errorf("after: running %d queued %d", p.Running(), p.Queued())
-	}
+	waitFor(t, "the reserved worker to come free", func() bool { return p.Running() == 0 && p.Queued() == 0 })
 }
 
 // TestPoolReservedWorker: when a flood holds every ordinary worker, a
-// trusted caller starts at once on the reserved worker, a second one waits,
-// and no ordinary caller starts until the pool is back under Workers.
+// trusted caller starts at once on the reserved worker, a second one waits
+// and takes the next ordinary worker before the ordinary waiter, which
+// then runs beside the reserved worker.
 func TestPoolReservedWorker(t *testing.T) {
 	p := NewPool(1, 4)
 	ctx := context.Background()
@@ -275,7 +272,7 @@ func TestPoolReservedWorker(t *testing.T) {
 		release, started := make(chan struct{}), make(chan struct{})
 		do := p.Do
 		if first {
-			do = p.DoFirst
+			do = func(ctx context.Context, fn func()) error { return p.DoFirst(ctx, "holder", fn) }
 		}
 		go func() { _ = do(ctx, func() { close(started); <-release }) }()
 		select {
@@ -292,22 +289,176 @@ func TestPoolReservedWorker(t *testing.T) {
 	}
 	normalDone, firstDone := make(chan error, 1), make(chan error, 1)
 	go func() { normalDone <- p.Do(ctx, func() {}) }()
-	go func() { firstDone <- p.DoFirst(ctx, func() {}) }()
+	go func() { firstDone <- p.DoFirst(ctx, "other", func() {}) }()
 	for p.Queued() != 2 {
 		runtime.Gosched()
 	}
-	close(untrusted) // goes to the trusted waiter
+	close(untrusted) // goes to the trusted waiter, then to the ordinary one
 	if err := <-firstDone; err != nil {
 		t.Fatal(err)
 	}
-	if p.Queued() != 1 || p.Running() != 1 {
-		t.Fatalf("the ordinary waiter started while the reserved worker ran: queued %d running %d", p.Queued(), p.Running())
-	}
-	close(trusted)
 	if err := <-normalDone; err != nil {
 		t.Fatal(err)
 	}
+	if p.Queued() != 0 || p.Running() != 1 {
+		t.Fatalf("while the reserved worker runs: queued %d running %d, want 0 and 1", p.Queued(), p.Running())
+	}
+	close(trusted)
+	waitFor(t, "the reserved worker to come free", func() bool { return p.Running() == 0 })
 	if p.Running() != 0 || p.Queued() != 0 {
 		t.Errorf("after: running %d queued %d", p.Running(), p.Queued())
+	}
+}
+
+// TestPriorityLaneIsFairAcrossAccounts: one account looping trusted logins
+// from several clients at once must not hold the priority lane. It has
+// priority for one function at a time; its other callers rank below every
+// ordinary waiter, may not take the reserved worker, and may hold only a
+// quarter of the priority queue. Each step starts callers, each holding
+// its worker until released, and the table says which are running after
+// each step.
+func TestPriorityLaneIsFairAcrossAccounts(t *testing.T) {
+	type caller struct {
+		name  string
+		first bool   // DoFirst
+		key   string // DoFirst's key
+	}
+	type step struct {
+		start   []caller // start these, in order, each queued or running before the next
+		finish  []string // then let these finish, in order
+		running []string // then exactly these are running
+		refused []string // and these came back with ErrOverloaded
+	}
+	loop := func(n string) caller { return caller{name: n, first: true, key: "mallory"} }
+	tests := []struct {
+		name           string
+		workers, queue int
+		steps          []step
+	}{
+		{
+			name: "looping account leaves the ordinary worker to an untrusted login", workers: 1, queue: 8,
+			steps: []step{
+				{start: []caller{loop("m1"), loop("m2"), loop("m3")}, running: []string{"m1", "m2"}},
+				{start: []caller{{name: "u1"}}, running: []string{"m1", "m2"}},
+				// m2 (ordinary worker, no priority) ends: the untrusted
+				// waiter goes before mallory's third caller.
+				{finish: []string{"m2"}, running: []string{"m1", "u1"}},
+				// m1 ends: mallory has nothing with priority running,
+				// so m3 takes the reserved worker.
+				{finish: []string{"m1"}, running: []string{"u1", "m3"}},
+				{start: []caller{loop("m4"), {name: "u2"}}, running: []string{"u1", "m3"}},
+				{finish: []string{"u1"}, running: []string{"m3", "u2"}},
+				{finish: []string{"m3"}, running: []string{"u2", "m4"}},
+			},
+		},
+		{
+			name: "another trusted account goes before the looping account", workers: 1, queue: 8,
+			steps: []step{
+				{start: []caller{loop("m1"), loop("m2"), loop("m3")}, running: []string{"m1", "m2"}},
+				{start: []caller{{name: "a1", first: true, key: "alice"}}, running: []string{"m1", "m2"}},
+				{finish: []string{"m2"}, running: []string{"m1", "a1"}},
+				{finish: []string{"m1"}, running: []string{"a1", "m3"}},
+			},
+		},
+		{
+			name: "one account holds at most a quarter of the priority queue", workers: 1, queue: 8,
+			steps: []step{
+				{start: []caller{loop("m1"), loop("m2"), loop("m3"), loop("m4")}, running: []string{"m1", "m2"}},
+				{start: []caller{loop("m5")}, running: []string{"m1", "m2"}, refused: []string{"m5"}},
+				{start: []caller{{name: "a1", first: true, key: "alice"}}, running: []string{"m1", "m2"}},
+				{finish: []string{"m2"}, running: []string{"m1", "a1"}},
+			},
+		},
+		{
+			name: "a lone account uses every ordinary worker but one reserved at most", workers: 2, queue: 8,
+			steps: []step{
+				{start: []caller{loop("m1"), loop("m2"), loop("m3"), loop("m4")}, running: []string{"m1", "m2", "m3"}},
+				// m1 had priority on the reserved worker; m4 has none
+				// while m2 and m3 run, so the reserved worker stays free.
+				{finish: []string{"m1"}, running: []string{"m2", "m3"}},
+				{finish: []string{"m2"}, running: []string{"m3", "m4"}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewPool(tt.workers, tt.queue)
+			ctx := context.Background()
+			var mu sync.Mutex
+			running := map[string]bool{}
+			hold := map[string]chan struct{}{}
+			result := map[string]chan error{}
+			for _, st := range tt.steps {
+				for _, c := range st.start {
+					release, done := make(chan struct{}), make(chan error, 1)
+					hold[c.name], result[c.name] = release, done
+					fn := func() {
+						mu.Lock()
+						running[c.name] = true
+						mu.Unlock()
+						<-release
+						mu.Lock()
+						delete(running, c.name)
+						mu.Unlock()
+					}
+					before := p.Running() + p.Queued()
+					go func() {
+						if c.first {
+							done <- p.DoFirst(ctx, c.key, fn)
+						} else {
+							done <- p.Do(ctx, fn)
+						}
+					}()
+					// Wait until the caller is running, queued or refused.
+					waitFor(t, c.name+" to arrive", func() bool {
+						mu.Lock()
+						defer mu.Unlock()
+						return p.Running()+p.Queued() > before && (running[c.name] || p.Queued() > 0) || len(done) > 0
+					})
+				}
+				for _, n := range st.finish {
+					close(hold[n])
+					delete(hold, n)
+					select {
+					case err := <-result[n]:
+						if err != nil {
+							t.Fatalf("%s: %v", n, err)
+						}
+					case <-time.After(5 * time.Second):
+						t.Fatalf("%s did not finish: it never started", n)
+					}
+				}
+				want := map[string]bool{}
+				for _, n := range st.running {
+					want[n] = true
+				}
+				waitFor(t, fmt.Sprintf("running %v", st.running), func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					return maps.Equal(running, want)
+				})
+				for _, n := range st.refused {
+					select {
+					case err := <-result[n]:
+						if !errors.Is(err, ErrOverloaded) {
+							t.Fatalf("%s: %v, want ErrOverloaded", n, err)
+						}
+					case <-time.After(5 * time.Second):
+						close(hold[n]) // let the cleanup end
+						t.Fatalf("%s was queued, want ErrOverloaded", n)
+					}
+					delete(hold, n)
+				}
+			}
+			for _, h := range hold {
+				close(h)
+			}
+			for n := range hold {
+				<-result[n]
+			}
+			if p.Running() != 0 || p.Queued() != 0 {
+				t.Errorf("after: running %d queued %d", p.Running(), p.Queued())
+			}
+		})
 	}
 }

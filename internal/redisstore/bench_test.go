@@ -31,6 +31,7 @@ func guardRequests(i int) []limit.Request {
 		{Key: "userhard:" + user, Limit: limit.Limit{Burst: 100, Period: m}},
 		{Key: "ipsoft:" + ip.String(), Limit: limit.Limit{Burst: 10, Period: m}},
 		{Key: "user:" + user, Limit: limit.Limit{Burst: 10, Period: m}},
+		{Key: "succip:" + user + "|" + ip.String(), Limit: limit.Limit{Burst: 30, Period: m}},
 	}
 }
 

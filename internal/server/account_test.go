@@ -85,7 +85,7 @@ func TestRefreshNarrowsScopeToCurrentPolicy(t *testing.T) {
 	if _, err := e.st.CreateRefreshFamily(ctx, store.RefreshFamily{
 		UserID: u.ID, ClientID: "first-party-admin-console", Scope: "read admin",
 		CreatedAt: now, AbsoluteExpiresAt: now.Add(time.Hour),
-	}, oldHash, now.Add(time.Hour)); err != nil {
+	}, oldHash, now.Add(time.Hour), 100); err != nil {
 		t.Fatal(err)
 	}
 	// Asking for the old scope explicitly is refused, and does not spend

@@ -69,7 +69,7 @@ func BenchmarkNoopHandler(b *testing.B) {
 func BenchmarkTokenRejected(b *testing.B) {
 	one := limit.Limit{Burst: 1, Period: time.Hour}
 	e := newTestEnv(b, withPolicy(guard.Policy{
-		IP: one, IPSoft: one, Subnet: one, Subnet48: one, User: one, UserHard: one, UserIP: one, Device: one, Network: one,
+		IP: one, IPSoft: one, Subnet: one, Subnet48: one, User: one, UserHard: one, UserIP: one, Device: one, Network: one, Success: one,
 		Difficulty: 1, AttackDifficulty: 1,
 	}))
 	e.login("victim@example.com", "x") // spends the one unit

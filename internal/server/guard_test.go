@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -28,9 +29,9 @@ func (c *countingHasher) Do(ctx context.Context, fn func()) error {
 	return c.Hasher.Do(ctx, fn)
 }
 
-func (c *countingHasher) DoFirst(ctx context.Context, fn func()) error {
+func (c *countingHasher) DoFirst(ctx context.Context, key string, fn func()) error {
 	c.calls.Add(1)
-	return c.Hasher.DoFirst(ctx, fn)
+	return c.Hasher.DoFirst(ctx, key, fn)
 }
 
 func policyWith(mod func(*guard.Policy)) guard.Policy {
@@ -221,4 +222,64 @@ func TestTrustedProxyBudgets(t *testing.T) {
 			t.Errorf("X-Real-IP was believed: %d", got)
 		}
 	})
+}
+
+// TestSuccessBudgetRefusesBeforeTheHash: an account holder looping correct
+// logins meets the success budget — a 429 with Retry-After and RateLimit
+// fields naming that budget, and no password hash — while a stranger
+// elsewhere trying the same name gets what a name that does not exist gets.
+func TestSuccessBudgetRefusesBeforeTheHash(t *testing.T) {
+	counter := &countingHasher{}
+	e := newTestEnv(t,
+		withPolicy(policyWith(func(p *guard.Policy) { p.Success = limit.Limit{Burst: 3, Period: time.Minute} })),
+		withHasher(func(h Hasher) Hasher { counter.Hasher = h; return counter }),
+		withTrustedProxies("127.0.0.0/8"))
+	e.addUser("bob", "correct horse battery")
+	from := func(ip string) []string { return []string{"X-Forwarded-For", ip} }
+	// The first login (untrusted) spends the budget of bob at this
+	// address and earns a device credential, so the next three are
+	// trusted and spend the account's.
+	first := e.loginWith("bob", "correct horse battery", from("192.0.2.1")...)
+	if first.status != http.StatusOK {
+		t.Fatalf("first login: %d %s", first.status, first.body)
+	}
+	var tok struct {
+		DeviceToken string `json:"device_token"`
+	}
+	if err := json.Unmarshal([]byte(first.body), &tok); err != nil || tok.DeviceToken == "" {
+		t.Fatalf("no device token in %s (%v)", first.body, err)
+	}
+	withDevice := func() response {
+		form := url.Values{"username": {"bob"}, "password": {"correct horse battery"}, "device_token": {tok.DeviceToken}}
+		return e.postToken(form.Encode(), from("192.0.2.1")...)
+	}
+	for i := range 3 {
+		if res := withDevice(); res.status != http.StatusOK {
+			t.Fatalf("device login %d: %d %s", i, res.status, res.body)
+		}
+	}
+	hashes := counter.calls.Load()
+	res := withDevice()
+	if res.status != http.StatusTooManyRequests {
+		t.Fatalf("fifth login: %d, want 429", res.status)
+	}
+	if got := counter.calls.Load(); got != hashes {
+		t.Errorf("the refused login reached the hasher")
+	}
+	if ra := res.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After %q", ra)
+	}
+	if got, want := res.header.Get("RateLimit-Policy"), `"success";q=3;w=60`; got != want {
+		t.Errorf("RateLimit-Policy %q, want %q", got, want)
+	}
+	if got := res.header.Get("RateLimit"); !strings.HasPrefix(got, `"success";r=0;t=`) {
+		t.Errorf("RateLimit %q", got)
+	}
+	// A stranger elsewhere: the same answers for bob as for a name that
+	// does not exist.
+	for _, name := range []string{"bob", "ghost"} {
+		if res := e.loginWith(name, "guess", from("198.51.100.7")...); res.status != http.StatusBadRequest {
+			t.Errorf("stranger trying %s: %d, want 400", name, res.status)
+		}
+	}
 }

@@ -191,7 +191,7 @@ func withHasher(wrap func(Hasher) Hasher) envOption {
 // things.
 func unlimited() guard.Policy {
 	l := limit.Limit{Burst: 1 << 30, Period: time.Hour}
-	return guard.Policy{IP: l, IPSoft: l, Subnet: l, Subnet48: l, User: l, UserHard: l, UserIP: l, Device: l, Network: l,
+	return guard.Policy{IP: l, IPSoft: l, Subnet: l, Subnet48: l, User: l, UserHard: l, UserIP: l, Device: l, Network: l, Success: l,
 		KnownNetworkTTL: 30 * 24 * time.Hour, Difficulty: 2, AttackDifficulty: 3}
 }
 

@@ -23,7 +23,7 @@ import (
 // wrap the store sentinels (ErrNotFound, ErrReused, ErrRevoked,
 // ErrExpired). Implementations are safe for concurrent use.
 type RefreshStore interface {
-	CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, tokenHash string, idleExpiresAt time.Time) (store.RefreshFamily, error)
+	CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, tokenHash string, idleExpiresAt time.Time, maxLive int) (store.RefreshFamily, error)
 	RefreshFamilyByToken(ctx context.Context, tokenHash string) (store.RefreshFamily, error)
 	RotateRefreshToken(ctx context.Context, oldHash, newHash string, now, idleExpiresAt time.Time) (store.RefreshFamily, error)
 	RevokeRefreshFamily(ctx context.Context, id string, now time.Time) error
@@ -33,6 +33,9 @@ type RefreshStore interface {
 const (
 	DefaultRefreshTTL     = 30 * 24 * time.Hour
 	DefaultRefreshIdleTTL = 7 * 24 * time.Hour
+	// DefaultRefreshFamiliesPerUser is Config.RefreshFamiliesPerUser's
+	// default: far more devices and browsers than a person uses.
+	DefaultRefreshFamiliesPerUser = 100
 )
 
 // refreshTokenLen is the length of a refresh token: 256 random bits,
@@ -87,7 +90,7 @@ func (s *Server) startRefreshFamily(ctx context.Context, now time.Time, userID, 
 	_, err := s.refresh.CreateRefreshFamily(ctx, store.RefreshFamily{
 		UserID: userID, ClientID: clientID, Scope: scope, JKT: jkt,
 		CreatedAt: now, AbsoluteExpiresAt: now.Add(s.cfg.RefreshTTL),
-	}, hash, now.Add(s.cfg.RefreshIdleTTL))
+	}, hash, now.Add(s.cfg.RefreshIdleTTL), s.cfg.RefreshFamiliesPerUser)
 	if err != nil {
 		return "", err
 	}

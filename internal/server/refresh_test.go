@@ -157,3 +157,24 @@ func TestRefreshSpendsGuardBudget(t *testing.T) {
 		t.Errorf("4th guess from one address: %d %s, want 429", last.status, last.body)
 	}
 }
+
+// TestRefreshFamiliesCappedPerUser: every login starts a refresh-token
+// family, so an account looping logins left a row per success without
+// bound. A login beyond the cap revokes the user's oldest family.
+func TestRefreshFamiliesCappedPerUser(t *testing.T) {
+	e := newTestEnv(t, withConfig(func(c *Config) { c.RefreshFamiliesPerUser = 2 }))
+	e.addUser("alice", "correct horse battery")
+	e.addUser("bob", "battery staple horse")
+	bob := tokensOf(t, e.login("bob", "battery staple horse"))
+	var alice []tokens
+	for range 3 {
+		time.Sleep(2 * time.Millisecond) // distinct creation times: "oldest" is well defined
+		alice = append(alice, tokensOf(t, e.login("alice", "correct horse battery")))
+	}
+	wantRefreshRefused(t, "alice's oldest session", e.refresh(alice[0].refresh, nil))
+	for i, tk := range []tokens{alice[1], alice[2], bob} {
+		if res := e.refresh(tk.refresh, nil); res.status != http.StatusOK {
+			t.Errorf("session %d: %d %s, want it live", i, res.status, res.body)
+		}
+	}
+}

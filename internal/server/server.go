@@ -43,7 +43,7 @@ type Users interface {
 }
 
 // Screening is the password-screening state of accounts (store, migration
-// 00008). Implementations must be safe for concurrent use.
+// 00007). Implementations must be safe for concurrent use.
 type Screening interface {
 	PasswordScreening(ctx context.Context, id string) (store.Screening, error)
 	SetPasswordScreening(ctx context.Context, id string, sc store.Screening, now time.Time) error
@@ -62,8 +62,10 @@ type Hasher interface {
 	Do(ctx context.Context, fn func()) error
 	// DoFirst is the priority lane for clients the guard trusts: a queue
 	// of its own and served first, so an attack's flood of untrusted
-	// attempts cannot delay or refuse the owners of known devices.
-	DoFirst(ctx context.Context, fn func()) error
+	// attempts cannot delay or refuse the owners of known devices. key
+	// is the account: priority is shared fairly between accounts, so one
+	// account holder looping logins cannot hold the lane.
+	DoFirst(ctx context.Context, key string, fn func()) error
 }
 
 // Guard decides, before any account is looked up, whether a login attempt
@@ -155,6 +157,11 @@ type Config struct {
 	// DefaultRefreshTTL and DefaultRefreshIdleTTL.
 	RefreshTTL     time.Duration
 	RefreshIdleTTL time.Duration
+	// RefreshFamiliesPerUser caps a user's live refresh-token families:
+	// a login beyond it revokes the oldest. Every login starts a family,
+	// so without a cap one account looping logins grows the table without
+	// bound. Default DefaultRefreshFamiliesPerUser.
+	RefreshFamiliesPerUser int
 	// ResourceURL is the external base URL of the API behind GET /verify:
 	// a DPoP proof's htu is compared with it plus the original request's
 	// path; default Issuer.
@@ -224,6 +231,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	}
 	if cfg.RefreshIdleTTL <= 0 || cfg.RefreshIdleTTL > cfg.RefreshTTL {
 		cfg.RefreshIdleTTL = min(DefaultRefreshIdleTTL, cfg.RefreshTTL)
+	}
+	if cfg.RefreshFamiliesPerUser <= 0 {
+		cfg.RefreshFamiliesPerUser = DefaultRefreshFamiliesPerUser
 	}
 	if err := cfg.Argon.Validate(); err != nil {
 		return nil, fmt.Errorf("server: argon2 parameters: %w", err)

@@ -139,7 +139,7 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 	}
 
 	// 5. The password, in the bounded hasher pool.
-	match, rehash, err := s.verify(ctx, hash, req.password, verdict.Trust != guard.Untrusted)
+	match, rehash, err := s.verify(ctx, hash, req.password, verdict.Trust != guard.Untrusted, req.username)
 	if err != nil {
 		s.record(ctx, verdict, guard.Aborted)
 		s.metrics.attempt(outcomeUnavailable)
@@ -217,23 +217,28 @@ func (g *loginGate) record(ctx context.Context, v guard.Verdict, o guard.Outcome
 // tooManyAttempts writes the 429 for a denied attempt: Retry-After, and the
 // IETF RateLimit-Policy / RateLimit fields describing the client's own
 // standing, never an account's — the per-address budget, or a device
-// credential's own. The body is the same whatever the username, so a 429
-// says nothing about existence.
+// credential's own — except for a trusted client refused by the account's
+// success budget, which knows the account. The body is the same whatever
+// the username, so a 429 says nothing about existence.
 func (g *loginGate) tooManyAttempts(w http.ResponseWriter, v guard.Verdict) error {
 	h := w.Header()
 	retry := max(int64(math.Ceil(v.RetryAfter.Seconds())), 1)
 	h["Retry-After"] = []string{strconv.FormatInt(retry, 10)}
 	if v.IPPolicy.Burst > 0 {
-		name := `"ip"`
-		if v.Trust == guard.TrustDevice {
-			name = `"device"`
+		name := v.PolicyName
+		switch {
+		case name != "":
+		case v.Trust == guard.TrustDevice:
+			name = "device"
+		default:
+			name = "ip"
 		}
 		// Both fields in one buffer: this is the hot path of an attack.
 		b := make([]byte, 0, 64)
-		b = strconv.AppendInt(append(append(b, name...), ";q="...), int64(v.IPPolicy.Burst), 10)
+		b = strconv.AppendInt(append(append(append(b, '"'), name...), `";q=`...), int64(v.IPPolicy.Burst), 10)
 		b = strconv.AppendInt(append(b, ";w="...), int64(v.IPPolicy.Period/time.Second), 10)
 		n := len(b)
-		b = strconv.AppendInt(append(append(b, name...), ";r="...), int64(v.IPState.Remaining), 10)
+		b = strconv.AppendInt(append(append(append(b, '"'), name...), `";r=`...), int64(v.IPState.Remaining), 10)
 		b = strconv.AppendInt(append(b, ";t="...), int64(math.Ceil(v.IPState.ResetAfter.Seconds())), 10)
 		fields := string(b)
 		h["Ratelimit-Policy"] = []string{fields[:n]}
@@ -281,15 +286,16 @@ func failureReason(known, match, disabled bool) string {
 }
 
 // verify checks pw against hash inside the hasher pool — in its priority
-// lane for clients the guard trusts — and records the duration. A hash that
+// lane, under the account's name, for clients the guard trusts — and
+// records the duration. A hash that
 // cannot be parsed counts as a mismatch: the import step keeps such hashes
 // out, and a login must not fail differently for them.
-func (s *Server) verify(ctx context.Context, hash, pw string, trusted bool) (match, rehash bool, err error) {
+func (s *Server) verify(ctx context.Context, hash, pw string, trusted bool, username string) (match, rehash bool, err error) {
 	var verr error
 	var took time.Duration
 	do := s.hasher.Do
 	if trusted {
-		do = s.hasher.DoFirst
+		do = func(ctx context.Context, fn func()) error { return s.hasher.DoFirst(ctx, username, fn) }
 	}
 	err = do(ctx, func() {
 		t0 := time.Now()

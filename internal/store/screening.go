@@ -2,7 +2,7 @@ package store
 
 import "time"
 
-// Screening is an account's password-screening state (migration 00008).
+// Screening is an account's password-screening state (migration 00007).
 // The zero value is the state of an account whose password was screened
 // when it was set and passed.
 type Screening struct {

@@ -110,7 +110,7 @@ func TestReplicasShareState(t *testing.T) {
 		t.Fatalf("replica b: %+v, %v", got, err)
 	}
 	const tok = "0000000000000000000000000000000000000000000000000000000000000000"
-	if _, err := a.CreateRefreshFamily(ctx, store.RefreshFamily{UserID: u.ID, CreatedAt: t0, AbsoluteExpiresAt: t0.Add(time.Hour)}, tok, t0.Add(time.Hour)); err != nil {
+	if _, err := a.CreateRefreshFamily(ctx, store.RefreshFamily{UserID: u.ID, CreatedAt: t0, AbsoluteExpiresAt: t0.Add(time.Hour)}, tok, t0.Add(time.Hour), 0); err != nil {
 		t.Fatal(err)
 	}
 	const n = 16

@@ -39,7 +39,13 @@ func scanFamily(r scanner, extra ...any) (store.RefreshFamily, error) {
 // CreateRefreshFamily starts a family for f (its ID is generated; RevokedAt
 // is ignored) holding one token, tokenHash, usable until idleExpiresAt (at
 // most f.AbsoluteExpiresAt). It returns the family as stored.
-func (s *Store) CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, tokenHash string, idleExpiresAt time.Time) (_ store.RefreshFamily, err error) {
+//
+// When maxLive is positive, the user's live families (not revoked, not
+// expired at f.CreatedAt) beyond the maxLive newest, the new one included,
+// are revoked at f.CreatedAt in the same transaction: every login starts a
+// family, and a holder looping logins must not grow the table without
+// bound. The oldest go first, since the newest are the sessions in use.
+func (s *Store) CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, tokenHash string, idleExpiresAt time.Time, maxLive int) (_ store.RefreshFamily, err error) {
 	if f.UserID == "" || f.AbsoluteExpiresAt.IsZero() {
 		return store.RefreshFamily{}, errors.New("postgres: create refresh family: user and expiry are required")
 	}
@@ -58,6 +64,14 @@ func (s *Store) CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, 
 			err = withRollback(err, tx)
 		}
 	}()
+	if maxLive > 0 {
+		// The user's row is the lock: two logins of one user at once
+		// must not both count the other's family out and leave more
+		// than maxLive live.
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, f.UserID); err != nil {
+			return store.RefreshFamily{}, fmt.Errorf("postgres: create refresh family: lock user: %w", mapErr(err))
+		}
+	}
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO refresh_families (id, user_id, client_id, scope, jkt, created_at, absolute_expires_at, revoked_at)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)`,
@@ -66,6 +80,16 @@ func (s *Store) CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, 
 	}
 	if err := insertToken(ctx, tx, f, tokenHash, f.CreatedAt, idleExpiresAt); err != nil {
 		return store.RefreshFamily{}, fmt.Errorf("postgres: create refresh family: %w", err)
+	}
+	if maxLive > 0 {
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE refresh_families SET revoked_at = $1 WHERE id IN (
+			   SELECT id FROM refresh_families
+			    WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL AND absolute_expires_at > $1
+			    ORDER BY created_at DESC, id DESC OFFSET $4)`,
+			f.CreatedAt.UnixMilli(), f.UserID, f.ID, maxLive-1); err != nil {
+			return store.RefreshFamily{}, fmt.Errorf("postgres: create refresh family: revoke the oldest: %w", mapErr(err))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return store.RefreshFamily{}, fmt.Errorf("postgres: create refresh family: commit: %w", err)

@@ -8,7 +8,7 @@ import (
 	"github.com/credshield/credshield/internal/store/screeningsql"
 )
 
-// Password screening and the breach filter record (migration 00008), in
+// Password screening and the breach filter record (migration 00007), in
 // the SQL both stores share (screeningsql).
 
 var screeningDialect = screeningsql.Dialect{Name: "postgres", Numbered: true}

@@ -1,5 +1,5 @@
 // Package screeningsql is the SQL of the password_screening and
-// breach_filter tables (migration 00008) that store/sqlite and
+// breach_filter tables (migration 00007) that store/sqlite and
 // store/postgres share: the same statements over database/sql, written
 // once. A store passes its Dialect.
 package screeningsql

@@ -38,7 +38,13 @@ func scanFamily(r scanner, extra ...any) (store.RefreshFamily, error) {
 // CreateRefreshFamily starts a family for f (its ID is generated; RevokedAt
 // is ignored) holding one token, tokenHash, usable until idleExpiresAt (at
 // most f.AbsoluteExpiresAt). It returns the family as stored.
-func (s *Store) CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, tokenHash string, idleExpiresAt time.Time) (_ store.RefreshFamily, err error) {
+//
+// When maxLive is positive, the user's live families (not revoked, not
+// expired at f.CreatedAt) beyond the maxLive newest, the new one included,
+// are revoked at f.CreatedAt in the same transaction: every login starts a
+// family, and a holder looping logins must not grow the table without
+// bound. The oldest go first, since the newest are the sessions in use.
+func (s *Store) CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, tokenHash string, idleExpiresAt time.Time, maxLive int) (_ store.RefreshFamily, err error) {
 	if f.UserID == "" || f.AbsoluteExpiresAt.IsZero() {
 		return store.RefreshFamily{}, errors.New("sqlite: create refresh family: user and expiry are required")
 	}
@@ -65,6 +71,16 @@ func (s *Store) CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, 
 	}
 	if err := insertToken(ctx, tx, f, tokenHash, f.CreatedAt, idleExpiresAt); err != nil {
 		return store.RefreshFamily{}, fmt.Errorf("sqlite: create refresh family: %w", err)
+	}
+	if maxLive > 0 {
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE refresh_families SET revoked_at = ? WHERE id IN (
+			   SELECT id FROM refresh_families
+			    WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND absolute_expires_at > ?
+			    ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?)`,
+			f.CreatedAt.UnixMilli(), f.UserID, f.ID, f.CreatedAt.UnixMilli(), maxLive-1); err != nil {
+			return store.RefreshFamily{}, fmt.Errorf("sqlite: create refresh family: revoke the oldest: %w", mapErr(err))
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return store.RefreshFamily{}, fmt.Errorf("sqlite: create refresh family: commit: %w", err)

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Scopes", testScopes},
 		{"RefreshRotation", testRefreshRotation},
 		{"RefreshRevocation", testRefreshRevocation},
+		{"RefreshFamiliesCappedPerUser", testRefreshFamiliesCappedPerUser},
 		{"RefreshRotationRace", testRefreshRotationRace},
 		{"RevokedJTIs", testRevokedJTIs},
 		{"SecretGetOrCreate", testSecretGetOrCreate},
@@ -83,7 +84,7 @@ func newFamily(t *testing.T, s Store, userID, tok string) store.RefreshFamily {
 	f, err := s.CreateRefreshFamily(t.Context(), store.RefreshFamily{
 		UserID: userID, ClientID: "cli", Scope: "read", JKT: "jkt-1",
 		CreatedAt: t0, AbsoluteExpiresAt: t0.Add(30 * 24 * time.Hour),
-	}, hashOf(tok), t0.Add(7*24*time.Hour))
+	}, hashOf(tok), t0.Add(7*24*time.Hour), 0)
 	if err != nil {
 		t.Fatalf("CreateRefreshFamily: %v", err)
 	}
@@ -453,7 +454,7 @@ func testContextCancelled(t *testing.T, open func(t *testing.T) Store) {
 		{"ReplaceHash", func() error { return s.ReplaceHash(ctx, u.ID, u.PasswordHash, "$x", "x", t0) }},
 		{"HashClasses", func() error { _, err := s.HashClasses(ctx); return err }},
 		{"CreateRefreshFamily", func() error {
-			_, err := s.CreateRefreshFamily(ctx, store.RefreshFamily{UserID: u.ID, CreatedAt: t0, AbsoluteExpiresAt: t0.Add(time.Hour)}, hashOf("c"), t0.Add(time.Hour))
+			_, err := s.CreateRefreshFamily(ctx, store.RefreshFamily{UserID: u.ID, CreatedAt: t0, AbsoluteExpiresAt: t0.Add(time.Hour)}, hashOf("c"), t0.Add(time.Hour), 0)
 			return err
 		}},
 		{"RefreshFamilyByToken", func() error { _, err := s.RefreshFamilyByToken(ctx, hashOf("c")); return err }},
@@ -645,6 +646,90 @@ func testRefreshRevocation(t *testing.T, open func(t *testing.T) Store) {
 	}
 	if _, err := s.RefreshFamilyByToken(ctx, hashOf("b1'")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("purged family's token still there: %v", err)
+	}
+}
+
+// testRefreshFamiliesCappedPerUser: a login beyond the cap revokes the
+// user's oldest live families in the same transaction, never the new one
+// (even when it was created in the same millisecond as the others), never
+// another user's, and families already revoked or expired do not count.
+func testRefreshFamiliesCappedPerUser(t *testing.T, open func(t *testing.T) Store) {
+	s := open(t)
+	ctx := t.Context()
+	alice, bob := mustCreate(t, s, "alice"), mustCreate(t, s, "bob")
+	const maxLive = 3
+	create := func(userID, tok string, at time.Time, ttl time.Duration) store.RefreshFamily {
+		t.Helper()
+		f, err := s.CreateRefreshFamily(ctx, store.RefreshFamily{UserID: userID, CreatedAt: at, AbsoluteExpiresAt: at.Add(ttl)}, hashOf(tok), at.Add(ttl), maxLive)
+		if err != nil {
+			t.Fatalf("CreateRefreshFamily %s: %v", tok, err)
+		}
+		return f
+	}
+	live := func(tok string, at time.Time) bool {
+		t.Helper()
+		f, err := s.RefreshFamilyByToken(ctx, hashOf(tok))
+		if err != nil {
+			t.Fatalf("%s: %v", tok, err)
+		}
+		return f.RevokedAt.IsZero() && f.AbsoluteExpiresAt.After(at)
+	}
+	// A short-lived family that has expired by the later logins, and a
+	// revoked one: neither counts.
+	create(alice.ID, "expired", t0, time.Minute)
+	gone := create(alice.ID, "revoked", t0, time.Hour)
+	if err := s.RevokeRefreshFamily(ctx, gone.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	create(bob.ID, "bob", t0, time.Hour)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Hour / 10) }
+	for i, tok := range []string{"a1", "a2", "a3"} {
+		create(alice.ID, tok, at(i+1), time.Hour)
+	}
+	steps := []struct {
+		tok  string
+		at   time.Time
+		live []string
+		dead []string
+	}{
+		{"a4", at(4), []string{"a2", "a3", "a4"}, []string{"a1"}},
+		// Same millisecond as a4: the new family survives.
+		{"a5", at(4), []string{"a4", "a5"}, []string{"a1", "a2"}},
+		{"a6", at(5), []string{"a4", "a5", "a6"}, []string{"a1", "a2", "a3"}},
+	}
+	for _, st := range steps {
+		create(alice.ID, st.tok, st.at, time.Hour)
+		n := 0
+		for _, tok := range st.live {
+			if !live(tok, st.at) {
+				t.Errorf("after %s: %s revoked, want live", st.tok, tok)
+			}
+		}
+		for _, tok := range st.dead {
+			if live(tok, st.at) {
+				t.Errorf("after %s: %s live, want revoked (oldest beyond the cap)", st.tok, tok)
+			}
+		}
+		for _, tok := range []string{"a1", "a2", "a3", "a4", "a5", "a6"} {
+			if f, err := s.RefreshFamilyByToken(ctx, hashOf(tok)); err == nil && f.RevokedAt.IsZero() {
+				n++
+			}
+		}
+		if n > maxLive {
+			t.Errorf("after %s: %d live families, cap %d", st.tok, n, maxLive)
+		}
+	}
+	if !live("bob", t0) {
+		t.Error("another user's family was revoked")
+	}
+	// A cap of zero or less does not cap.
+	for i := range maxLive + 2 {
+		if _, err := s.CreateRefreshFamily(ctx, store.RefreshFamily{UserID: bob.ID, CreatedAt: t0, AbsoluteExpiresAt: t0.Add(time.Hour)}, hashOf(fmt.Sprint("b", i)), t0.Add(time.Hour), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !live("bob", t0) {
+		t.Error("an uncapped login revoked a family")
 	}
 }
 
