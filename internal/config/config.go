@@ -242,7 +242,7 @@ func (c *Serve) RegisterGuardFlags(fs *pflag.FlagSet) {
 	fs.Var(limitValue{&c.Guard.IPSoft}, "guard-ip-soft-limit", "failed logins per client address before it must solve a challenge for each attempt")
 	fs.Var(limitValue{&c.Guard.UserHard}, "guard-user-hard-limit", "failed logins and challenges per username before untrusted clients get 429 (NIST SP 800-63B caps consecutive failures at 100)")
 	fs.Var(limitValue{&c.Guard.Device}, "guard-device-limit", "failed logins a device credential may make before it alone is locked")
-	fs.Var(limitValue{&c.Guard.Network}, "guard-network-limit", "failed logins allowed per user from one of the user's known networks")
+	fs.Var(limitValue{&c.Guard.Network}, "guard-network-limit", "failed logins allowed per user from one of the user's known networks (keep it equal to --guard-user-hard-limit, or a neighbour can tell real accounts from made-up names)")
 	fs.Var(limitValue{&c.Guard.Success}, "guard-success-limit", "successful logins allowed per account, per device credential, and per account from one address; beyond it, 429")
 	fs.DurationVar(&c.Guard.KnownNetworkTTL, "known-network-ttl", c.Guard.KnownNetworkTTL, "how long a successful login makes its network (IPv4 /24, IPv6 /48) known for the user")
 	fs.IntVar(&c.Guard.Difficulty, "challenge-difficulty", c.Guard.Difficulty, "proof-of-work difficulty past a soft budget: 2^N argon2id evaluations of 1 MiB on average, each step doubles the wait (6: about 0.1 s in a browser)")

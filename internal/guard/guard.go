@@ -96,7 +96,10 @@ type Policy struct {
 	IPSoft limit.Limit
 	User   limit.Limit
 	// Budgets of trusted clients, one per device credential and one per
-	// (user, known network).
+	// (user, known network). Network replaces UserHard for a known
+	// network; keep the two equal (the default), or a neighbour on that
+	// network tells the real account, whose 429 comes sooner or later,
+	// from a made-up name.
 	Device  limit.Limit
 	Network limit.Limit
 	// Success counts successful logins, per account (trusted clients),
@@ -126,8 +129,10 @@ type Policy struct {
 //     failures (10/h), 429 after 100 a day: NIST SP 800-63B §5.2.2's cap
 //     on consecutive failures per account;
 //   - per username and address: 5, then 5 per 15 minutes;
-//   - per device credential and per (user, known network): 10/h of their
-//     own, so the owner keeps logging in while the account is attacked;
+//   - per device credential: 10/h of its own, and per (user, known
+//     network) 100 a day of its own (the account's hard budget, so its
+//     429 comes when a made-up name's would): the owner keeps logging in
+//     while the account is attacked;
 //   - successful logins: 30 a minute per account, per device credential,
 //     and per account and address.
 func DefaultPolicy() Policy {
@@ -140,7 +145,7 @@ func DefaultPolicy() Policy {
 		IPSoft:           limit.Limit{Burst: 10, Period: time.Hour},
 		User:             limit.Limit{Burst: 10, Period: time.Hour},
 		Device:           limit.Limit{Burst: 10, Period: time.Hour},
-		Network:          limit.Limit{Burst: 10, Period: time.Hour},
+		Network:          limit.Limit{Burst: 100, Period: 24 * time.Hour},
 		Success:          limit.Limit{Burst: 30, Period: time.Minute},
 		KnownNetworkTTL:  30 * 24 * time.Hour,
 		Difficulty:       6,

@@ -90,3 +90,33 @@ func TestTrusted429CarriesRateLimitHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownNetworkBudgetRevealsNothing: neighbours on several addresses of
+// a network where alice logged in spend the same number of failures on
+// alice and on a name that does not exist; then both names get the same
+// answer. A known network's own budget smaller than the account's shared
+// one would answer 429 for alice while the other name is still challenged.
+func TestKnownNetworkBudgetRevealsNothing(t *testing.T) {
+	e := newTestEnv(t, withTrustedProxies("127.0.0.0/8", "::1/128"), withPolicy(guard.DefaultPolicy()))
+	e.addUser("alice", "correct horse battery")
+	if r := e.loginFrom("198.51.100.10", "alice", "correct horse battery", nil); r.status != http.StatusOK {
+		t.Fatalf("alice's login from home: %d %s", r.status, r.body)
+	}
+	for _, ip := range []string{"198.51.100.21", "198.51.100.22"} {
+		for _, name := range []string{"alice", "ghost"} {
+			for i := range 5 {
+				if r := e.loginFrom(ip, name, "guess", nil); r.status != http.StatusBadRequest {
+					t.Fatalf("%s from %s, try %d: %d %s", name, ip, i, r.status, r.body)
+				}
+			}
+		}
+	}
+	answers := map[string]string{}
+	for _, name := range []string{"alice", "ghost"} {
+		r := e.loginFrom("198.51.100.23", name, "guess", nil)
+		answers[name] = fmt.Sprintf("%d %s", r.status, errorCode(t, r))
+	}
+	if answers["alice"] != answers["ghost"] {
+		t.Errorf("a neighbour tells the real account from a made-up name: %v", answers)
+	}
+}
