@@ -74,7 +74,7 @@ func (s *Server) admitProof(r *http.Request) (func(error), error) {
 	}
 	s.metrics.verdict(verdict)
 	if !verdict.Allowed {
-		// refuse renders it as every guard 429 is.
+		// handle renders it as every guard 429 is.
 		return nil, &verify.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts",
 			RetryAfter: verdict.RetryAfter, Err: &deniedError{verdict: verdict}}
 	}

@@ -65,8 +65,10 @@ func (s *Server) authorize(v *verify.Verifier, r *http.Request) (*verify.Claims,
 	return claims, user, nil
 }
 
-// refuseResource answers a resource request verify refused, as verify answers it
-// (RFC 6750 / RFC 9449 challenges, Retry-After, no-store), and logs why.
+// refuseResource answers a resource request verify refused, as verify
+// answers it (RFC 6750 / RFC 9449 challenges, Retry-After, no-store), and
+// logs why. Both resource verifiers render alike (same realm, algorithms
+// and RequireDPoP), so either can write.
 func (s *Server) refuseResource(w http.ResponseWriter, r *http.Request, e *verify.Error) {
 	level, msg := slog.LevelInfo, "token.rejected"
 	switch {
