@@ -4,14 +4,18 @@
 // credshield per request.
 //
 // A [Verifier] fetches the issuer's JWKS (RFC 7517), keeps it in memory, and
-// checks each request's token exactly as credshield's own /users/me does:
+// checks each request's token exactly as credshield's own /users/me and
+// /verify do, since they are built on this package (over the issuer's own
+// keys, [Config].Keys, instead of a fetched JWKS):
 // the key named by kid fixes the algorithm, the signature is checked with
 // the standard library, then typ (at+jwt), iss, aud, exp, nbf and iat (see
 // package token). A DPoP-bound token (cnf.jkt, RFC 9449) is accepted only
 // with the DPoP scheme and a valid proof from the bound key, whose htu is
 // built from Config.ResourceURL and the request path, never from the Host
 // header. Claims go into the request context ([ClaimsFromContext]); errors
-// answer 401 with RFC 6750 / RFC 9449 WWW-Authenticate challenges.
+// answer 401 with RFC 6750 / RFC 9449 WWW-Authenticate challenges, and a
+// refusal that is the server's condition (503) or a client's excess (429)
+// says when to retry in Retry-After.
 //
 // # Keys: fetch, cache, refresh
 //
@@ -44,9 +48,11 @@
 // # What is stable
 //
 // credshield's public Go API is this package and the types it is built on:
-// [Config], [Verifier] and its methods, [Claims], [Error],
+// [Config] (its hooks CheckAccount, ProofTarget and AdmitProof included),
+// [KeySource], [Verifier] and its methods, [Claims], [Error],
 // [ClaimsFromContext], the embedded token.Claims fields (AccountEpoch
-// included), and the dpop.ReplayCache interface and dpop.NonceSource that Config takes. These
+// included), and the dpop.ReplayCache interface, dpop.NonceSource and
+// dpop.Checker (NewChecker and its Config) that Config takes. These
 // keep their meaning across minor versions; a breaking change comes with a
 // new major version of the module. The rest of packages token and dpop is
 // exported because this package needs it, not for outside use, and may

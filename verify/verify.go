@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"crypto"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -25,11 +26,24 @@ const (
 	jwksPath                  = "/.well-known/jwks.json"
 )
 
+// KeySource looks up the issuer's public verification keys by kid: the key
+// and the one JWS algorithm (EdDSA, ES256 or RS256) it verifies. It must be
+// safe for concurrent use. credshield's own key set (token.KeySet) is one.
+type KeySource interface {
+	PublicKey(kid string) (pub crypto.PublicKey, alg string, ok bool)
+}
+
 // Config configures a Verifier. Issuer, Audience and ResourceURL are
 // required; every other zero field has a default.
 type Config struct {
 	Issuer   string // the iss every token must carry, exactly (credshield's --issuer)
 	Audience string // a value the token's aud must contain
+	// Keys, when set, are the issuer's keys, looked up in place of a
+	// fetched JWKS: for a process that holds them itself (credshield's own
+	// resource endpoints). Then nothing is fetched, and JWKSURL must be
+	// empty; HTTPClient, FetchTimeout, CacheTTL, MinRefreshInterval and
+	// MaxJWKSBytes are unused.
+	Keys KeySource
 	// JWKSURL is where the keys are; default Issuer + "/.well-known/jwks.json".
 	JWKSURL string
 	// ResourceURL is this service's external base URL as clients call it
@@ -62,6 +76,29 @@ type Config struct {
 	DPoPAlgs []string
 	// DPoPNonces, when set, requires server nonces in proofs (RFC 9449 §9).
 	DPoPNonces *dpop.NonceSource
+	// DPoPChecker, when set, checks the proofs in place of a checker built
+	// from DPoPReplay, DPoPAlgs and DPoPNonces (which must then be unset):
+	// for a process that checks proofs elsewhere too (credshield's token
+	// endpoint) and must use one replay cache and one nonce source for all.
+	DPoPChecker *dpop.Checker
+	// ProofTarget, when set, names the request a DPoP proof must be for, in
+	// place of the request itself: its method, and its path (escaped,
+	// starting with "/"), which is appended to ResourceURL to make the htu;
+	// the Host header is still never used. It is for a forward-auth
+	// endpoint, which checks the credentials of a request a proxy received
+	// and learns that request's method and URI from the proxy's headers.
+	// It is called only for a DPoP-bound token sent with the DPoP scheme.
+	// An error refuses the request: an *Error is answered as it is,
+	// another with 401 invalid_token. It must be safe for concurrent use.
+	ProofTarget func(r *http.Request) (method, path string, err error)
+	// AdmitProof, when set, is asked before each DPoP proof is checked
+	// (after the token itself passed), so that a client whose proofs keep
+	// failing can be refused before its proofs cost signature checks. An
+	// error refuses the request: an *Error is answered as it is (a 429
+	// with RetryAfter, say), another with 503. Otherwise done is called
+	// exactly once, with nil when the proof passed or with the *Error the
+	// request is refused with. It must be safe for concurrent use.
+	AdmitProof func(r *http.Request) (done func(err error), err error)
 	// CheckAccount, when set, is called with every token that passed all
 	// other checks (signature, claims, DPoP proof) before the request goes
 	// on: the place for what only the account's record knows. credshield
@@ -93,7 +130,7 @@ type Claims struct {
 // the zero value is not usable. It is safe for concurrent use.
 type Verifier struct {
 	cfg      Config
-	keys     *keyCache
+	keys     *keyCache // nil when Config.Keys is set
 	tokens   token.Verifier
 	proofs   *dpop.Checker
 	resource string // ResourceURL without a trailing slash
@@ -101,7 +138,8 @@ type Verifier struct {
 }
 
 // New validates cfg and fetches the JWKS once; it fails if the fetch does
-// (see the package doc). ctx bounds that first fetch.
+// (see the package doc). ctx bounds that first fetch. With Config.Keys
+// nothing is fetched.
 func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("verify: Issuer and Audience are required")
@@ -113,11 +151,16 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err != nil || (res.Scheme != "https" && res.Scheme != "http") || res.Host == "" || res.RawQuery != "" || res.Fragment != "" {
 		return nil, errors.New("verify: ResourceURL must be an absolute http(s) URL without query or fragment")
 	}
-	if cfg.JWKSURL == "" {
-		cfg.JWKSURL = strings.TrimSuffix(cfg.Issuer, "/") + jwksPath
+	if cfg.Keys != nil && cfg.JWKSURL != "" {
+		return nil, errors.New("verify: Keys and JWKSURL are exclusive")
 	}
-	if u, err := url.Parse(cfg.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, errors.New("verify: JWKSURL must be an absolute http(s) URL")
+	if cfg.Keys == nil {
+		if cfg.JWKSURL == "" {
+			cfg.JWKSURL = strings.TrimSuffix(cfg.Issuer, "/") + jwksPath
+		}
+		if u, err := url.Parse(cfg.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, errors.New("verify: JWKSURL must be an absolute http(s) URL")
+		}
 	}
 	cfg.FetchTimeout = cmpOr(cfg.FetchTimeout, DefaultFetchTimeout)
 	if cfg.HTTPClient == nil {
@@ -130,21 +173,29 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	checker, err := dpop.NewChecker(dpop.Config{AllowedAlgs: cfg.DPoPAlgs, Replay: cfg.DPoPReplay, Nonces: cfg.DPoPNonces})
-	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
+	checker := cfg.DPoPChecker
+	if checker == nil {
+		if checker, err = dpop.NewChecker(dpop.Config{AllowedAlgs: cfg.DPoPAlgs, Replay: cfg.DPoPReplay, Nonces: cfg.DPoPNonces}); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+	} else if cfg.DPoPAlgs != nil || cfg.DPoPReplay != nil || cfg.DPoPNonces != nil {
+		return nil, errors.New("verify: DPoPChecker excludes DPoPAlgs, DPoPReplay and DPoPNonces")
 	}
 	v := &Verifier{
-		cfg: cfg,
-		keys: &keyCache{
-			url: cfg.JWKSURL, client: cfg.HTTPClient, maxBytes: cfg.MaxJWKSBytes,
-			ttl: cfg.CacheTTL, minRefresh: cfg.MinRefreshInterval, timeout: cfg.FetchTimeout,
-		},
+		cfg:      cfg,
 		proofs:   checker,
 		resource: strings.TrimSuffix(cfg.ResourceURL, "/"),
 		algs:     strings.Join(checker.Algs(), " "),
 	}
-	v.tokens = token.Verifier{Keys: v.keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}
+	v.tokens = token.Verifier{Keys: cfg.Keys, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway}
+	if cfg.Keys != nil {
+		return v, nil
+	}
+	v.keys = &keyCache{
+		url: cfg.JWKSURL, client: cfg.HTTPClient, maxBytes: cfg.MaxJWKSBytes,
+		ttl: cfg.CacheTTL, minRefresh: cfg.MinRefreshInterval, timeout: cfg.FetchTimeout,
+	}
+	v.tokens.Keys = v.keys
 	v.keys.mu.Lock()
 	err = v.keys.fetchLocked(ctx, cfg.Now())
 	v.keys.mu.Unlock()
@@ -199,7 +250,10 @@ type Error struct {
 	Code        string // RFC 6750 / RFC 9449 error code; "" when no credentials were sent
 	Description string
 	Nonce       string // a DPoP-Nonce to send with use_dpop_nonce
-	Err         error
+	// RetryAfter is when to come back after a 429 or 503; WriteError sends
+	// it in whole seconds, rounded up, and at least 1.
+	RetryAfter time.Duration
+	Err        error
 }
 
 // Error returns the code, description and cause, for logs.
@@ -322,6 +376,9 @@ func isToken68(s string) bool {
 // verifyToken runs token.Verifier over the cached keys, refreshing them
 // when stale and once (rate-limited) when the kid is unknown.
 func (v *Verifier) verifyToken(ctx context.Context, now time.Time, raw string) (*token.Claims, error) {
+	if v.keys == nil {
+		return v.tokens.Verify(now, raw)
+	}
 	v.keys.refreshIfStale(ctx, now)
 	before := v.keys.set.Load()
 	claims, err := v.tokens.Verify(now, raw)
@@ -332,12 +389,54 @@ func (v *Verifier) verifyToken(ctx context.Context, now time.Time, raw string) (
 }
 
 // checkProof checks the request's DPoP proof against the token and its
-// binding.
-func (v *Verifier) checkProof(r *http.Request, now time.Time, raw, jkt string) error {
-	proof, err := dpop.ProofFromHeader(r.Header.Values("DPoP"))
+// binding, for the request Config.ProofTarget names (default: r itself),
+// within Config.AdmitProof.
+func (v *Verifier) checkProof(r *http.Request, now time.Time, raw, jkt string) (err error) {
+	htm, htu := r.Method, v.resource+r.URL.EscapedPath()
+	if v.cfg.ProofTarget != nil {
+		var path string
+		htm, path, err = v.cfg.ProofTarget(r)
+		if err != nil {
+			return asError(err, invalidToken(schemeDPoP, "the request the DPoP proof is for is unknown", err))
+		}
+		if !strings.HasPrefix(path, "/") {
+			return invalidToken(schemeDPoP, "the request the DPoP proof is for is unknown", nil)
+		}
+		htu = v.resource + path
+	}
+	if v.cfg.AdmitProof != nil {
+		done, aerr := v.cfg.AdmitProof(r)
+		if aerr != nil {
+			return asError(aerr, unavailable("the DPoP proof cannot be checked right now", aerr))
+		}
+		defer func() { done(err) }() // err: the named result
+	}
+	return v.checkProofFor(r.Context(), r.Header.Values("DPoP"), now, htm, htu, raw, jkt)
+}
+
+// asError is err when it is an *Error, otherwise fallback.
+func asError(err error, fallback *Error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return fallback
+}
+
+// unavailable is the server's condition, not the client's: fail closed,
+// and say when to retry.
+func unavailable(desc string, cause error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Scheme: schemeDPoP, Code: "temporarily_unavailable",
+		Description: desc, RetryAfter: time.Second, Err: cause}
+}
+
+// checkProofFor checks the proof in the DPoP header values for a request
+// with method htm to URL htu.
+func (v *Verifier) checkProofFor(ctx context.Context, values []string, now time.Time, htm, htu, raw, jkt string) error {
+	proof, err := dpop.ProofFromHeader(values)
 	if err == nil {
 		var got string
-		got, err = v.proofs.Check(r.Context(), now, proof, r.Method, v.resource+r.URL.EscapedPath(), raw, "")
+		got, err = v.proofs.Check(ctx, now, proof, htm, htu, raw, "")
 		if err == nil {
 			if subtle.ConstantTimeCompare([]byte(got), []byte(jkt)) != 1 {
 				return &Error{Status: http.StatusUnauthorized, Scheme: schemeDPoP, Code: dpop.CodeInvalidProof,
@@ -347,27 +446,34 @@ func (v *Verifier) checkProof(r *http.Request, now time.Time, raw, jkt string) e
 		}
 	}
 	var de *dpop.Error
-	if errors.As(err, &de) {
+	switch {
+	case errors.As(err, &de):
 		e := &Error{Status: http.StatusUnauthorized, Scheme: schemeDPoP, Code: de.Code, Description: de.Description(), Err: err}
 		if de.Code == dpop.CodeUseNonce {
 			e.Nonce = v.proofs.Nonce(now)
 		}
 		return e
-	}
-	if errors.Is(err, dpop.ErrConfig) { // a request path that makes no URL (OPTIONS *)
+	case errors.Is(err, dpop.ErrConfig): // a request path that makes no URL (OPTIONS *)
 		return &Error{Status: http.StatusUnauthorized, Scheme: schemeDPoP, Code: dpop.CodeInvalidProof,
 			Description: "the DPoP proof is invalid", Err: err}
+	case errors.Is(err, dpop.ErrReplayQuota):
+		// This key holds its share of the replay cache: only it is
+		// refused, until its older proofs expire, so the cache never
+		// fills and other clients are still served.
+		return &Error{Status: http.StatusTooManyRequests, Scheme: schemeDPoP, Code: "too_many_requests",
+			Description: "Too many requests with this DPoP key. Try again later.",
+			RetryAfter:  v.proofs.IATWindow() + time.Second, Err: err}
 	}
 	// A full replay cache or an unreachable shared one: fail closed.
-	return &Error{Status: http.StatusServiceUnavailable, Scheme: schemeDPoP, Code: "temporarily_unavailable",
-		Description: "the DPoP proof cannot be checked right now", Err: err}
+	return unavailable("the DPoP proof cannot be checked right now", err)
 }
 
 // WriteError answers a refused request: status, WWW-Authenticate
 // challenges (RFC 6750 §3, RFC 9449 §7.1: a DPoP challenge with algs always,
-// a Bearer challenge unless RequireDPoP), DPoP-Nonce when one is needed, and
-// a JSON body {"error","error_description","detail"}. An error that is not
-// an *Error is answered 500 without detail.
+// a Bearer challenge unless RequireDPoP), DPoP-Nonce when one is needed,
+// Retry-After on 429 and 503, Cache-Control: no-store, and a JSON body
+// {"error","error_description","detail"}. An error that is not an *Error is
+// answered 500 without detail.
 func (v *Verifier) WriteError(w http.ResponseWriter, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
@@ -383,6 +489,9 @@ func (v *Verifier) WriteError(w http.ResponseWriter, err error) {
 	if e.Nonce != "" {
 		h.Set("DPoP-Nonce", e.Nonce)
 	}
+	if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", strconv.FormatInt(retrySeconds(e.RetryAfter), 10))
+	}
 	body, _ := json.Marshal(struct {
 		Error       string `json:"error,omitempty"`
 		Description string `json:"error_description,omitempty"`
@@ -393,6 +502,11 @@ func (v *Verifier) WriteError(w http.ResponseWriter, err error) {
 	h.Set("Content-Length", strconv.Itoa(len(body)+1))
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// retrySeconds is d in whole seconds, rounded up, at least 1.
+func retrySeconds(d time.Duration) int64 {
+	return max(int64((d+time.Second-1)/time.Second), 1)
 }
 
 // challenge renders one WWW-Authenticate challenge; the error parameters go

@@ -124,7 +124,6 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		}[cfg.DeviceCookieSameSite],
 		RequireDPoP:            cfg.RequireDPoP,
 		ResourceURL:            cfg.ResourceURL,
-		TrustedProxies:         cfg.TrustedProxies,
 		RefreshTTL:             cfg.RefreshTTL,
 		RefreshIdleTTL:         cfg.RefreshIdleTTL,
 		RefreshFamiliesPerUser: cfg.RefreshFamiliesPerUser,

@@ -125,17 +125,35 @@ func (r *Resolver) Header() string {
 // The returned address is unmapped (::ffff:1.2.3.4 becomes 1.2.3.4) and has
 // no zone. The only error is ErrRemoteAddr.
 func (r *Resolver) ClientIP(remoteAddr string, h http.Header) (netip.Addr, error) {
-	peer, ok := parseRemoteAddr(remoteAddr)
+	peer, trusted, ok := r.peer(remoteAddr)
 	if !ok {
 		return netip.Addr{}, fmt.Errorf("clientip: %w", ErrRemoteAddr)
 	}
-	if !r.isTrusted(peer) {
+	if !trusted {
 		return peer, nil
 	}
 	if client, ok := r.fromHeader(h); ok {
 		return client, nil
 	}
 	return peer, nil
+}
+
+// PeerTrusted reports whether the socket peer remoteAddr
+// (http.Request.RemoteAddr) is one of the trusted proxies: the one rule
+// for every header only a trusted proxy may set (the client address here,
+// a forward-auth request's original method and URI, X-Forwarded-Proto and
+// -Host at the gateway). IPv4-mapped IPv6 addresses and prefixes compare
+// as the IPv4 ones they map; an address that is not an IP is not trusted.
+func (r *Resolver) PeerTrusted(remoteAddr string) bool {
+	_, trusted, _ := r.peer(remoteAddr)
+	return trusted
+}
+
+// peer parses remoteAddr (unmapped, without zone) and reports whether it
+// is a trusted proxy; ok is false when it is not an IP address.
+func (r *Resolver) peer(remoteAddr string) (a netip.Addr, trusted, ok bool) {
+	a, ok = parseRemoteAddr(remoteAddr)
+	return a, ok && r.isTrusted(a), ok
 }
 
 // isTrusted reports whether a is inside a trusted proxy prefix.

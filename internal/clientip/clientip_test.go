@@ -306,3 +306,43 @@ func BenchmarkClientIP(b *testing.B) {
 		}
 	}
 }
+
+// TestPeerTrusted: the one "is the peer a trusted proxy" rule, with
+// IPv4-mapped IPv6 peers and prefixes comparing as the IPv4 they map, and
+// ClientIP believing the header from exactly the same peers.
+func TestPeerTrusted(t *testing.T) {
+	tests := []struct {
+		name    string
+		trusted string
+		peer    string
+		want    bool
+	}{
+		{"IPv4 peer, IPv4 prefix", "127.0.0.0/8", "127.0.0.1:1234", true},
+		{"mapped peer, IPv4 prefix", "127.0.0.0/8", "[::ffff:127.0.0.1]:1234", true},
+		{"IPv4 peer, mapped prefix", "::ffff:127.0.0.0/104", "127.0.0.1:1234", true},
+		{"mapped peer, mapped prefix", "::ffff:127.0.0.1/128", "[::ffff:127.0.0.1]:1234", true},
+		{"mapped peer outside", "127.0.0.0/8", "[::ffff:192.0.2.1]:1234", false},
+		{"IPv6 peer", "::1/128", "[::1]:1234", true},
+		{"IPv6 peer with zone", "fe80::/10", "[fe80::1%eth0]:1234", true},
+		{"bare address", "127.0.0.0/8", "127.0.0.1", true},
+		{"not an IP", "127.0.0.0/8", "@unix", false},
+		{"no trusted proxies", "", "[::ffff:127.0.0.1]:1234", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mustResolver(t, tt.trusted, "")
+			if got := r.PeerTrusted(tt.peer); got != tt.want {
+				t.Errorf("PeerTrusted(%q) with %q = %v, want %v", tt.peer, tt.trusted, got, tt.want)
+			}
+			ip, err := r.ClientIP(tt.peer, hdr("X-Forwarded-For", "203.0.113.7"))
+			believed := err == nil && ip == netip.MustParseAddr("203.0.113.7")
+			if believed != tt.want {
+				t.Errorf("ClientIP believed the header: %v (%v, %v); PeerTrusted says %v", believed, ip, err, tt.want)
+			}
+		})
+	}
+	var zero Resolver
+	if zero.PeerTrusted("127.0.0.1:1") {
+		t.Error("the zero Resolver trusts a peer")
+	}
+}

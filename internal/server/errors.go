@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/credshield/credshield/internal/guard"
+	"github.com/credshield/credshield/verify"
 )
 
 // handlerFunc is an HTTP handler that returns its failure instead of writing
@@ -65,27 +66,14 @@ type deniedError struct{ verdict guard.Verdict }
 
 func (e *deniedError) Error() string { return "too many attempts: " + string(e.verdict.Reason) }
 
-// bearerError is an RFC 6750 §3 / RFC 9449 §7.1 error from a protected
-// resource. Code is empty when the request carried no credentials at all:
-// then the challenges name only the realm, as §3.1 asks. Scheme is the
-// challenge the error parameters go on ("" means Bearer).
-type bearerError struct {
-	Status      int
-	Scheme      string
-	Code        string
-	Description string
-	Nonce       string // a DPoP-Nonce to send with use_dpop_nonce
-	Cause       error
+// unavailableResource is unavailable for a resource endpoint (/users/me,
+// /verify), which answers through package verify: the same 503,
+// temporarily_unavailable and Retry-After.
+func unavailableResource(cause error) *verify.Error {
+	u := unavailable(cause)
+	return &verify.Error{Status: u.Status, Code: u.Code, Description: u.Description,
+		RetryAfter: time.Duration(u.RetryAfter) * time.Second, Err: cause}
 }
-
-func (e *bearerError) Error() string {
-	if e.Cause != nil {
-		return fmt.Sprintf("bearer %s: %s: %v", e.Code, e.Description, e.Cause)
-	}
-	return "bearer " + e.Code + ": " + e.Description
-}
-
-func (e *bearerError) Unwrap() error { return e.Cause }
 
 // errorBody is the JSON body of every error. "detail" repeats the
 // description because FastAPI front ends display that field. Error is empty
@@ -101,24 +89,17 @@ type errorBody struct {
 func (s *Server) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
-		var be *bearerError
-		if !errors.As(err, &be) {
-			s.writeError(w, r, err)
+		var ve *verify.Error
+		var de *deniedError // the guard's 429 has one shape everywhere
+		if errors.As(err, &ve) && !errors.As(err, &de) {
+			s.refuseResource(w, r, ve)
 			return
 		}
-		hdr := w.Header()
-		if !s.cfg.RequireDPoP {
-			hdr.Add("WWW-Authenticate", s.challenge(schemeBearer, be))
-		}
-		hdr.Add("WWW-Authenticate", s.challenge(schemeDPoP, be))
-		if be.Nonce != "" {
-			hdr.Set("DPoP-Nonce", be.Nonce)
-		}
-		writeJSON(w, be.Status, errorBody{Error: be.Code, Description: be.Description, Detail: be.Description})
+		s.writeError(w, r, err)
 	})
 }
 
-// writeError turns a handler's error (other than a bearerError, which
+// writeError turns a handler's error (other than a verify.Error, which
 // only Server answers) into the response and log line; nil writes
 // nothing. The proxy answers its own errors through it too.
 func (g *loginGate) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -146,28 +127,6 @@ func (g *loginGate) writeError(w http.ResponseWriter, r *http.Request, err error
 		w.Header().Set("DPoP-Nonce", oe.Nonce)
 	}
 	writeJSON(w, oe.Status, errorBody{Error: oe.Code, Description: oe.Description, Detail: oe.Description})
-}
-
-// challenge renders one WWW-Authenticate challenge for e (RFC 6750 §3, RFC
-// 9449 §7.1): the error parameters go on the challenge of the scheme e
-// belongs to, and the DPoP challenge always lists the proof algorithms.
-// The Bearer challenge comes first unless DPoP is required, so clients that
-// read one header see the scheme they know.
-func (s *Server) challenge(scheme string, e *bearerError) string {
-	var b strings.Builder
-	b.WriteString(scheme)
-	b.WriteString(` realm=`)
-	b.WriteString(strconv.Quote(s.cfg.Realm))
-	if e.Code != "" && cmpOr(e.Scheme, schemeBearer) == scheme {
-		fmt.Fprintf(&b, `, error=%q`, e.Code)
-		if e.Description != "" {
-			fmt.Fprintf(&b, `, error_description=%q`, e.Description)
-		}
-	}
-	if scheme == schemeDPoP {
-		fmt.Fprintf(&b, `, algs=%q`, s.dpopAlgs)
-	}
-	return b.String()
 }
 
 // writeJSON writes v as the response body. Encoding our own response types

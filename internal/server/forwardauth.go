@@ -1,11 +1,10 @@
 package server
 
 import (
-	"net"
 	"net/http"
-	"net/netip"
-	"slices"
 	"strings"
+
+	"github.com/credshield/credshield/verify"
 )
 
 // Headers of a forward-auth exchange: what a trusted proxy says about the
@@ -33,20 +32,17 @@ const (
 //
 // For a DPoP-bound token the proof must name the original request. Its
 // method and URI come from X-Forwarded-Method and X-Original-URI (or
-// X-Forwarded-Uri) only when the peer is a trusted proxy, and the URL is
-// ResourceURL plus the URI's path: never the Host header, never a header an
-// arbitrary client could set.
+// X-Forwarded-Uri) only when the peer is a trusted proxy (the client
+// address resolver's rule), and the URL is ResourceURL plus the URI's
+// path: never the Host header, never a header an arbitrary client could
+// set.
 func (s *Server) verifyRequest(w http.ResponseWriter, r *http.Request) error {
-	now := s.cfg.Now()
-	htm, htu, err := s.originalRequest(r)
-	if err != nil {
+	// A trusted proxy's malformed account of the original request is
+	// refused whatever the token, as the proxy's misconfiguration.
+	if _, _, err := s.originalRequest(r); err != nil {
 		return err
 	}
-	claims, err := s.authenticate(r, now, htm, htu)
-	if err != nil {
-		return err
-	}
-	user, err := s.checkAccount(r.Context(), now, claims)
+	claims, user, err := s.authorize(s.forwardVerifier, r)
 	if err != nil {
 		return err
 	}
@@ -59,14 +55,31 @@ func (s *Server) verifyRequest(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// originalRequest returns the method and URL the original request was
+// errNoOriginalRequest refuses a DPoP-bound token at /verify when no
+// trusted proxy said which request its proof is for: there is nothing to
+// compare the proof with.
+var errNoOriginalRequest = &verify.Error{Status: http.StatusUnauthorized, Scheme: schemeDPoP, Code: "invalid_token",
+	Description: "a DPoP-bound token needs the original method and URI from a trusted proxy"}
+
+// proofTarget is verify's ProofTarget for /verify: the original request,
+// as a trusted proxy reports it.
+func (s *Server) proofTarget(r *http.Request) (method, path string, err error) {
+	method, path, err = s.originalRequest(r)
+	if err == nil && path == "" {
+		err = errNoOriginalRequest
+	}
+	return method, path, err
+}
+
+// originalRequest returns the method and path the original request was
 // made with, as a trusted proxy reports them; "", "" when the peer is not
-// trusted or reports nothing.
-func (s *Server) originalRequest(r *http.Request) (htm, htu string, err error) {
-	if !s.trustedPeer(r.RemoteAddr) {
+// trusted or reports nothing. The query never takes part in the htu
+// comparison (RFC 9449 §4.3).
+func (s *Server) originalRequest(r *http.Request) (method, path string, err error) {
+	if !s.clientIP.PeerTrusted(r.RemoteAddr) {
 		return "", "", nil
 	}
-	method := r.Header.Get(headerForwardedMethod)
+	method = r.Header.Get(headerForwardedMethod)
 	uri := r.Header.Get(headerOriginalURI)
 	if uri == "" {
 		uri = r.Header.Get(headerForwardedURI)
@@ -75,31 +88,21 @@ func (s *Server) originalRequest(r *http.Request) (htm, htu string, err error) {
 		return "", "", nil
 	}
 	if !isMethodToken(method) {
-		return "", "", &bearerError{Status: http.StatusBadRequest, Code: "invalid_request", Description: headerForwardedMethod + " is not a method"}
+		return "", "", badOriginalRequest(headerForwardedMethod + " is not a method")
 	}
-	// The request target in origin form; its query never takes part in
-	// the htu comparison (RFC 9449 §4.3).
-	path, _, _ := strings.Cut(uri, "?")
+	// The request target in origin form.
+	path, _, _ = strings.Cut(uri, "?")
 	path, _, _ = strings.Cut(path, "#")
 	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") {
-		return "", "", &bearerError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "the original URI is not an absolute path"}
+		return "", "", badOriginalRequest("the original URI is not an absolute path")
 	}
-	return method, s.cfg.ResourceURL + path, nil
+	return method, path, nil
 }
 
-// trustedPeer reports whether the socket peer is one of the configured
-// proxies.
-func (s *Server) trustedPeer(remoteAddr string) bool {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	return slices.ContainsFunc(s.cfg.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(a) })
+// badOriginalRequest is a trusted proxy's malformed account of the
+// original request.
+func badOriginalRequest(desc string) *verify.Error {
+	return &verify.Error{Status: http.StatusBadRequest, Scheme: schemeBearer, Code: "invalid_request", Description: desc}
 }
 
 // isMethodToken reports whether m is an upper-case HTTP method token.

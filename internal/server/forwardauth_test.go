@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -127,4 +128,30 @@ func TestForwardAuthDPoP(t *testing.T) {
 			t.Errorf("untrusted peer: %d %v", res.status, res.header)
 		}
 	})
+}
+
+// TestForwardAuthPeerTrustedMapped: /verify believes a peer's account of
+// the original request exactly when the client address resolver trusts
+// that peer, IPv4-mapped addresses and prefixes included.
+func TestForwardAuthPeerTrustedMapped(t *testing.T) {
+	for _, tt := range mappedPeerCases {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts []envOption
+			if tt.trusted != "" {
+				opts = append(opts, withTrustedProxies(tt.trusted))
+			}
+			e := newTestEnv(t, opts...)
+			req := httptest.NewRequest(http.MethodGet, "/verify", nil)
+			req.RemoteAddr = tt.peer
+			req.Header.Set("X-Forwarded-Method", "POST")
+			req.Header.Set("X-Original-URI", "/api/items?page=2")
+			method, path, err := e.srv.originalRequest(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if believed := method == "POST" && path == "/api/items"; believed != tt.want {
+				t.Errorf("original request %q %q; believed %v, want %v", method, path, believed, tt.want)
+			}
+		})
+	}
 }

@@ -233,7 +233,6 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	for _, o := range opts {
 		o(&cfg, &parts)
 	}
-	cfg.TrustedProxies = parts.trusted
 	gp := newTestGuardParts(t, parts)
 	var checker *dpop.Checker
 	if parts.dpop != nil {

@@ -504,16 +504,7 @@ func (p *Proxy) inboundProto(in *http.Request, ex *exchange) string {
 }
 
 func (p *Proxy) peerTrusted(remoteAddr string) bool {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	for _, pfx := range p.cfg.TrustedProxies {
-		if pfx.Contains(ap.Addr().Unmap()) {
-			return true
-		}
-	}
-	return false
+	return p.clientIP.PeerTrusted(remoteAddr)
 }
 
 // stripCookie removes the cookie name from the Cookie header of h, leaving

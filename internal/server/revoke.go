@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/credshield/credshield/internal/store"
-	"github.com/credshield/credshield/token"
+	"github.com/credshield/credshield/verify"
 )
 
 // Revocations records access tokens revoked before their expiry, by jti
@@ -95,30 +95,39 @@ func (s *Server) revokeAccess(ctx context.Context, now time.Time, tok, client st
 	return nil
 }
 
-// checkAccount applies what only credshield itself knows about a verified
-// token: its jti was not revoked, and its account still exists, is enabled
-// and has not changed since the token was issued (the token's account
-// epoch is the account's current one: a password reset, a disable, an
-// enable or a change of scopes since then ends it). /users/me and /verify
-// call it; package verify can only through Config.CheckAccount.
-func (s *Server) checkAccount(ctx context.Context, now time.Time, claims *token.Claims) (store.User, error) {
-	invalid := &bearerError{Status: http.StatusUnauthorized, Scheme: schemeOf(claims), Code: "invalid_token", Description: "the access token is invalid"}
+// Why checkAccount refuses a token, for logs; verify answers both as 401
+// invalid_token, "the access token is no longer valid".
+var (
+	errTokenRevoked   = errors.New("the access token was revoked")
+	errAccountChanged = errors.New("the account is gone, disabled or changed since the token was issued")
+)
+
+// checkAccount is verify's CheckAccount for the resource endpoints: what
+// only credshield itself knows about a verified token. Its jti was not
+// revoked, and its account still exists, is enabled and has not changed
+// since the token was issued (the token's account epoch is the account's
+// current one: a password reset, a disable, an enable or a change of
+// scopes since then ends it). The account read goes back to authorize
+// through the request context.
+func (s *Server) checkAccount(ctx context.Context, claims *verify.Claims) error {
 	if s.revocations != nil {
-		revoked, err := s.revocations.JTIRevoked(ctx, claims.ID, now)
+		revoked, err := s.revocations.JTIRevoked(ctx, claims.ID, s.cfg.Now())
 		switch {
 		case err != nil:
-			return store.User{}, unavailable(err)
+			return unavailableResource(err)
 		case revoked:
-			invalid.Description = "the access token was revoked"
-			return store.User{}, invalid
+			return errTokenRevoked
 		}
 	}
 	user, err := s.users.UserByID(ctx, claims.Subject)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && (user.Disabled || claims.AccountEpoch != user.DeviceEpoch)):
-		return store.User{}, invalid
+		return errAccountChanged
 	case err != nil:
-		return store.User{}, unavailable(err)
+		return unavailableResource(err)
 	}
-	return user, nil
+	if slot, ok := ctx.Value(accountKey{}).(*store.User); ok {
+		*slot = user
+	}
+	return nil
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/credshield/credshield/internal/scope"
 	"github.com/credshield/credshield/internal/store"
 	"github.com/credshield/credshield/token"
+	"github.com/credshield/credshield/verify"
 )
 
 // Users is the account storage the server reads. Implementations must be
@@ -164,12 +165,9 @@ type Config struct {
 	RefreshFamiliesPerUser int
 	// ResourceURL is the external base URL of the API behind GET /verify:
 	// a DPoP proof's htu is compared with it plus the original request's
-	// path; default Issuer.
+	// path; default Issuer. GET /verify believes X-Forwarded-Method and
+	// X-Original-URI only from the trusted proxies of Deps.ClientIP.
 	ResourceURL string
-	// TrustedProxies are the peers whose X-Forwarded-Method and
-	// X-Original-URI GET /verify believes (the proxies in front, as for
-	// client addresses); from anyone else they are ignored.
-	TrustedProxies []netip.Prefix
 	// RequireDPoP makes sender-constrained tokens mandatory: POST /token
 	// needs a DPoP proof and protected resources refuse Bearer tokens.
 	RequireDPoP bool
@@ -180,17 +178,20 @@ type Config struct {
 // Server serves the token service's HTTP API. Build it with New; it is safe
 // for concurrent use.
 type Server struct {
-	loginGate   // the guard and its refusals, shared with Proxy
-	cfg         Config
-	users       Users
-	keys        Keys
-	clientIP    *clientip.Resolver
-	degraded    func() bool // nil on one node
-	verifier    *token.Verifier
-	dpop        *dpop.Checker
-	dpopAlgs    string // the algs parameter of DPoP challenges
-	refresh     RefreshStore
-	revocations Revocations
+	loginGate // the guard and its refusals, shared with Proxy
+	cfg       Config
+	users     Users
+	keys      Keys
+	clientIP  *clientip.Resolver
+	degraded  func() bool     // nil on one node
+	verifier  *token.Verifier // for POST /revoke
+	dpop      *dpop.Checker
+	// meVerifier and forwardVerifier check the requests of /users/me and
+	// /verify: package verify over the service's own keys.
+	meVerifier      *verify.Verifier
+	forwardVerifier *verify.Verifier
+	refresh         RefreshStore
+	revocations     Revocations
 	// allowedScopes is Config.AllowedScopes as one normalised list.
 	allowedScopes string
 	screening     Screening         // nil: no screening at login
@@ -255,7 +256,6 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		clientIP:      d.ClientIP,
 		degraded:      d.GuardDegraded,
 		dpop:          d.DPoP,
-		dpopAlgs:      strings.Join(d.DPoP.Algs(), " "),
 		refresh:       d.Refresh,
 		revocations:   d.Revocations,
 		allowedScopes: allowed,
@@ -273,6 +273,12 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	}
 	if s.loginGate, err = newLoginGate(d.Guard, d.Devices, d.Challenges, d.Hasher, d.Log, d.Metrics, cfg.Now, cfg.DeviceCookieSameSite); err != nil {
 		return nil, err
+	}
+	if s.meVerifier, err = s.newResourceVerifier(ctx, cfg.Issuer, nil); err != nil {
+		return nil, fmt.Errorf("server: /users/me: %w", err)
+	}
+	if s.forwardVerifier, err = s.newResourceVerifier(ctx, cfg.ResourceURL, s.proofTarget); err != nil {
+		return nil, fmt.Errorf("server: /verify: %w", err)
 	}
 	if err := s.RefreshFloor(ctx); err != nil {
 		return nil, err
