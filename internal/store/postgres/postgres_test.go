@@ -46,7 +46,7 @@ func newUser(name string) store.NewUser {
 
 // TestSuite runs the backend-independent store tests (package storetest).
 func TestSuite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		s, _ := openTest(t)
 		return s
 	})

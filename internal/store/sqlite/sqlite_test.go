@@ -57,7 +57,7 @@ func mustCreate(t *testing.T, s *Store, name string) store.User {
 
 // TestSuite runs the backend-independent store tests (package storetest).
 func TestSuite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		s, _ := openTest(t)
 		return s
 	})

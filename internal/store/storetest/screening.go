@@ -11,7 +11,7 @@ import (
 // testPasswordScreening: created accounts are screened, imported ones
 // marked Unscreened are pending, in the same all-or-nothing batch; states
 // are stored, replaced and cleared per account.
-func testPasswordScreening(t *testing.T, open func(t *testing.T) Store) {
+func testPasswordScreening(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	alice := mustCreate(t, s, "alice")
@@ -56,7 +56,7 @@ func testPasswordScreening(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testBreachFilter(t *testing.T, open func(t *testing.T) Store) {
+func testBreachFilter(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	if _, err := s.BreachFilter(ctx); !errors.Is(err, store.ErrNotFound) {

@@ -20,10 +20,10 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
 
 // Run runs the whole suite, each test in parallel on a store of its own:
 // open must return a new, empty, migrated store and close it when t ends.
-func Run(t *testing.T, open func(t *testing.T) Store) {
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, open func(t *testing.T) Store)
+		fn   func(t *testing.T, open func(t *testing.T) store.Store)
 	}{
 		{"UserCRUD", testUserCRUD},
 		{"CreateUserErrors", testCreateUserErrors},
@@ -64,7 +64,7 @@ func newUser(name string) store.NewUser {
 	}
 }
 
-func mustCreate(t *testing.T, s Store, name string) store.User {
+func mustCreate(t *testing.T, s store.Store, name string) store.User {
 	t.Helper()
 	u, err := s.CreateUser(t.Context(), newUser(name), t0)
 	if err != nil {
@@ -79,7 +79,7 @@ func hashOf(tok string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func newFamily(t *testing.T, s Store, userID, tok string) store.RefreshFamily {
+func newFamily(t *testing.T, s store.Store, userID, tok string) store.RefreshFamily {
 	t.Helper()
 	f, err := s.CreateRefreshFamily(t.Context(), store.RefreshFamily{
 		UserID: userID, ClientID: "cli", Scope: "read", JKT: "jkt-1",
@@ -91,7 +91,7 @@ func newFamily(t *testing.T, s Store, userID, tok string) store.RefreshFamily {
 	return f
 }
 
-func testUserCRUD(t *testing.T, open func(t *testing.T) Store) {
+func testUserCRUD(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 
@@ -202,7 +202,7 @@ func testUserCRUD(t *testing.T, open func(t *testing.T) Store) {
 	})
 }
 
-func testCreateUserErrors(t *testing.T, open func(t *testing.T) Store) {
+func testCreateUserErrors(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	mustCreate(t, s, "alice")
 	secret := "$argon2id$v=19$m=19456,t=2,p=1$secretsalt$secretdigest"
@@ -239,7 +239,7 @@ func testCreateUserErrors(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testCreateUsers(t *testing.T, open func(t *testing.T) Store) {
+func testCreateUsers(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name      string
 		batch     []string // usernames; "" makes an invalid entry
@@ -299,7 +299,7 @@ func testCreateUsers(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testReplaceHash(t *testing.T, open func(t *testing.T) Store) {
+func testReplaceHash(t *testing.T, open func(t *testing.T) store.Store) {
 	const newHash, newClass = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$new", "argon2id$v=19$m=19456,t=2,p=1"
 	t1 := t0.Add(time.Minute)
 	tests := []struct {
@@ -370,7 +370,7 @@ func testReplaceHash(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testHashClasses(t *testing.T, open func(t *testing.T) Store) {
+func testHashClasses(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 
@@ -402,7 +402,7 @@ func testHashClasses(t *testing.T, open func(t *testing.T) Store) {
 
 // testReplaceHashRace has many logins race to rehash the same account: the
 // compare-and-swap must let exactly one win.
-func testReplaceHashRace(t *testing.T, open func(t *testing.T) Store) {
+func testReplaceHashRace(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	u := mustCreate(t, s, "alice")
@@ -433,7 +433,7 @@ func testReplaceHashRace(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testContextCancelled(t *testing.T, open func(t *testing.T) Store) {
+func testContextCancelled(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	u := mustCreate(t, s, "alice")
 	ctx, cancel := context.WithCancel(t.Context())
@@ -488,7 +488,7 @@ func testContextCancelled(t *testing.T, open func(t *testing.T) Store) {
 // state (reset, disable, enable, scopes) raises the account epoch — which
 // revokes device credentials and access tokens issued before — and that a
 // login's rehash (the same password) does not.
-func testDeviceEpoch(t *testing.T, open func(t *testing.T) Store) {
+func testDeviceEpoch(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := context.Background()
 	now := time.Now()
@@ -528,7 +528,7 @@ func testDeviceEpoch(t *testing.T, open func(t *testing.T) Store) {
 
 // testScopes checks that an account starts with no scopes granted, that
 // SetScopes replaces them and that an unknown account is ErrNotFound.
-func testScopes(t *testing.T, open func(t *testing.T) Store) {
+func testScopes(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	u := mustCreate(t, s, "sam")
@@ -556,7 +556,7 @@ func testScopes(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testRefreshRotation(t *testing.T, open func(t *testing.T) Store) {
+func testRefreshRotation(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	u := mustCreate(t, s, "alice")
@@ -609,7 +609,7 @@ func testRefreshRotation(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testRefreshRevocation(t *testing.T, open func(t *testing.T) Store) {
+func testRefreshRevocation(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	alice, bob := mustCreate(t, s, "alice"), mustCreate(t, s, "bob")
@@ -653,7 +653,7 @@ func testRefreshRevocation(t *testing.T, open func(t *testing.T) Store) {
 // user's oldest live families in the same transaction, never the new one
 // (even when it was created in the same millisecond as the others), never
 // another user's, and families already revoked or expired do not count.
-func testRefreshFamiliesCappedPerUser(t *testing.T, open func(t *testing.T) Store) {
+func testRefreshFamiliesCappedPerUser(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	alice, bob := mustCreate(t, s, "alice"), mustCreate(t, s, "bob")
@@ -735,7 +735,7 @@ func testRefreshFamiliesCappedPerUser(t *testing.T, open func(t *testing.T) Stor
 
 // testRefreshRotationRace redeems one token from many goroutines at once:
 // exactly one wins, and the others are reuse that revokes the family.
-func testRefreshRotationRace(t *testing.T, open func(t *testing.T) Store) {
+func testRefreshRotationRace(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	u := mustCreate(t, s, "alice")
 	newFamily(t, s, u.ID, "race")
@@ -763,7 +763,7 @@ func testRefreshRotationRace(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testRevokedJTIs(t *testing.T, open func(t *testing.T) Store) {
+func testRevokedJTIs(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	exp := t0.Add(15 * time.Minute)
@@ -799,7 +799,7 @@ func testRevokedJTIs(t *testing.T, open func(t *testing.T) Store) {
 
 // testConcurrentWriters runs 50 writers on one store with readers
 // alongside: every write must land and no reader may fail while they queue.
-func testConcurrentWriters(t *testing.T, open func(t *testing.T) Store) {
+func testConcurrentWriters(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 
