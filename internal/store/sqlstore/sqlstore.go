@@ -191,3 +191,5 @@ func newID() (string, error) {
 }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+var _ store.Store = (*Store)(nil)

@@ -15,8 +15,11 @@ import (
 	"github.com/credshield/credshield/internal/store"
 )
 
-// t0 has sub-millisecond digits so the tests see the truncation.
-var t0 = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
+// T0 is the tests' "now". It has sub-millisecond digits so the tests see
+// the truncation to milliseconds.
+var T0 = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
+
+var t0 = T0
 
 // Run runs the whole suite, each test in parallel on a store of its own:
 // open must return a new, empty, migrated store and close it when t ends.
@@ -56,7 +59,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 }
 
-func newUser(name string) store.NewUser {
+// NewUser is an account named name, with a well-formed argon2id hash
+// unique to it, for tests of a store.
+func NewUser(name string) store.NewUser {
 	return store.NewUser{
 		Username:     name,
 		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$" + name,
@@ -64,9 +69,10 @@ func newUser(name string) store.NewUser {
 	}
 }
 
-func mustCreate(t *testing.T, s store.Store, name string) store.User {
+// MustCreate creates NewUser(name) in s at T0, or fails t.
+func MustCreate(t *testing.T, s store.Accounts, name string) store.User {
 	t.Helper()
-	u, err := s.CreateUser(t.Context(), newUser(name), t0)
+	u, err := s.CreateUser(t.Context(), NewUser(name), t0)
 	if err != nil {
 		t.Fatalf("CreateUser(%q): %v", name, err)
 	}
@@ -95,15 +101,15 @@ func testUserCRUD(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 
-	alice := mustCreate(t, s, "alice")
-	bob := mustCreate(t, s, "bob")
+	alice := MustCreate(t, s, "alice")
+	bob := MustCreate(t, s, "bob")
 
 	t.Run("created", func(t *testing.T) {
 		want := store.User{
 			ID:           alice.ID,
 			Username:     "alice",
-			PasswordHash: newUser("alice").PasswordHash,
-			HashClass:    newUser("alice").HashClass,
+			PasswordHash: NewUser("alice").PasswordHash,
+			HashClass:    NewUser("alice").HashClass,
 			CreatedAt:    t0.Truncate(time.Millisecond),
 			UpdatedAt:    t0.Truncate(time.Millisecond),
 		}
@@ -146,7 +152,7 @@ func testUserCRUD(t *testing.T, open func(t *testing.T) store.Store) {
 	})
 
 	t.Run("list ordered by username", func(t *testing.T) {
-		mustCreate(t, s, "aaron")
+		MustCreate(t, s, "aaron")
 		got, err := s.ListUsers(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -204,7 +210,7 @@ func testUserCRUD(t *testing.T, open func(t *testing.T) store.Store) {
 
 func testCreateUserErrors(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
-	mustCreate(t, s, "alice")
+	MustCreate(t, s, "alice")
 	secret := "$argon2id$v=19$m=19456,t=2,p=1$secretsalt$secretdigest"
 	tests := []struct {
 		name     string
@@ -257,12 +263,12 @@ func testCreateUsers(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
 			ctx := t.Context()
-			mustCreate(t, s, "alice")
-			mustCreate(t, s, "bob")
+			MustCreate(t, s, "alice")
+			MustCreate(t, s, "bob")
 
 			var batch []store.NewUser
 			for _, name := range tt.batch {
-				batch = append(batch, newUser(name))
+				batch = append(batch, NewUser(name))
 			}
 			err := s.CreateUsers(ctx, batch, t0)
 
@@ -343,7 +349,7 @@ func testReplaceHash(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
 			ctx := t.Context()
-			u := mustCreate(t, s, "alice")
+			u := MustCreate(t, s, "alice")
 			if tt.reset {
 				if err := s.SetPassword(ctx, "alice", "$2b$12$reset", "bcrypt$12", t1); err != nil {
 					t.Fatal(err)
@@ -384,7 +390,7 @@ func testHashClasses(t *testing.T, open func(t *testing.T) store.Store) {
 
 	classes := []string{"bcrypt$12", "argon2id$v=19$m=19456,t=2,p=1", "bcrypt$12", "pbkdf2-sha256$29000", "bcrypt$10"}
 	for i, c := range classes {
-		u := newUser(fmt.Sprintf("user%d", i))
+		u := NewUser(fmt.Sprintf("user%d", i))
 		u.HashClass = c
 		if _, err := s.CreateUser(ctx, u, t0); err != nil {
 			t.Fatal(err)
@@ -403,14 +409,20 @@ func testHashClasses(t *testing.T, open func(t *testing.T) store.Store) {
 // testReplaceHashRace has many logins race to rehash the same account: the
 // compare-and-swap must let exactly one win.
 func testReplaceHashRace(t *testing.T, open func(t *testing.T) store.Store) {
-	s := open(t)
+	replaceHashRace(t, open(t))
+}
+
+// replaceHashRace has the racers take turns among stores, which share one
+// database.
+func replaceHashRace(t *testing.T, stores ...store.Store) {
 	ctx := t.Context()
-	u := mustCreate(t, s, "alice")
+	u := MustCreate(t, stores[0], "alice")
 
 	const racers = 20
 	var wg sync.WaitGroup
 	results := make(chan error, racers)
 	for i := range racers {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
 			results <- s.ReplaceHash(ctx, u.ID, u.PasswordHash, fmt.Sprintf("$argon2id$new%d", i), "argon2id", t0)
 		})
@@ -435,7 +447,7 @@ func testReplaceHashRace(t *testing.T, open func(t *testing.T) store.Store) {
 
 func testContextCancelled(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
-	u := mustCreate(t, s, "alice")
+	u := MustCreate(t, s, "alice")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 
@@ -444,8 +456,8 @@ func testContextCancelled(t *testing.T, open func(t *testing.T) store.Store) {
 		call func() error
 	}{
 		{"Ping", func() error { return s.Ping(ctx) }},
-		{"CreateUser", func() error { _, err := s.CreateUser(ctx, newUser("bob"), t0); return err }},
-		{"CreateUsers", func() error { return s.CreateUsers(ctx, []store.NewUser{newUser("bob")}, t0) }},
+		{"CreateUser", func() error { _, err := s.CreateUser(ctx, NewUser("bob"), t0); return err }},
+		{"CreateUsers", func() error { return s.CreateUsers(ctx, []store.NewUser{NewUser("bob")}, t0) }},
 		{"UserByName", func() error { _, err := s.UserByName(ctx, "alice"); return err }},
 		{"UserByID", func() error { _, err := s.UserByID(ctx, u.ID); return err }},
 		{"ListUsers", func() error { _, err := s.ListUsers(ctx); return err }},
@@ -492,7 +504,7 @@ func testDeviceEpoch(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := context.Background()
 	now := time.Now()
-	u, err := s.CreateUser(ctx, newUser("eve"), now)
+	u, err := s.CreateUser(ctx, NewUser("eve"), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,7 +543,7 @@ func testDeviceEpoch(t *testing.T, open func(t *testing.T) store.Store) {
 func testScopes(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	u := mustCreate(t, s, "sam")
+	u := MustCreate(t, s, "sam")
 	if u.Scopes != "" {
 		t.Fatalf("new account scopes %q, want none", u.Scopes)
 	}
@@ -559,7 +571,7 @@ func testScopes(t *testing.T, open func(t *testing.T) store.Store) {
 func testRefreshRotation(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	u := mustCreate(t, s, "alice")
+	u := MustCreate(t, s, "alice")
 	f := newFamily(t, s, u.ID, "tok-0")
 	if f.ID == "" || f.JKT != "jkt-1" || !f.CreatedAt.Equal(t0.Truncate(time.Millisecond)) {
 		t.Fatalf("family %+v", f)
@@ -612,7 +624,7 @@ func testRefreshRotation(t *testing.T, open func(t *testing.T) store.Store) {
 func testRefreshRevocation(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	alice, bob := mustCreate(t, s, "alice"), mustCreate(t, s, "bob")
+	alice, bob := MustCreate(t, s, "alice"), MustCreate(t, s, "bob")
 	a1 := newFamily(t, s, alice.ID, "a1")
 	newFamily(t, s, alice.ID, "a2")
 	newFamily(t, s, bob.ID, "b1")
@@ -656,7 +668,7 @@ func testRefreshRevocation(t *testing.T, open func(t *testing.T) store.Store) {
 func testRefreshFamiliesCappedPerUser(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	alice, bob := mustCreate(t, s, "alice"), mustCreate(t, s, "bob")
+	alice, bob := MustCreate(t, s, "alice"), MustCreate(t, s, "bob")
 	const maxLive = 3
 	create := func(userID, tok string, at time.Time, ttl time.Duration) store.RefreshFamily {
 		t.Helper()
@@ -736,13 +748,19 @@ func testRefreshFamiliesCappedPerUser(t *testing.T, open func(t *testing.T) stor
 // testRefreshRotationRace redeems one token from many goroutines at once:
 // exactly one wins, and the others are reuse that revokes the family.
 func testRefreshRotationRace(t *testing.T, open func(t *testing.T) store.Store) {
-	s := open(t)
-	u := mustCreate(t, s, "alice")
-	newFamily(t, s, u.ID, "race")
+	refreshRotationRace(t, open(t))
+}
+
+// refreshRotationRace has the redemptions take turns among stores, which
+// share one database.
+func refreshRotationRace(t *testing.T, stores ...store.Store) {
+	u := MustCreate(t, stores[0], "alice")
+	newFamily(t, stores[0], u.ID, "race")
 	const n = 16
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
 			_, errs[i] = s.RotateRefreshToken(t.Context(), hashOf("race"), hashOf("race-"+string(rune('a'+i))), t0.Add(time.Hour), t0.Add(48*time.Hour))
 		})
@@ -800,15 +818,21 @@ func testRevokedJTIs(t *testing.T, open func(t *testing.T) store.Store) {
 // testConcurrentWriters runs 50 writers on one store with readers
 // alongside: every write must land and no reader may fail while they queue.
 func testConcurrentWriters(t *testing.T, open func(t *testing.T) store.Store) {
-	s := open(t)
+	concurrentWriters(t, open(t))
+}
+
+// concurrentWriters has the writers and readers take turns among stores,
+// which share one database.
+func concurrentWriters(t *testing.T, stores ...store.Store) {
 	ctx := t.Context()
 
 	const writers = 50
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*writers)
 	for i := range writers {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
-			if _, err := s.CreateUser(ctx, newUser(fmt.Sprintf("user%02d", i)), t0); err != nil {
+			if _, err := s.CreateUser(ctx, NewUser(fmt.Sprintf("user%02d", i)), t0); err != nil {
 				errs <- err
 			}
 		})
@@ -823,7 +847,7 @@ func testConcurrentWriters(t *testing.T, open func(t *testing.T) store.Store) {
 	for err := range errs {
 		t.Error(err)
 	}
-	users, err := s.ListUsers(ctx)
+	users, err := stores[0].ListUsers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
