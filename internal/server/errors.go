@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -158,7 +159,7 @@ func (s *Server) challenge(scheme string, e *bearerError) string {
 	b.WriteString(scheme)
 	b.WriteString(` realm=`)
 	b.WriteString(strconv.Quote(s.cfg.Realm))
-	if e.Code != "" && cmpOr(e.Scheme, schemeBearer) == scheme {
+	if e.Code != "" && cmp.Or(e.Scheme, schemeBearer) == scheme {
 		fmt.Fprintf(&b, `, error=%q`, e.Code)
 		if e.Description != "" {
 			fmt.Fprintf(&b, `, error_description=%q`, e.Description)
@@ -183,11 +184,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
