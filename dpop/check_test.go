@@ -1,6 +1,7 @@
 package dpop
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -108,7 +109,7 @@ func TestCheckRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newChecker(t, Config{AllowedAlgs: tt.allowAlgs})
-			htm, htu, token := cmpOr(tt.htm, testHTM), cmpOr(tt.htu, testHTU), cmpOr(tt.token, testToken)
+			htm, htu, token := cmp.Or(tt.htm, testHTM), cmp.Or(tt.htu, testHTU), cmp.Or(tt.token, testToken)
 			if token == "-" {
 				token = ""
 			}
@@ -128,13 +129,6 @@ func TestCheckRefusals(t *testing.T) {
 			wantRefused(t, err, tt.code, tt.sentinel)
 		})
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func mustEd25519(t testing.TB) (ed25519.PublicKey, ed25519.PrivateKey) {

@@ -1,11 +1,12 @@
 package dpop
 
 import (
-	"container/heap"
 	"context"
+	"errors"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/credshield/credshield/internal/replay"
 )
 
 // ReplayCache remembers accepted proofs until they expire, so a captured
@@ -54,7 +55,8 @@ const DefaultReplayPerKey = DefaultReplayCapacity / ReplayShare
 // 150 bytes.
 const DefaultReplayCapacity = 100_000
 
-// MemoryReplayCache is a bounded in-memory ReplayCache for one process.
+// MemoryReplayCache is a bounded in-memory ReplayCache for one process,
+// over the bounded cache the challenge replay cache also uses.
 // Expired entries are swept, earliest expiry first, on every call; when it
 // holds capacity unexpired entries it refuses new ones with
 // ErrReplayCacheFull rather than evicting any, and when one proof key
@@ -64,12 +66,7 @@ const DefaultReplayCapacity = 100_000
 // Create it with NewMemoryReplayCache; the zero value has capacity 0 and
 // refuses everything. It is safe for concurrent use.
 type MemoryReplayCache struct {
-	mu       sync.Mutex
-	capacity int
-	perScope int
-	entries  map[string]int64 // key -> expiry (Unix nanoseconds)
-	scopes   map[string]int   // scope -> unexpired entries; requires mu held
-	byExpiry expiryHeap       // one element per entry
+	proofs *replay.Cache[string] // nil in the zero value: capacity 0
 }
 
 var _ ReplayCache = (*MemoryReplayCache)(nil)
@@ -77,8 +74,8 @@ var _ ReplayCache = (*MemoryReplayCache)(nil)
 // NewMemoryReplayCache returns a cache holding at most capacity unexpired
 // entries.
 func NewMemoryReplayCache(capacity int) *MemoryReplayCache {
-	return &MemoryReplayCache{capacity: capacity, perScope: max(capacity/ReplayShare, 1),
-		entries: make(map[string]int64), scopes: make(map[string]int)}
+	return &MemoryReplayCache{proofs: replay.New(capacity,
+		replay.Quota[string]{Scope: ReplayScope, Max: max(capacity/ReplayShare, 1)})}
 }
 
 // Remember implements ReplayCache. An entry whose expires is not after now
@@ -87,66 +84,18 @@ func (c *MemoryReplayCache) Remember(_ context.Context, now time.Time, key strin
 	if !expires.After(now) {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sweepLocked(now.UnixNano())
-	if _, ok := c.entries[key]; ok {
-		return ErrReplay // every entry left after the sweep is unexpired
-	}
-	if len(c.entries) >= c.capacity {
+	switch err := c.proofs.Add(now, key, expires); {
+	case errors.Is(err, replay.ErrSeen):
+		return ErrReplay
+	case errors.Is(err, replay.ErrFull):
 		return ErrReplayCacheFull
-	}
-	scope := ReplayScope(key)
-	if scope != "" && c.scopes[scope] >= c.perScope {
+	case errors.Is(err, replay.ErrQuota):
 		return ErrReplayQuota
+	default:
+		return err
 	}
-	exp := expires.UnixNano()
-	c.entries[key] = exp
-	if scope != "" {
-		c.scopes[scope]++
-	}
-	heap.Push(&c.byExpiry, expiryEntry{key: key, exp: exp})
-	return nil
 }
 
 // Len reports how many entries the cache holds, expired ones not yet swept
 // included.
-func (c *MemoryReplayCache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
-
-// sweepLocked drops every entry expired at now. Requires c.mu held.
-func (c *MemoryReplayCache) sweepLocked(now int64) {
-	for len(c.byExpiry) > 0 && c.byExpiry[0].exp <= now {
-		e := heap.Pop(&c.byExpiry).(expiryEntry)
-		delete(c.entries, e.key)
-		if scope := ReplayScope(e.key); scope != "" {
-			if c.scopes[scope]--; c.scopes[scope] <= 0 {
-				delete(c.scopes, scope)
-			}
-		}
-	}
-}
-
-// expiryEntry is one heap element.
-type expiryEntry struct {
-	key string
-	exp int64
-}
-
-// expiryHeap is a min-heap of entries by expiry (container/heap).
-type expiryHeap []expiryEntry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].exp < h[j].exp }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiryEntry)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = expiryEntry{}
-	*h = old[:len(old)-1]
-	return e
-}
+func (c *MemoryReplayCache) Len() int { return c.proofs.Stored() }

@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -88,7 +89,7 @@ func referenceVerify(v *Verifier, keys KeyLookup, now time.Time, raw string) boo
 		}
 	}
 	typ, ok := refString(hdr, "typ")
-	if !ok || !strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), cmpOr(v.Type, TypeAccessToken)) {
+	if !ok || !strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), cmp.Or(v.Type, TypeAccessToken)) {
 		return false
 	}
 

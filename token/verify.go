@@ -1,6 +1,7 @@
 package token
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -126,7 +127,7 @@ func (v *Verifier) Verify(now time.Time, raw string) (*Claims, error) {
 	if err := verifySignature(alg, pub, raw[:seg.signed], seg.sig); err != nil {
 		return nil, err
 	}
-	if !h.hasTyp || !typeMatches(h.typ, cmpOr(v.Type, TypeAccessToken)) {
+	if !h.hasTyp || !typeMatches(h.typ, cmp.Or(v.Type, TypeAccessToken)) {
 		return nil, ErrType
 	}
 	payload, err := decodeSegment(buf[len(hdrJSON):], seg.payload)
@@ -141,13 +142,6 @@ func (v *Verifier) Verify(now time.Time, raw string) (*Claims, error) {
 		return nil, err
 	}
 	return &cs.Claims, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // typeMatches compares a typ header with want as media types (RFC 7515

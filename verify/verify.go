@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/subtle"
@@ -162,14 +163,14 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			return nil, errors.New("verify: JWKSURL must be an absolute http(s) URL")
 		}
 	}
-	cfg.FetchTimeout = cmpOr(cfg.FetchTimeout, DefaultFetchTimeout)
+	cfg.FetchTimeout = cmp.Or(cfg.FetchTimeout, DefaultFetchTimeout)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: cfg.FetchTimeout}
 	}
-	cfg.CacheTTL = cmpOr(cfg.CacheTTL, DefaultCacheTTL)
-	cfg.MinRefreshInterval = cmpOr(cfg.MinRefreshInterval, DefaultMinRefreshInterval)
-	cfg.MaxJWKSBytes = cmpOr(cfg.MaxJWKSBytes, DefaultMaxJWKSBytes)
-	cfg.Realm = cmpOr(cfg.Realm, cfg.Audience)
+	cfg.CacheTTL = cmp.Or(cfg.CacheTTL, DefaultCacheTTL)
+	cfg.MinRefreshInterval = cmp.Or(cfg.MinRefreshInterval, DefaultMinRefreshInterval)
+	cfg.MaxJWKSBytes = cmp.Or(cfg.MaxJWKSBytes, DefaultMaxJWKSBytes)
+	cfg.Realm = cmp.Or(cfg.Realm, cfg.Audience)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -203,14 +204,6 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	return v, nil
-}
-
-func cmpOr[T comparable](a, b T) T {
-	var zero T
-	if a != zero {
-		return a
-	}
-	return b
 }
 
 // ctxKey is the context key of the claims.
@@ -258,7 +251,7 @@ type Error struct {
 
 // Error returns the code, description and cause, for logs.
 func (e *Error) Error() string {
-	s := "verify: " + cmpOr(e.Code, "no credentials") + ": " + e.Description
+	s := "verify: " + cmp.Or(e.Code, "no credentials") + ": " + e.Description
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}

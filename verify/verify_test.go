@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -332,11 +333,11 @@ func TestDPoP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			method, target := cmpOr(tt.method, "GET"), cmpOr(tt.target, "/things")
+			method, target := cmp.Or(tt.method, "GET"), cmp.Or(tt.target, "/things")
 			r := reqWith("Authorization", tt.auth)
 			r.Method = method
 			r.URL.Path = target
-			r.Host = cmpOr(tt.host, r.Host)
+			r.Host = cmp.Or(tt.host, r.Host)
 			for _, p := range tt.proofs {
 				r.Header.Add("DPoP", p)
 			}

@@ -28,6 +28,8 @@ func TestLayering(t *testing.T) {
 		{"internal/scope", []string{"net/http", in + "store", in + "server"}},
 		{"internal/store/sqlite", []string{"net/http", in + "server", in + "guard"}},
 		{"internal/store/postgres", []string{"net/http", in + "server", in + "guard"}},
+		{"internal/store/sqlstore", []string{"net/http", in + "server", in + "guard", in + "store/sqlite", in + "store/postgres"}},
+		{"internal/replay", []string{"net/http", in + "server", in + "store", in + "guard"}},
 		{"internal/scan", []string{in + "guard", in + "store", in + "server", in + "limit", in + "password"}},
 		{"internal/server", []string{in + "store/sqlite", in + "store/postgres", "github.com/spf13/cobra"}},
 		// The browser assets are static files: they know nothing of the

@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -81,105 +84,90 @@ func metadataDocument(issuer string, refresh bool, dpopAlgs []string) ([]byte, e
 	})
 }
 
-// openAPIDocument describes the service as FastAPI would: an OAuth2
-// password flow whose tokenUrl clients and scanners discover.
+// openAPITemplate is the OpenAPI description of the service, as FastAPI
+// would give it: an OAuth2 password flow whose tokenUrl clients and
+// scanners discover. A string that starts with issuerPlaceholder stands for
+// a URL under the configured issuer.
+//
+//go:embed openapi.json
+var openAPITemplate []byte
+
+// issuerPlaceholder begins, in openapi.json, every URL under the issuer.
+const issuerPlaceholder = "{issuer}"
+
+// openAPIDocument returns the OpenAPI description with the issuer's URLs
+// filled in, as compact JSON. New calls it, so a template that does not
+// parse or lacks what clients read (see checkOpenAPI) stops the server at
+// start rather than serving a broken /openapi.json.
 func openAPIDocument(issuer string) ([]byte, error) {
-	errResp := func(desc string) map[string]any {
-		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+	var doc map[string]any
+	if err := json.Unmarshal(openAPITemplate, &doc); err != nil {
+		return nil, fmt.Errorf("openapi.json: %w", err)
 	}
-	doc := map[string]any{
-		"openapi": "3.1.0",
-		"info":    map[string]any{"title": "credshield", "version": "1"},
-		"servers": []any{map[string]any{"url": issuer}},
-		"paths": map[string]any{
-			"/token": map[string]any{"post": map[string]any{
-				"summary":     "Issue an access token (OAuth 2.0 password grant, RFC 6749 §4.3)",
-				"operationId": "token",
-				"requestBody": map[string]any{"required": true, "content": map[string]any{
-					"application/x-www-form-urlencoded": map[string]any{"schema": map[string]any{
-						"type":     "object",
-						"required": []string{},
-						"properties": map[string]any{
-							"grant_type":    map[string]any{"type": "string", "enum": []string{"password", "refresh_token"}},
-							"username":      map[string]any{"type": "string", "description": "password grant"},
-							"password":      map[string]any{"type": "string", "format": "password", "description": "password grant"},
-							"refresh_token": map[string]any{"type": "string", "description": "refresh_token grant"},
-							"scope":         map[string]any{"type": "string"},
-							"client_id":     map[string]any{"type": "string"},
-						},
-					}},
-				}},
-				"responses": map[string]any{
-					"200": map[string]any{"description": "Access token", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Token"}}}},
-					"400": errResp("invalid_request, invalid_grant, unsupported_grant_type or invalid_scope"),
-					"401": errResp("invalid_client"),
-					"503": errResp("temporarily_unavailable; see Retry-After"),
-				},
-			}},
-			"/revoke": map[string]any{"post": map[string]any{
-				"summary":     "Revoke a refresh token (its whole family) or an access token (RFC 7009)",
-				"operationId": "revoke",
-				"requestBody": map[string]any{"required": true, "content": map[string]any{
-					"application/x-www-form-urlencoded": map[string]any{"schema": map[string]any{
-						"type":     "object",
-						"required": []string{"token"},
-						"properties": map[string]any{
-							"token":           map[string]any{"type": "string"},
-							"token_type_hint": map[string]any{"type": "string", "enum": []string{"access_token", "refresh_token"}},
-							"client_id":       map[string]any{"type": "string"},
-						},
-					}},
-				}},
-				"responses": map[string]any{
-					"200": map[string]any{"description": "Revoked, or unknown / already revoked (RFC 7009 §2.2)"},
-					"400": errResp("invalid_request"),
-					"503": errResp("temporarily_unavailable; see Retry-After"),
-				},
-			}},
-			"/verify": map[string]any{"get": map[string]any{
-				"summary":     "Forward-auth check for a reverse proxy (nginx auth_request, Traefik ForwardAuth, Envoy)",
-				"description": "Checks the Authorization (Bearer or DPoP) of the original request. For DPoP, a trusted proxy passes X-Forwarded-Method and X-Original-URI.",
-				"operationId": "verify",
-				"security":    []any{map[string]any{"OAuth2PasswordBearer": []string{}}},
-				"responses": map[string]any{
-					"200": map[string]any{"description": "Authenticated; identity in X-Auth-Subject, X-Auth-Username, X-Auth-Scope"},
-					"401": errResp("missing or invalid token; see WWW-Authenticate"),
-				},
-			}},
-			"/users/me": map[string]any{"get": map[string]any{
-				"summary":     "The authenticated user",
-				"operationId": "users_me",
-				"security":    []any{map[string]any{"OAuth2PasswordBearer": []string{}}},
-				"responses": map[string]any{
-					"200": map[string]any{"description": "The user", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
-						"type": "object", "properties": map[string]any{"username": map[string]any{"type": "string"}, "sub": map[string]any{"type": "string"}},
-					}}}},
-					"401": errResp("missing or invalid token; see WWW-Authenticate"),
-				},
-			}},
-		},
-		"components": map[string]any{
-			"securitySchemes": map[string]any{
-				"OAuth2PasswordBearer": map[string]any{
-					"type":  "oauth2",
-					"flows": map[string]any{"password": map[string]any{"tokenUrl": issuer + "/token", "scopes": map[string]any{}}},
-				},
-			},
-			"schemas": map[string]any{
-				"Token": map[string]any{"type": "object", "required": []string{"access_token", "token_type", "expires_in"}, "properties": map[string]any{
-					"access_token":  map[string]any{"type": "string"},
-					"token_type":    map[string]any{"type": "string", "enum": []string{"Bearer", "DPoP"}},
-					"expires_in":    map[string]any{"type": "integer"},
-					"scope":         map[string]any{"type": "string"},
-					"refresh_token": map[string]any{"type": "string"},
-				}},
-				"Error": map[string]any{"type": "object", "required": []string{"error"}, "properties": map[string]any{
-					"error":             map[string]any{"type": "string"},
-					"error_description": map[string]any{"type": "string"},
-					"detail":            map[string]any{"type": "string"},
-				}},
-			},
-		},
+	if err := checkOpenAPI(doc); err != nil {
+		return nil, fmt.Errorf("openapi.json: %w", err)
 	}
-	return json.Marshal(doc)
+	return json.Marshal(fillIssuer(doc, issuer))
+}
+
+// checkOpenAPI checks that doc is an OpenAPI 3 document with paths, whose
+// servers and password flow name the issuer: what clients and scanners
+// read of it.
+func checkOpenAPI(doc map[string]any) error {
+	if v, _ := doc["openapi"].(string); !strings.HasPrefix(v, "3.") {
+		return fmt.Errorf("openapi version %q, want 3.x", v)
+	}
+	if info, _ := doc["info"].(map[string]any); info == nil || info["title"] == nil || info["version"] == nil {
+		return errors.New("info needs a title and a version")
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	if len(paths) == 0 {
+		return errors.New("no paths")
+	}
+	for p, item := range paths {
+		if _, ok := item.(map[string]any); !ok || !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("path %q: want an object under a path starting with /", p)
+		}
+	}
+	servers, _ := doc["servers"].([]any)
+	if len(servers) != 1 || jsonAt(servers[0], "url") != issuerPlaceholder {
+		return fmt.Errorf("servers: want one, with url %q", issuerPlaceholder)
+	}
+	if u := jsonAt(doc, "components", "securitySchemes", "OAuth2PasswordBearer", "flows", "password", "tokenUrl"); u != issuerPlaceholder+"/token" {
+		return fmt.Errorf("password flow tokenUrl %v, want %q", u, issuerPlaceholder+"/token")
+	}
+	return nil
+}
+
+// jsonAt returns the value at the object keys path under v, nil when
+// there is none.
+func jsonAt(v any, path ...string) any {
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// fillIssuer returns v with issuerPlaceholder at the start of every string
+// replaced by issuer (in place: v is a freshly decoded document).
+func fillIssuer(v any, issuer string) any {
+	switch v := v.(type) {
+	case string:
+		if rest, ok := strings.CutPrefix(v, issuerPlaceholder); ok {
+			return issuer + rest
+		}
+	case map[string]any:
+		for k, e := range v {
+			v[k] = fillIssuer(e, issuer)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = fillIssuer(e, issuer)
+		}
+	}
+	return v
 }

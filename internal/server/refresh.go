@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -138,7 +139,7 @@ func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request, form map[s
 		s.metrics.attempt(outcomeInvalid)
 		return err
 	}
-	client = cmpOr(client, s.cfg.DefaultClientID)
+	client = cmp.Or(client, s.cfg.DefaultClientID)
 	ip, err := s.clientIP.ClientIP(r.RemoteAddr, r.Header)
 	if err != nil {
 		return err
@@ -240,12 +241,12 @@ func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request, form map[s
 
 	// A bound family stays bound to its key; an unbound one yields an
 	// access token bound to this request's proof, if any.
-	bind := cmpOr(fam.JKT, jkt)
+	bind := cmp.Or(fam.JKT, jkt)
 	// The family's scope is what was granted at login; the policy may have
 	// shrunk since (--allowed-scopes, the account's grants), and a family
 	// must not keep a scope for its remaining lifetime that a new login
 	// would not get: the new token carries only what is still granted.
-	scope = s.grantedScope(user, cmpOr(scope, fam.Scope))
+	scope = s.grantedScope(user, cmp.Or(scope, fam.Scope))
 	access, err := s.signAccess(now, user, fam.ClientID, scope, bind)
 	if err != nil {
 		return err

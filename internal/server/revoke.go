@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -37,7 +38,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	client = cmpOr(client, s.cfg.DefaultClientID)
+	client = cmp.Or(client, s.cfg.DefaultClientID)
 	ctx := r.Context()
 	now := s.cfg.Now()
 	// token_type_hint only saves a lookup (§2.1); the token's shape says

@@ -9,6 +9,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -226,7 +227,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: allowed scopes: %w", err)
 	}
-	cfg.ResourceURL = strings.TrimSuffix(cmpOr(cfg.ResourceURL, cfg.Issuer), "/")
+	cfg.ResourceURL = strings.TrimSuffix(cmp.Or(cfg.ResourceURL, cfg.Issuer), "/")
 	if cfg.RefreshTTL <= 0 {
 		cfg.RefreshTTL = DefaultRefreshTTL
 	}

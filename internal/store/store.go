@@ -1,7 +1,9 @@
-// Package store holds the records credshield persists and the errors its
-// backends return. Backends live in subpackages (store/sqlite and
-// store/postgres) and return these types, so a consumer can declare the small
-// interface it needs without importing a particular database driver.
+// Package store holds the records credshield persists, the errors its
+// backends return and, once, the interface they implement (Store). The SQL
+// is written once, for both databases, in store/sqlstore; the backends
+// (store/sqlite and store/postgres) only open their database and say how
+// it locks and reports errors. A consumer declares the small interface it
+// needs of these types without importing a particular database driver.
 package store
 
 import (

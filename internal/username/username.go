@@ -2,6 +2,21 @@
 // account however the name is typed: "Alice", "ALICE" and the full-width
 // "Ａｌｉｃｅ" are the same user. Without this a per-username budget can be
 // dodged by changing case, and two accounts can look identical to humans.
+//
+// # Why NFKC and case folding, not PRECIS
+//
+// RFC 8265's UsernameCaseMapped profile (golang.org/x/text/secure/precis)
+// is the standard answer, and it differs from what this package does: it
+// maps only full- and half-width forms (not every compatibility character,
+// as NFKC does), lower-cases rather than case-folds, normalises to NFC, and
+// refuses spaces inside a name, which Normalize accepts. Names differ under
+// the two: "ß" is "ss" here and stays "ß" under PRECIS; "ﬁ", "ℌ", "ǅ" and
+// "john smith" are "fi", "h", "dž" and "john smith" here and refused by
+// PRECIS. Every stored username, and every guard key derived from one, is
+// in this package's form: switching to PRECIS would re-map or refuse some
+// existing accounts, and needs a migration that re-normalises the stored
+// names and settles the accounts that would then collide. Until someone
+// does that deliberately, the form stays as it is.
 package username
 
 import (

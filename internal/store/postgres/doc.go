@@ -1,7 +1,10 @@
 // Package postgres is credshield's store for several replicas sharing one
 // database: the same records, sentinel errors and semantics as store/sqlite,
 // on PostgreSQL through pgx (github.com/jackc/pgx/v5, by its database/sql
-// adapter so goose can apply the very same migration files).
+// adapter so goose can apply the very same migration files). The SQL is
+// package sqlstore's, shared with store/sqlite; this package keeps only
+// what is PostgreSQL's: opening and migrating, its locks and the mapping
+// of its errors.
 //
 // # Concurrency across replicas
 //

@@ -18,38 +18,18 @@ import (
 	"github.com/credshield/credshield/internal/store/storetest"
 )
 
-var t0 = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
+var t0 = storetest.T0
 
 // openTest opens a Store on a schema of its own for t.
 func openTest(t *testing.T) (*Store, string) {
-	t.Helper()
-	dsn := storetest.PostgresDSN(t)
-	s, err := Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s, dsn
+	return storetest.OpenFresh(t, storetest.PostgresDSN, Open)
 }
 
-func newUser(name string) store.NewUser {
-	return store.NewUser{
-		Username:     name,
-		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$" + name,
-		HashClass:    "argon2id$v=19$m=19456,t=2,p=1",
-	}
-}
-
-// TestSuite runs the backend-independent store tests (package storetest).
-func TestSuite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store {
-		s, _ := openTest(t)
-		return s
-	})
+// TestStore runs the backend-independent store tests (package storetest),
+// also with several stores on one schema: replicas see each other's writes
+// at once and serialise their races.
+func TestStore(t *testing.T) {
+	storetest.RunBackend(t, storetest.PostgresDSN, Open)
 }
 
 // TestOpenMigratesAndReopens opens one schema several times, in sequence
@@ -58,7 +38,7 @@ func TestSuite(t *testing.T) {
 func TestOpenMigratesAndReopens(t *testing.T) {
 	s, dsn := openTest(t)
 	ctx := t.Context()
-	want, err := s.CreateUser(ctx, newUser("alice"), t0)
+	want, err := s.CreateUser(ctx, storetest.NewUser("alice"), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,66 +71,6 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 	}
 }
 
-// TestReplicasShareState checks that what one Store writes another Store
-// on the same schema sees at once, and that a token raced from two
-// replicas is redeemed once.
-func TestReplicasShareState(t *testing.T) {
-	a, dsn := openTest(t)
-	b, err := Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	ctx := t.Context()
-	u, err := a.CreateUser(ctx, newUser("alice"), t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := b.UserByID(ctx, u.ID); err != nil || got != u {
-		t.Fatalf("replica b: %+v, %v", got, err)
-	}
-	const tok = "0000000000000000000000000000000000000000000000000000000000000000"
-	if _, err := a.CreateRefreshFamily(ctx, store.RefreshFamily{UserID: u.ID, CreatedAt: t0, AbsoluteExpiresAt: t0.Add(time.Hour)}, tok, t0.Add(time.Hour), 0); err != nil {
-		t.Fatal(err)
-	}
-	const n = 16
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		s := a
-		if i%2 == 1 {
-			s = b
-		}
-		wg.Go(func() {
-			next := strings.Repeat(string(rune('a'+i%6)), 63) + string(rune('a'+i/6))
-			_, errs[i] = s.RotateRefreshToken(ctx, tok, next, t0.Add(time.Minute), t0.Add(time.Hour))
-		})
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case errors.Is(err, store.ErrReused), errors.Is(err, store.ErrRevoked):
-		default:
-			t.Errorf("unexpected error: %v", err)
-		}
-	}
-	if ok != 1 {
-		t.Errorf("%d redemptions across replicas succeeded, want 1", ok)
-	}
-	if _, err := a.RevokeUserRefreshFamilies(ctx, u.ID, t0); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.SetDisabled(ctx, "alice", true, t0); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := a.UserByName(ctx, "alice"); err != nil || !got.Disabled || got.DeviceEpoch != 1 {
-		t.Errorf("replica a after b disabled: %+v, %v", got, err)
-	}
-}
-
 // TestMigrationsDownUp runs every Down section on PostgreSQL and then Up
 // again, as TestMigrationsDownUp does on SQLite.
 func TestMigrationsDownUp(t *testing.T) {
@@ -175,41 +95,18 @@ func TestMigrationsDownUp(t *testing.T) {
 		t.Fatalf("Open after down: %v", err)
 	}
 	defer s2.Close()
-	if _, err := s2.CreateUser(ctx, newUser("alice"), t0); err != nil {
+	if _, err := s2.CreateUser(ctx, storetest.NewUser("alice"), t0); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestOpenErrors(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
-	cancelled, cancel := context.WithCancel(t.Context())
-	cancel()
-	tests := []struct {
-		name    string
-		ctx     context.Context
-		dsn     string
-		wantCtx error // nil: any error
-	}{
-		{"cancelled context", cancelled, dsn, context.Canceled},
-		{"invalid dsn", t.Context(), "postgres://%zz", nil},
-		{"nothing listening", t.Context(), "postgres://postgres:s3cret@" + closedAddr(t) + "/test?sslmode=disable&connect_timeout=2", nil},
-		{"schema missing", t.Context(), strings.Replace(dsn, "search_path=credshield_test_", "search_path=missing_", 1), nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := Open(tt.ctx, tt.dsn)
-			if err == nil {
-				s.Close()
-				t.Fatal("Open succeeded, want an error")
-			}
-			if tt.wantCtx != nil && !errors.Is(err, tt.wantCtx) {
-				t.Errorf("err = %v, want %v", err, tt.wantCtx)
-			}
-			if strings.Contains(err.Error(), "s3cret") {
-				t.Errorf("error %q reveals the password", err)
-			}
-		})
-	}
+	storetest.OpenFails(t, storetest.PostgresDSN, Open, map[string]string{
+		"invalid dsn":       "postgres://%zz",
+		"nothing listening": "postgres://postgres:" + storetest.TestPassword + "@" + closedAddr(t) + "/test?sslmode=disable&connect_timeout=2",
+		"schema missing":    strings.Replace(dsn, "search_path=credshield_test_", "search_path=missing_", 1),
+	})
 }
 
 // closedAddr returns a loopback address nothing listens on.
@@ -236,7 +133,7 @@ func TestDatabaseGoesAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	u, err := s.CreateUser(ctx, newUser("alice"), t0)
+	u, err := s.CreateUser(ctx, storetest.NewUser("alice"), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +144,7 @@ func TestDatabaseGoesAway(t *testing.T) {
 	}{
 		{"Ping", s.Ping},
 		{"UserByName", func(ctx context.Context) error { _, err := s.UserByName(ctx, "alice"); return err }},
-		{"CreateUser", func(ctx context.Context) error { _, err := s.CreateUser(ctx, newUser("bob"), t0); return err }},
+		{"CreateUser", func(ctx context.Context) error { _, err := s.CreateUser(ctx, storetest.NewUser("bob"), t0); return err }},
 		{"ReplaceHash", func(ctx context.Context) error { return s.ReplaceHash(ctx, u.ID, u.PasswordHash, "$x", "x", t0) }},
 		{"RotateRefreshToken", func(ctx context.Context) error {
 			_, err := s.RotateRefreshToken(ctx, strings.Repeat("0", 64), strings.Repeat("1", 64), t0, t0)

@@ -42,7 +42,9 @@
 //
 // The PostgreSQL store (store/postgres), for several replicas sharing one
 // database, applies the same migration files: they avoid dialect-only
-// syntax (see package migrations). Both stores return the records and
-// sentinel errors of package store and pass the same test suite (package
-// storetest).
+// syntax (see package migrations). Both run the same SQL (package
+// sqlstore), each with its dialect; this package keeps only what is
+// SQLite's: opening the file, its pools and pragmas, and the mapping of
+// its errors. Both return the records and sentinel errors of package store
+// and pass the same test suite (package storetest).
 package sqlite

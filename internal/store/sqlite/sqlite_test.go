@@ -3,64 +3,33 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pressly/goose/v3"
 
-	"github.com/credshield/credshield/internal/store"
 	"github.com/credshield/credshield/internal/store/migrations"
 	"github.com/credshield/credshield/internal/store/storetest"
 )
 
-// t0 has sub-millisecond digits so the tests see the truncation.
-var t0 = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
+var t0 = storetest.T0
 
-func openTest(t *testing.T) (*Store, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "credshield.db")
-	s, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s, path
-}
+// freshPath is where a new database file for t goes.
+func freshPath(t testing.TB) string { return filepath.Join(t.TempDir(), "credshield.db") }
 
-func newUser(name string) store.NewUser {
-	return store.NewUser{
-		Username:     name,
-		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$" + name,
-		HashClass:    "argon2id$v=19$m=19456,t=2,p=1",
-	}
-}
+// openTest opens a Store on a new file for t.
+func openTest(t *testing.T) (*Store, string) { return storetest.OpenFresh(t, freshPath, Open) }
 
-func mustCreate(t *testing.T, s *Store, name string) store.User {
-	t.Helper()
-	u, err := s.CreateUser(t.Context(), newUser(name), t0)
-	if err != nil {
-		t.Fatalf("CreateUser(%q): %v", name, err)
-	}
-	return u
-}
-
-// TestSuite runs the backend-independent store tests (package storetest).
-func TestSuite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store {
-		s, _ := openTest(t)
-		return s
-	})
+// TestStore runs the backend-independent store tests (package storetest),
+// also with several stores on one file, as a server and a CLI process
+// would be: across their pools, the contention is what busy_timeout must
+// absorb.
+func TestStore(t *testing.T) {
+	storetest.RunBackend(t, freshPath, Open)
 }
 
 func TestOpenMigratesAndReopens(t *testing.T) {
@@ -71,7 +40,7 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first Open: %v", err)
 	}
-	want := mustCreate(t, s, "alice")
+	want := storetest.MustCreate(t, s, "alice")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -131,35 +100,19 @@ func TestMigrationsDownUp(t *testing.T) {
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("Up after down: %v", err)
 	}
-	mustCreate(t, s, "alice")
+	storetest.MustCreate(t, s, "alice")
 }
 
 func TestOpenErrors(t *testing.T) {
-	cancelled, cancel := context.WithCancel(t.Context())
-	cancel()
-	tests := []struct {
-		name string
-		ctx  context.Context
-		path string
-	}{
-		{"missing parent directory", t.Context(), filepath.Join(t.TempDir(), "missing", "credshield.db")},
-		{"path is a directory", t.Context(), t.TempDir()},
-		{"cancelled context", cancelled, filepath.Join(t.TempDir(), "credshield.db")},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := Open(tt.ctx, tt.path)
-			if err == nil {
-				s.Close()
-				t.Fatal("Open succeeded, want an error")
-			}
-		})
-	}
+	storetest.OpenFails(t, freshPath, Open, map[string]string{
+		"missing parent directory": filepath.Join(t.TempDir(), "missing", "credshield.db"),
+		"path is a directory":      t.TempDir(),
+	})
 }
 
 func TestFileMode(t *testing.T) {
 	s, path := openTest(t)
-	mustCreate(t, s, "alice") // a write, so the WAL exists
+	storetest.MustCreate(t, s, "alice") // a write, so the WAL exists
 	for _, name := range []string{path, path + "-wal", path + "-shm"} {
 		fi, err := os.Stat(name)
 		if err != nil {
@@ -241,93 +194,6 @@ func TestPragmas(t *testing.T) {
 	})
 }
 
-// TestConcurrentWriters runs 50 writers split across two Stores on one file,
-// as a server and a CLI process would be, with readers alongside: the
-// cross-pool contention is what busy_timeout must absorb.
-func TestConcurrentWriters(t *testing.T) {
-	s1, path := openTest(t)
-	s2, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	ctx := t.Context()
-
-	const writers = 50
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*writers)
-	for i := range writers {
-		s := s1
-		if i%2 == 1 {
-			s = s2
-		}
-		wg.Go(func() {
-			if _, err := s.CreateUser(ctx, newUser(fmt.Sprintf("user%02d", i)), t0); err != nil {
-				errs <- err
-			}
-		})
-		wg.Go(func() {
-			if _, err := s.ListUsers(ctx); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	users, err := s1.ListUsers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(users) != writers {
-		t.Errorf("%d users stored, want %d", len(users), writers)
-	}
-}
-
-// TestReplaceHashRace has many logins race to rehash the same account: the
-// compare-and-swap must let exactly one win.
-func TestReplaceHashRace(t *testing.T) {
-	s1, path := openTest(t)
-	s2, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	ctx := t.Context()
-	u := mustCreate(t, s1, "alice")
-
-	const racers = 20
-	var wg sync.WaitGroup
-	results := make(chan error, racers)
-	for i := range racers {
-		s := s1
-		if i%2 == 1 {
-			s = s2
-		}
-		wg.Go(func() {
-			results <- s.ReplaceHash(ctx, u.ID, u.PasswordHash, fmt.Sprintf("$argon2id$new%d", i), "argon2id", t0)
-		})
-	}
-	wg.Wait()
-	close(results)
-	var won, stale int
-	for err := range results {
-		switch {
-		case err == nil:
-			won++
-		case errors.Is(err, store.ErrStale):
-			stale++
-		default:
-			t.Error(err)
-		}
-	}
-	if won != 1 || stale != racers-1 {
-		t.Errorf("%d won, %d stale; want 1 and %d", won, stale, racers-1)
-	}
-}
-
 // TestContextDeadlineWhileBlocked checks that a writer stuck behind another
 // writer gives up at its deadline rather than hanging for busy_timeout.
 func TestContextDeadlineWhileBlocked(t *testing.T) {
@@ -373,7 +239,7 @@ func TestContextDeadlineWhileBlocked(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			_, err := s.CreateUser(ctx, newUser("bob"), t0)
+			_, err := s.CreateUser(ctx, storetest.NewUser("bob"), t0)
 			elapsed := time.Since(start)
 			if err == nil {
 				t.Fatal("CreateUser succeeded while the write lock was held")
@@ -403,7 +269,7 @@ func TestOddPaths(t *testing.T) {
 				t.Fatalf("Open: %v", err)
 			}
 			defer s.Close()
-			mustCreate(t, s, "alice")
+			storetest.MustCreate(t, s, "alice")
 			fi, err := os.Stat(path)
 			if err != nil {
 				t.Fatal(err)

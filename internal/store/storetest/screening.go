@@ -11,23 +11,23 @@ import (
 // testPasswordScreening: created accounts are screened, imported ones
 // marked Unscreened are pending, in the same all-or-nothing batch; states
 // are stored, replaced and cleared per account.
-func testPasswordScreening(t *testing.T, open func(t *testing.T) Store) {
+func testPasswordScreening(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	alice := mustCreate(t, s, "alice")
+	alice := MustCreate(t, s, "alice")
 	if sc, err := s.PasswordScreening(ctx, alice.ID); err != nil || sc != (store.Screening{}) {
 		t.Fatalf("new account: %+v, %v; want the zero state", sc, err)
 	}
-	imported := newUser("bob")
+	imported := NewUser("bob")
 	imported.Unscreened = true
-	plain := newUser("carol")
+	plain := NewUser("carol")
 	if err := s.CreateUsers(ctx, []store.NewUser{imported, plain}, t0); err != nil {
 		t.Fatal(err)
 	}
 	// A failed batch stores no mark either.
-	dave := newUser("dave")
+	dave := NewUser("dave")
 	dave.Unscreened = true
-	if err := s.CreateUsers(ctx, []store.NewUser{dave, newUser("alice")}, t0); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateUsers(ctx, []store.NewUser{dave, NewUser("alice")}, t0); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("conflicting batch: %v", err)
 	}
 	for name, want := range map[string]store.Screening{"bob": {Pending: true}, "carol": {}} {
@@ -56,7 +56,7 @@ func testPasswordScreening(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testBreachFilter(t *testing.T, open func(t *testing.T) Store) {
+func testBreachFilter(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	if _, err := s.BreachFilter(ctx); !errors.Is(err, store.ErrNotFound) {

@@ -11,7 +11,7 @@ import (
 	"github.com/credshield/credshield/internal/store"
 )
 
-func testSecretGetOrCreate(t *testing.T, open func(t *testing.T) Store) {
+func testSecretGetOrCreate(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	first := []byte("sealed-one\x00\xff")
@@ -39,7 +39,7 @@ func testSecretGetOrCreate(t *testing.T, open func(t *testing.T) Store) {
 
 // testSecretGetOrCreateRace starts many "replicas" creating one secret at
 // once: all must end up with the same blob.
-func testSecretGetOrCreateRace(t *testing.T, open func(t *testing.T) Store) {
+func testSecretGetOrCreateRace(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	const n = 8
 	var wg sync.WaitGroup
@@ -61,7 +61,7 @@ func testSecretGetOrCreateRace(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testReplaceSecret(t *testing.T, open func(t *testing.T) Store) {
+func testReplaceSecret(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	if _, err := s.GetOrCreateSecret(ctx, "k", []byte("old"), t0); err != nil {
@@ -85,7 +85,7 @@ func signingKey(kid string, created time.Time) store.SigningKey {
 	return store.SigningKey{ID: kid, Alg: "EdDSA", Created: created, NotBefore: created.Add(time.Minute), Sealed: []byte("sealed " + kid)}
 }
 
-func testSigningKeys(t *testing.T, open func(t *testing.T) Store) {
+func testSigningKeys(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	keys, err := s.SigningKeys(ctx)
@@ -144,7 +144,7 @@ func testSigningKeys(t *testing.T, open func(t *testing.T) Store) {
 // when the newest stored key is not the one they saw being added by
 // nobody: exactly one must add, the rest must see its key inside their
 // own update, as rotation under the lock relies on.
-func testSigningKeysSerialised(t *testing.T, open func(t *testing.T) Store) {
+func testSigningKeysSerialised(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	const n = 6
 	var (

@@ -1,5 +1,5 @@
-// Package storetest is the test suite every credshield store backend must
-// pass, so SQLite and PostgreSQL answer alike: the same records, the same
+// Package storetest is the test suite every credshield store backend
+// (every store.Store) must pass, so SQLite and PostgreSQL answer alike: the same records, the same
 // sentinel errors, the same compare-and-swap and all-or-nothing semantics.
 // A backend's own tests call Run with a function that opens a fresh, empty
 // store; tests of what only one backend has (file modes, pragmas, pools)
@@ -11,42 +11,80 @@ package storetest
 
 import (
 	"context"
-	"time"
+	"errors"
+	"strings"
+	"testing"
 
 	"github.com/credshield/credshield/internal/store"
 )
 
-// Store is the method set both backends implement: the contract Run tests.
-type Store interface {
-	Ping(ctx context.Context) error
+// Opened returns s, the store an Open just returned with err, and closes
+// it when t ends; it fails t when err is not nil.
+func Opened[S interface{ Close() error }](t testing.TB, s S, err error) S {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
 
-	CreateUser(ctx context.Context, u store.NewUser, now time.Time) (store.User, error)
-	CreateUsers(ctx context.Context, us []store.NewUser, now time.Time) error
-	UserByName(ctx context.Context, username string) (store.User, error)
-	UserByID(ctx context.Context, id string) (store.User, error)
-	ListUsers(ctx context.Context) ([]store.User, error)
-	SetDisabled(ctx context.Context, username string, disabled bool, now time.Time) error
-	SetPassword(ctx context.Context, username, hash, class string, now time.Time) error
-	SetScopes(ctx context.Context, username, scopes string, now time.Time) error
-	ReplaceHash(ctx context.Context, id, oldHash, newHash, class string, now time.Time) error
-	HashClasses(ctx context.Context) ([]string, error)
+// RunBackend runs Run and RunShared on a backend: fresh returns where a
+// new, empty database for t is (a file path, a DSN whose schema is t's
+// own), open opens a store there (and migrates it).
+func RunBackend[S store.Store](t *testing.T, fresh func(t testing.TB) string, open func(ctx context.Context, where string) (S, error)) {
+	t.Run("Suite", func(t *testing.T) {
+		Run(t, func(t *testing.T) store.Store { s, _ := OpenFresh(t, fresh, open); return s })
+	})
+	t.Run("Shared", func(t *testing.T) {
+		RunShared(t, func(t *testing.T) (store.Store, func(t *testing.T) store.Store) {
+			s, where := OpenFresh(t, fresh, open)
+			return s, func(t *testing.T) store.Store {
+				s, err := open(t.Context(), where)
+				return Opened(t, s, err)
+			}
+		})
+	})
+}
 
-	CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, tokenHash string, idleExpiresAt time.Time, maxLive int) (store.RefreshFamily, error)
-	RefreshFamilyByToken(ctx context.Context, tokenHash string) (store.RefreshFamily, error)
-	RotateRefreshToken(ctx context.Context, oldHash, newHash string, now, idleExpiresAt time.Time) (store.RefreshFamily, error)
-	RevokeRefreshFamily(ctx context.Context, id string, now time.Time) error
-	RevokeUserRefreshFamilies(ctx context.Context, userID string, now time.Time) (int64, error)
-	RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error
-	JTIRevoked(ctx context.Context, jti string, now time.Time) (bool, error)
-	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
+// OpenFresh opens a store with open on a new, empty database from fresh,
+// closed when t ends, and returns it with where the database is.
+func OpenFresh[S interface{ Close() error }](t *testing.T, fresh func(t testing.TB) string, open func(ctx context.Context, where string) (S, error)) (S, string) {
+	t.Helper()
+	where := fresh(t)
+	s, err := open(t.Context(), where)
+	return Opened(t, s, err), where
+}
 
-	GetOrCreateSecret(ctx context.Context, name string, sealed []byte, now time.Time) ([]byte, error)
-	ReplaceSecret(ctx context.Context, name string, old, new []byte) error
-	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
-	UpdateSigningKeys(ctx context.Context, fn func(keys []store.SigningKey) (store.KeyChange, error)) error
+// TestPassword is a password a test may put in a location given to
+// OpenFails; no error may reveal it.
+const TestPassword = "s3cret"
 
-	PasswordScreening(ctx context.Context, id string) (store.Screening, error)
-	SetPasswordScreening(ctx context.Context, id string, sc store.Screening, now time.Time) error
-	BreachFilter(ctx context.Context) (store.BreachFilter, error)
-	SetBreachFilter(ctx context.Context, f store.BreachFilter) error
+// OpenFails checks that open fails, without a panic and without revealing
+// TestPassword, on each of bad (a case name to a location), and with
+// context.Canceled under a cancelled context on a database from fresh.
+func OpenFails[S interface{ Close() error }](t *testing.T, fresh func(t testing.TB) string, open func(ctx context.Context, where string) (S, error), bad map[string]string) {
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	check := func(t *testing.T, ctx context.Context, where string, want error) {
+		s, err := open(ctx, where)
+		if err == nil {
+			s.Close()
+			t.Fatal("Open succeeded, want an error")
+		}
+		if want != nil && !errors.Is(err, want) {
+			t.Errorf("err = %v, want %v", err, want)
+		}
+		if strings.Contains(err.Error(), TestPassword) {
+			t.Errorf("error %q reveals the password", err)
+		}
+	}
+	t.Run("cancelled context", func(t *testing.T) { check(t, cancelled, fresh(t), context.Canceled) })
+	for name, where := range bad {
+		t.Run(name, func(t *testing.T) { check(t, t.Context(), where, nil) })
+	}
 }

@@ -15,15 +15,18 @@ import (
 	"github.com/credshield/credshield/internal/store"
 )
 
-// t0 has sub-millisecond digits so the tests see the truncation.
-var t0 = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
+// T0 is the tests' "now". It has sub-millisecond digits so the tests see
+// the truncation to milliseconds.
+var T0 = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
+
+var t0 = T0
 
 // Run runs the whole suite, each test in parallel on a store of its own:
 // open must return a new, empty, migrated store and close it when t ends.
-func Run(t *testing.T, open func(t *testing.T) Store) {
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, open func(t *testing.T) Store)
+		fn   func(t *testing.T, open func(t *testing.T) store.Store)
 	}{
 		{"UserCRUD", testUserCRUD},
 		{"CreateUserErrors", testCreateUserErrors},
@@ -56,7 +59,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func newUser(name string) store.NewUser {
+// NewUser is an account named name, with a well-formed argon2id hash
+// unique to it, for tests of a store.
+func NewUser(name string) store.NewUser {
 	return store.NewUser{
 		Username:     name,
 		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$" + name,
@@ -64,9 +69,10 @@ func newUser(name string) store.NewUser {
 	}
 }
 
-func mustCreate(t *testing.T, s Store, name string) store.User {
+// MustCreate creates NewUser(name) in s at T0, or fails t.
+func MustCreate(t *testing.T, s store.Accounts, name string) store.User {
 	t.Helper()
-	u, err := s.CreateUser(t.Context(), newUser(name), t0)
+	u, err := s.CreateUser(t.Context(), NewUser(name), t0)
 	if err != nil {
 		t.Fatalf("CreateUser(%q): %v", name, err)
 	}
@@ -79,7 +85,7 @@ func hashOf(tok string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func newFamily(t *testing.T, s Store, userID, tok string) store.RefreshFamily {
+func newFamily(t *testing.T, s store.Store, userID, tok string) store.RefreshFamily {
 	t.Helper()
 	f, err := s.CreateRefreshFamily(t.Context(), store.RefreshFamily{
 		UserID: userID, ClientID: "cli", Scope: "read", JKT: "jkt-1",
@@ -91,19 +97,19 @@ func newFamily(t *testing.T, s Store, userID, tok string) store.RefreshFamily {
 	return f
 }
 
-func testUserCRUD(t *testing.T, open func(t *testing.T) Store) {
+func testUserCRUD(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 
-	alice := mustCreate(t, s, "alice")
-	bob := mustCreate(t, s, "bob")
+	alice := MustCreate(t, s, "alice")
+	bob := MustCreate(t, s, "bob")
 
 	t.Run("created", func(t *testing.T) {
 		want := store.User{
 			ID:           alice.ID,
 			Username:     "alice",
-			PasswordHash: newUser("alice").PasswordHash,
-			HashClass:    newUser("alice").HashClass,
+			PasswordHash: NewUser("alice").PasswordHash,
+			HashClass:    NewUser("alice").HashClass,
 			CreatedAt:    t0.Truncate(time.Millisecond),
 			UpdatedAt:    t0.Truncate(time.Millisecond),
 		}
@@ -146,7 +152,7 @@ func testUserCRUD(t *testing.T, open func(t *testing.T) Store) {
 	})
 
 	t.Run("list ordered by username", func(t *testing.T) {
-		mustCreate(t, s, "aaron")
+		MustCreate(t, s, "aaron")
 		got, err := s.ListUsers(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -202,9 +208,9 @@ func testUserCRUD(t *testing.T, open func(t *testing.T) Store) {
 	})
 }
 
-func testCreateUserErrors(t *testing.T, open func(t *testing.T) Store) {
+func testCreateUserErrors(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
-	mustCreate(t, s, "alice")
+	MustCreate(t, s, "alice")
 	secret := "$argon2id$v=19$m=19456,t=2,p=1$secretsalt$secretdigest"
 	tests := []struct {
 		name     string
@@ -239,7 +245,7 @@ func testCreateUserErrors(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testCreateUsers(t *testing.T, open func(t *testing.T) Store) {
+func testCreateUsers(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name      string
 		batch     []string // usernames; "" makes an invalid entry
@@ -257,12 +263,12 @@ func testCreateUsers(t *testing.T, open func(t *testing.T) Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
 			ctx := t.Context()
-			mustCreate(t, s, "alice")
-			mustCreate(t, s, "bob")
+			MustCreate(t, s, "alice")
+			MustCreate(t, s, "bob")
 
 			var batch []store.NewUser
 			for _, name := range tt.batch {
-				batch = append(batch, newUser(name))
+				batch = append(batch, NewUser(name))
 			}
 			err := s.CreateUsers(ctx, batch, t0)
 
@@ -299,7 +305,7 @@ func testCreateUsers(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testReplaceHash(t *testing.T, open func(t *testing.T) Store) {
+func testReplaceHash(t *testing.T, open func(t *testing.T) store.Store) {
 	const newHash, newClass = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$new", "argon2id$v=19$m=19456,t=2,p=1"
 	t1 := t0.Add(time.Minute)
 	tests := []struct {
@@ -343,7 +349,7 @@ func testReplaceHash(t *testing.T, open func(t *testing.T) Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
 			ctx := t.Context()
-			u := mustCreate(t, s, "alice")
+			u := MustCreate(t, s, "alice")
 			if tt.reset {
 				if err := s.SetPassword(ctx, "alice", "$2b$12$reset", "bcrypt$12", t1); err != nil {
 					t.Fatal(err)
@@ -370,7 +376,7 @@ func testReplaceHash(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testHashClasses(t *testing.T, open func(t *testing.T) Store) {
+func testHashClasses(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 
@@ -384,7 +390,7 @@ func testHashClasses(t *testing.T, open func(t *testing.T) Store) {
 
 	classes := []string{"bcrypt$12", "argon2id$v=19$m=19456,t=2,p=1", "bcrypt$12", "pbkdf2-sha256$29000", "bcrypt$10"}
 	for i, c := range classes {
-		u := newUser(fmt.Sprintf("user%d", i))
+		u := NewUser(fmt.Sprintf("user%d", i))
 		u.HashClass = c
 		if _, err := s.CreateUser(ctx, u, t0); err != nil {
 			t.Fatal(err)
@@ -402,15 +408,21 @@ func testHashClasses(t *testing.T, open func(t *testing.T) Store) {
 
 // testReplaceHashRace has many logins race to rehash the same account: the
 // compare-and-swap must let exactly one win.
-func testReplaceHashRace(t *testing.T, open func(t *testing.T) Store) {
-	s := open(t)
+func testReplaceHashRace(t *testing.T, open func(t *testing.T) store.Store) {
+	replaceHashRace(t, open(t))
+}
+
+// replaceHashRace has the racers take turns among stores, which share one
+// database.
+func replaceHashRace(t *testing.T, stores ...store.Store) {
 	ctx := t.Context()
-	u := mustCreate(t, s, "alice")
+	u := MustCreate(t, stores[0], "alice")
 
 	const racers = 20
 	var wg sync.WaitGroup
 	results := make(chan error, racers)
 	for i := range racers {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
 			results <- s.ReplaceHash(ctx, u.ID, u.PasswordHash, fmt.Sprintf("$argon2id$new%d", i), "argon2id", t0)
 		})
@@ -433,9 +445,9 @@ func testReplaceHashRace(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testContextCancelled(t *testing.T, open func(t *testing.T) Store) {
+func testContextCancelled(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
-	u := mustCreate(t, s, "alice")
+	u := MustCreate(t, s, "alice")
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 
@@ -444,8 +456,8 @@ func testContextCancelled(t *testing.T, open func(t *testing.T) Store) {
 		call func() error
 	}{
 		{"Ping", func() error { return s.Ping(ctx) }},
-		{"CreateUser", func() error { _, err := s.CreateUser(ctx, newUser("bob"), t0); return err }},
-		{"CreateUsers", func() error { return s.CreateUsers(ctx, []store.NewUser{newUser("bob")}, t0) }},
+		{"CreateUser", func() error { _, err := s.CreateUser(ctx, NewUser("bob"), t0); return err }},
+		{"CreateUsers", func() error { return s.CreateUsers(ctx, []store.NewUser{NewUser("bob")}, t0) }},
 		{"UserByName", func() error { _, err := s.UserByName(ctx, "alice"); return err }},
 		{"UserByID", func() error { _, err := s.UserByID(ctx, u.ID); return err }},
 		{"ListUsers", func() error { _, err := s.ListUsers(ctx); return err }},
@@ -488,11 +500,11 @@ func testContextCancelled(t *testing.T, open func(t *testing.T) Store) {
 // state (reset, disable, enable, scopes) raises the account epoch — which
 // revokes device credentials and access tokens issued before — and that a
 // login's rehash (the same password) does not.
-func testDeviceEpoch(t *testing.T, open func(t *testing.T) Store) {
+func testDeviceEpoch(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := context.Background()
 	now := time.Now()
-	u, err := s.CreateUser(ctx, newUser("eve"), now)
+	u, err := s.CreateUser(ctx, NewUser("eve"), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,10 +540,10 @@ func testDeviceEpoch(t *testing.T, open func(t *testing.T) Store) {
 
 // testScopes checks that an account starts with no scopes granted, that
 // SetScopes replaces them and that an unknown account is ErrNotFound.
-func testScopes(t *testing.T, open func(t *testing.T) Store) {
+func testScopes(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	u := mustCreate(t, s, "sam")
+	u := MustCreate(t, s, "sam")
 	if u.Scopes != "" {
 		t.Fatalf("new account scopes %q, want none", u.Scopes)
 	}
@@ -556,10 +568,10 @@ func testScopes(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testRefreshRotation(t *testing.T, open func(t *testing.T) Store) {
+func testRefreshRotation(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	u := mustCreate(t, s, "alice")
+	u := MustCreate(t, s, "alice")
 	f := newFamily(t, s, u.ID, "tok-0")
 	if f.ID == "" || f.JKT != "jkt-1" || !f.CreatedAt.Equal(t0.Truncate(time.Millisecond)) {
 		t.Fatalf("family %+v", f)
@@ -609,10 +621,10 @@ func testRefreshRotation(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testRefreshRevocation(t *testing.T, open func(t *testing.T) Store) {
+func testRefreshRevocation(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	alice, bob := mustCreate(t, s, "alice"), mustCreate(t, s, "bob")
+	alice, bob := MustCreate(t, s, "alice"), MustCreate(t, s, "bob")
 	a1 := newFamily(t, s, alice.ID, "a1")
 	newFamily(t, s, alice.ID, "a2")
 	newFamily(t, s, bob.ID, "b1")
@@ -653,10 +665,10 @@ func testRefreshRevocation(t *testing.T, open func(t *testing.T) Store) {
 // user's oldest live families in the same transaction, never the new one
 // (even when it was created in the same millisecond as the others), never
 // another user's, and families already revoked or expired do not count.
-func testRefreshFamiliesCappedPerUser(t *testing.T, open func(t *testing.T) Store) {
+func testRefreshFamiliesCappedPerUser(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	alice, bob := mustCreate(t, s, "alice"), mustCreate(t, s, "bob")
+	alice, bob := MustCreate(t, s, "alice"), MustCreate(t, s, "bob")
 	const maxLive = 3
 	create := func(userID, tok string, at time.Time, ttl time.Duration) store.RefreshFamily {
 		t.Helper()
@@ -735,14 +747,20 @@ func testRefreshFamiliesCappedPerUser(t *testing.T, open func(t *testing.T) Stor
 
 // testRefreshRotationRace redeems one token from many goroutines at once:
 // exactly one wins, and the others are reuse that revokes the family.
-func testRefreshRotationRace(t *testing.T, open func(t *testing.T) Store) {
-	s := open(t)
-	u := mustCreate(t, s, "alice")
-	newFamily(t, s, u.ID, "race")
+func testRefreshRotationRace(t *testing.T, open func(t *testing.T) store.Store) {
+	refreshRotationRace(t, open(t))
+}
+
+// refreshRotationRace has the redemptions take turns among stores, which
+// share one database.
+func refreshRotationRace(t *testing.T, stores ...store.Store) {
+	u := MustCreate(t, stores[0], "alice")
+	newFamily(t, stores[0], u.ID, "race")
 	const n = 16
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
 			_, errs[i] = s.RotateRefreshToken(t.Context(), hashOf("race"), hashOf("race-"+string(rune('a'+i))), t0.Add(time.Hour), t0.Add(48*time.Hour))
 		})
@@ -763,7 +781,7 @@ func testRefreshRotationRace(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-func testRevokedJTIs(t *testing.T, open func(t *testing.T) Store) {
+func testRevokedJTIs(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	exp := t0.Add(15 * time.Minute)
@@ -799,16 +817,22 @@ func testRevokedJTIs(t *testing.T, open func(t *testing.T) Store) {
 
 // testConcurrentWriters runs 50 writers on one store with readers
 // alongside: every write must land and no reader may fail while they queue.
-func testConcurrentWriters(t *testing.T, open func(t *testing.T) Store) {
-	s := open(t)
+func testConcurrentWriters(t *testing.T, open func(t *testing.T) store.Store) {
+	concurrentWriters(t, open(t))
+}
+
+// concurrentWriters has the writers and readers take turns among stores,
+// which share one database.
+func concurrentWriters(t *testing.T, stores ...store.Store) {
 	ctx := t.Context()
 
 	const writers = 50
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*writers)
 	for i := range writers {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
-			if _, err := s.CreateUser(ctx, newUser(fmt.Sprintf("user%02d", i)), t0); err != nil {
+			if _, err := s.CreateUser(ctx, NewUser(fmt.Sprintf("user%02d", i)), t0); err != nil {
 				errs <- err
 			}
 		})
@@ -823,7 +847,7 @@ func testConcurrentWriters(t *testing.T, open func(t *testing.T) Store) {
 	for err := range errs {
 		t.Error(err)
 	}
-	users, err := s.ListUsers(ctx)
+	users, err := stores[0].ListUsers(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
