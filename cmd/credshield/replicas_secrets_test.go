@@ -263,7 +263,7 @@ func TestReplicasShareKeysAndSecrets(t *testing.T) {
 			}
 			defer pool.Close()
 			src := secret.NewSealedKeys(pool, ring, rand.Reader)
-			ks, err := token.LoadFrom(ctx, src, token.EdDSA)
+			ks, err := token.Load(ctx, src, token.EdDSA)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -306,9 +306,7 @@ type configKEK struct{ file string }
 
 func (c configKEK) ring(t *testing.T) (*seal.Keyring, error) {
 	t.Helper()
-	e := &env{lookupEnv: func(string) (string, bool) { return "", false }}
-	e.kek.File = c.file
-	r, err := e.loadKeyring()
+	r, err := loadKeyring(config.KEK{File: c.file}, func(string) (string, bool) { return "", false }, "")
 	if err == nil && r == nil {
 		err = errors.New("no keyring")
 	}
@@ -349,7 +347,7 @@ func TestPostgresNeedsKEK(t *testing.T) {
 // stay valid; without the KEK the files are used as before.
 func TestKEKImportsDataDirKeys(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	ks, err := token.LoadOrCreate(filepath.Join(dir, "keys"), token.EdDSA, rand.Reader, time.Now().Add(-time.Hour))
+	ks, err := token.LoadOrCreate(t.Context(), token.Dir(filepath.Join(dir, "keys")), token.EdDSA, rand.Reader, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,8 +374,7 @@ func TestKEKImportsDataDirKeys(t *testing.T) {
 	}
 	// The device key moves too: serve's loader hands out the file's key.
 	e := &env{dataDir: dir, lookupEnv: func(string) (string, bool) { return "", false }}
-	e.kek.File = kek
-	ring, err := e.loadKeyring()
+	ring, err := loadKeyring(config.KEK{File: kek}, e.lookupEnv, e.db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,8 +383,7 @@ func TestKEKImportsDataDirKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	e.useSharedSecrets(st, ring)
-	got, err := e.loadSecret("device.key")
+	got, err := newSecrets(dir, st, ring).load(t.Context(), "device.key")
 	if err != nil || !bytes.Equal(got, devKey) {
 		t.Errorf("shared device key differs from the imported file's: %v", err)
 	}
