@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -41,4 +43,30 @@ func TestGuardStateClosesRedisOnError(t *testing.T) {
 		}
 	}
 	t.Fatalf("%d clients connected to Redis after newGuardState failed, want only the probe: the failed start leaked its client", clients)
+}
+
+// TestStartUpUsesCommandContext: loading a shared secret at start runs
+// under the command's context, so a start interrupted by SIGINT or
+// SIGTERM stops waiting for the store instead of holding on for
+// secretTimeout.
+func TestStartUpUsesCommandContext(t *testing.T) {
+	dir := t.TempDir()
+	e := &env{dataDir: dir, lookupEnv: func(string) (string, bool) { return "", false }}
+	ring, err := loadKeyring(config.KEK{File: testKEKFile(t)}, e.lookupEnv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.openStore(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := newSecrets(dir, st, ring).load(ctx, "device.key"); !errors.Is(err, context.Canceled) {
+		t.Errorf("load under an ended context: %v, want context.Canceled", err)
+	}
+	if _, err := newSecrets(dir, st, ring).load(t.Context(), "device.key"); err != nil {
+		t.Errorf("load: %v", err)
+	}
 }
