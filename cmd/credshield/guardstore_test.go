@@ -50,23 +50,13 @@ func TestGuardStateClosesRedisOnError(t *testing.T) {
 // SIGTERM stops waiting for the store instead of holding on for
 // secretTimeout.
 func TestStartUpUsesCommandContext(t *testing.T) {
-	dir := t.TempDir()
-	e := &env{dataDir: dir, lookupEnv: func(string) (string, bool) { return "", false }}
-	ring, err := loadKeyring(config.KEK{File: testKEKFile(t)}, e.lookupEnv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := e.openStore(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	sec := sealedSecrets(t, t.TempDir(), testKEKFile(t))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := newSecrets(dir, st, ring).load(ctx, "device.key"); !errors.Is(err, context.Canceled) {
+	if _, err := sec.load(ctx, "device.key"); !errors.Is(err, context.Canceled) {
 		t.Errorf("load under an ended context: %v, want context.Canceled", err)
 	}
-	if _, err := newSecrets(dir, st, ring).load(t.Context(), "device.key"); err != nil {
+	if _, err := sec.load(t.Context(), "device.key"); err != nil {
 		t.Errorf("load: %v", err)
 	}
 }

@@ -373,17 +373,7 @@ func TestKEKImportsDataDirKeys(t *testing.T) {
 		t.Errorf("store does not hold both keys:\n%s", list)
 	}
 	// The device key moves too: serve's loader hands out the file's key.
-	e := &env{dataDir: dir, lookupEnv: func(string) (string, bool) { return "", false }}
-	ring, err := loadKeyring(config.KEK{File: kek}, e.lookupEnv, e.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := e.openStore(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	got, err := newSecrets(dir, st, ring).load(t.Context(), "device.key")
+	got, err := sealedSecrets(t, dir, kek).load(t.Context(), "device.key")
 	if err != nil || !bytes.Equal(got, devKey) {
 		t.Errorf("shared device key differs from the imported file's: %v", err)
 	}
@@ -391,4 +381,22 @@ func TestKEKImportsDataDirKeys(t *testing.T) {
 	if _, list, _ = credshield(t, "", nil, "keys", "list", "--data-dir", dir); strings.Contains(list, kid) || !strings.Contains(list, fileKid) {
 		t.Errorf("without a KEK keys list should show the files only:\n%s", list)
 	}
+}
+
+// sealedSecrets returns the HMAC keys as serve builds them with a KEK: in
+// the SQLite store of the data directory dir, sealed under the KEK in
+// kekFile. The store closes with the test.
+func sealedSecrets(t *testing.T, dir, kekFile string) secrets {
+	t.Helper()
+	e := &env{dataDir: dir, lookupEnv: func(string) (string, bool) { return "", false }}
+	ring, err := loadKeyring(config.KEK{File: kekFile}, e.lookupEnv, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.openStore(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newSecrets(dir, st, ring)
 }
