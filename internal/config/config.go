@@ -7,8 +7,12 @@
 // A command's configuration is built from parts, each owning its flags
 // (one RegisterFlags per part) and its checks: Defence, the login defence
 // serve and protect share; Passwords, how new passwords are hashed; KEK,
-// where the key-encryption key comes from. Serve and Protect embed the
-// parts they use, so protect's flags are exactly the ones it reads.
+// where the key-encryption key comes from. Serve embeds Defence and
+// Passwords, Protect embeds Defence alone, and the commands that keep
+// secrets bind a KEK beside them, so each command's flags are exactly the
+// ones it reads. Values are typed as their flags are parsed (budgets,
+// CIDRs, the device cookie's SameSite, argon2id parameters), so what
+// Validate accepts is what the parts are built from, without parsing again.
 package config
 
 import (

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -110,7 +111,7 @@ func (v sameSiteValue) Set(s string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%q: want strict, lax or none", s)
+	return errors.New("want strict, lax or none")
 }
 
 // Type is "string", as the flag was before it was typed, so help reads
