@@ -45,7 +45,7 @@ func (m *memSource) UpdateKeys(_ context.Context, fn func([]*Key) ([]*Key, []str
 	return nil
 }
 
-func TestLoadOrCreateFromSource(t *testing.T) {
+func TestLoadOrCreateSource(t *testing.T) {
 	ctx := t.Context()
 	src := &memSource{}
 	// Replicas starting together on an empty shared source create one key.
@@ -83,10 +83,10 @@ func TestLoadOrCreateFromSource(t *testing.T) {
 	}
 }
 
-// TestRotateInOnce steps replicas whose rotation interval expires at the
+// TestRotateOnce steps replicas whose rotation interval expires at the
 // same moment: each decides in its own locked update, so only the first
 // rotates and every replica's reload then publishes that one key.
-func TestRotateInOnce(t *testing.T) {
+func TestRotateOnce(t *testing.T) {
 	ctx := t.Context()
 	src := &memSource{}
 	ks, err := LoadOrCreate(ctx, src, EdDSA, rand.Reader, testNow)
@@ -135,7 +135,7 @@ func TestRotateInOnce(t *testing.T) {
 	if ks.ActiveAt(now.Add(lead)).ID != rotated[0].ID {
 		t.Error("staged key does not sign after its lead")
 	}
-	// Without due, RotateIn always rotates, and deletes retired keys.
+	// Without due, Rotate always rotates, and deletes retired keys.
 	later := now.Add(lead + 2*time.Hour)
 	k2, removed, err := Rotate(ctx, src, EdDSA, rand.Reader, later, later, time.Hour, nil)
 	if err != nil || k2 == nil {
