@@ -28,7 +28,8 @@
 // at once but that signs only from NotBefore, so verifiers caching the JWKS
 // know it before they meet its first token; [KeySet.Reload] picks staged
 // keys up in a running server and drops keys retired once every token they
-// signed has expired ([Retired]). [RotateIn] rotates in any KeySource, asking
+// signed has expired ([Retired]). [LoadOrCreate], [Load] and [Rotate] take
+// any KeySource, the same for files and for a shared store; Rotate can ask
 // whether a rotation is still due inside the source's exclusive update, so
 // replicas sharing a store rotate once.
 //

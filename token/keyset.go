@@ -26,11 +26,11 @@ import (
 	"github.com/credshield/credshield/internal/privdir"
 )
 
-// maxKeyFileSize bounds what LoadOrCreate reads from one file (an RSA 4096
+// maxKeyFileSize bounds what Dir reads from one file (an RSA 4096
 // PKCS#8 PEM is about 3.3 KiB).
 const maxKeyFileSize = 64 << 10
 
-// ErrKeyFile reports a key file that LoadOrCreate refuses to use: readable by
+// ErrKeyFile reports a key file that Dir refuses to use: readable by
 // group or others, not a regular file, unparsable, or named for another key.
 var ErrKeyFile = errors.New("token: bad key file")
 
@@ -92,36 +92,23 @@ func (ks *KeySet) load() *keySnapshot {
 	return &keySnapshot{}
 }
 
-// LoadOrCreate loads every key file in dir and returns the set with the
-// newest key of alg active. Key files are PKCS#8 PEM, one key per file named
-// <kid>.pem, with PEM headers "Alg" and "Created" (RFC 3339). A file that is
-// readable or writable by group or others, is not a regular file, or whose
-// name is not its key's thumbprint is refused with an error naming it, since a
-// signing key others can read is a key others can sign with.
-//
-// When dir holds no key of alg, LoadOrCreate creates dir (0700) if needed and
-// writes a new key (0600, atomically: temporary file, sync, rename). Keys of
-// other algorithms stay in the set and the JWKS. Files whose names do not end
-// in ".pem" or start with "." are ignored. It is LoadOrCreateFrom with the
-// source Dir(dir).
-func LoadOrCreate(dir, alg string, rand io.Reader, now time.Time) (*KeySet, error) {
-	if err := checkAlgDir(dir, alg); err != nil {
-		return nil, fmt.Errorf("load keys: %w", err)
-	}
-	return LoadOrCreateFrom(context.Background(), Dir(dir), alg, rand, now)
-}
-
-// LoadOrCreateFrom loads every key src holds and returns the set with the
+// LoadOrCreate loads every key src holds and returns the set with the
 // newest key of alg active, adding a new key of alg to src first when it
 // holds none. The check and the addition are one UpdateKeys, so replicas
-// sharing a store that start together create one key, not one each. Reload
-// re-reads src.
-func LoadOrCreateFrom(ctx context.Context, src KeySource, alg string, rand io.Reader, now time.Time) (*KeySet, error) {
+// sharing a store that start together create one key, not one each; a
+// source that does not exist yet (a Dir not yet created) holds no keys
+// and is created by that update. Keys of other algorithms stay in the set
+// and the JWKS. Reload re-reads src.
+//
+// With Dir, keys are files (see Dir for the format and the permission
+// checks): a new key is written 0600, atomically, in a directory created
+// 0700 if needed.
+func LoadOrCreate(ctx context.Context, src KeySource, alg string, rand io.Reader, now time.Time) (*KeySet, error) {
 	if err := checkAlg(alg); err != nil {
 		return nil, fmt.Errorf("load keys: %w", err)
 	}
 	keys, err := src.LoadKeys(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("load keys: %w", err)
 	}
 	if newestOf(keys, alg) == nil {
@@ -154,15 +141,6 @@ func checkAlg(alg string) error {
 	return nil
 }
 
-// checkAlgDir checks alg and creates dir (0700) if needed, refusing a
-// directory others may write to.
-func checkAlgDir(dir, alg string) error {
-	if err := checkAlg(alg); err != nil {
-		return err
-	}
-	return checkDir(dir)
-}
-
 // checkDir creates dir (0700) if needed, refusing a directory group or
 // others may write to or another user owns (the one check every key
 // directory gets, package privdir).
@@ -173,17 +151,12 @@ func checkDir(dir string) error {
 	return nil
 }
 
-// Reload is ReloadContext without a deadline.
-func (ks *KeySet) Reload(now time.Time, retireAfter time.Duration) error {
-	return ks.ReloadContext(context.Background(), now, retireAfter)
-}
-
-// ReloadContext re-reads the source the set was loaded from, so keys that
+// Reload re-reads the source the set was loaded from, so keys that
 // `credshield keys rotate` (or another replica) staged or switched to take
 // effect in a running server, and drops the keys retired at now (see
 // Retired). The active key never retires. On error the set is unchanged. A
 // set not loaded from a source only drops retired keys.
-func (ks *KeySet) ReloadContext(ctx context.Context, now time.Time, retireAfter time.Duration) error {
+func (ks *KeySet) Reload(ctx context.Context, now time.Time, retireAfter time.Duration) error {
 	cur := ks.load()
 	keys := cur.keys
 	if ks.src != nil {
@@ -226,29 +199,20 @@ func Retired(keys []*Key, alg string, now time.Time, retireAfter time.Duration) 
 	return retired
 }
 
-// Rotate writes a new key of alg to dir (created like LoadOrCreate creates
-// it) that signs from notBefore and is published at once: every KeySet
-// that reloads dir puts it in its JWKS now and signs with it from
-// notBefore. notBefore should be at least the verifiers' JWKS cache
-// lifetime away; now for an emergency rotation. Key files retired at now
-// (see Retired) are deleted. Rotate returns the new key and the IDs of the
-// deleted keys. It is RotateIn with the source Dir(dir), always due.
-func Rotate(dir, alg string, rand io.Reader, now, notBefore time.Time, retireAfter time.Duration) (*Key, []string, error) {
-	if err := checkAlgDir(dir, alg); err != nil {
-		return nil, nil, fmt.Errorf("rotate keys: %w", err)
-	}
-	return RotateIn(context.Background(), Dir(dir), alg, rand, now, notBefore, retireAfter, nil)
-}
-
-// RotateIn adds a new key of alg to src that signs from notBefore (see
-// Rotate) and deletes the keys retired at now, in one UpdateKeys: with a
-// shared store, under its lock. due, when not nil, is asked inside that
-// same update with the keys src holds then; when it says no, nothing
-// changes and RotateIn returns a nil key. So replicas that all decide a
-// rotation is due rotate once: the first adds a key, the others find it
-// when their turn comes. The key is generated before the update, to keep
-// the lock short.
-func RotateIn(ctx context.Context, src KeySource, alg string, rand io.Reader, now, notBefore time.Time, retireAfter time.Duration, due func(keys []*Key) bool) (*Key, []string, error) {
+// Rotate adds a new key of alg to src that signs from notBefore and is
+// published at once: every KeySet that reloads src puts it in its JWKS now
+// and signs with it from notBefore. notBefore should be at least the
+// verifiers' JWKS cache lifetime away; now for an emergency rotation. Keys
+// retired at now (see Retired) are deleted in the same UpdateKeys: with a
+// shared store, under its lock. Rotate returns the new key and the IDs of
+// the deleted keys.
+//
+// due, when not nil, is asked inside that same update with the keys src
+// holds then; when it says no, nothing changes and Rotate returns a nil
+// key. So replicas that all decide a rotation is due rotate once: the
+// first adds a key, the others find it when their turn comes. The key is
+// generated before the update, to keep the lock short.
+func Rotate(ctx context.Context, src KeySource, alg string, rand io.Reader, now, notBefore time.Time, retireAfter time.Duration, due func(keys []*Key) bool) (*Key, []string, error) {
 	if err := checkAlg(alg); err != nil {
 		return nil, nil, fmt.Errorf("rotate keys: %w", err)
 	}
@@ -279,26 +243,14 @@ func RotateIn(ctx context.Context, src KeySource, alg string, rand io.Reader, no
 	return added, removed, nil
 }
 
-// Load reads the key files in dir, as LoadOrCreate does, but never creates
-// a directory or a key: it is for tools that inspect keys (credshield keys
-// list). The active key is the newest of alg; Active returns nil when dir
-// holds none, and a missing dir is an empty set.
-func Load(dir, alg string) (*KeySet, error) {
-	keys, err := loadKeys(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return newKeySet(nil, alg), nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load keys: %w", err)
-	}
-	return newKeySet(keys, alg), nil
-}
-
-// LoadFrom reads every key src holds, never adding one (for credshield
-// keys list); see Load.
-func LoadFrom(ctx context.Context, src KeySource, alg string) (*KeySet, error) {
+// Load reads every key src holds, as LoadOrCreate does, but never adds
+// one (nor creates a directory): it is for tools that inspect keys
+// (credshield keys list). The active key is the newest of alg; Active
+// returns nil when src holds none, and a source that does not exist yet
+// is an empty set.
+func Load(ctx context.Context, src KeySource, alg string) (*KeySet, error) {
 	keys, err := src.LoadKeys(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("load keys: %w", err)
 	}
 	return newKeySet(keys, alg), nil

@@ -16,7 +16,7 @@ import (
 
 func TestLoadOrCreateFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
-	ks, err := LoadOrCreate(dir, EdDSA, rand.Reader, testNow)
+	ks, err := LoadOrCreate(t.Context(), Dir(dir), EdDSA, rand.Reader, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestLoadOrCreateFiles(t *testing.T) {
 	}
 
 	// Reload: same key, nothing new written.
-	again, err := LoadOrCreate(dir, EdDSA, rand.Reader, testNow.Add(time.Hour))
+	again, err := LoadOrCreate(t.Context(), Dir(dir), EdDSA, rand.Reader, testNow.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestLoadOrCreateFiles(t *testing.T) {
 
 	// Another algorithm: a new key, active; the old one stays verifiable and
 	// in the JWKS.
-	es, err := LoadOrCreate(dir, ES256, rand.Reader, testNow.Add(2*time.Hour))
+	es, err := LoadOrCreate(t.Context(), Dir(dir), ES256, rand.Reader, testNow.Add(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestLoadOrCreateFiles(t *testing.T) {
 		t.Errorf("JWKS = %s", jwks)
 	}
 	// Asking for EdDSA again makes the EdDSA key active again, not a new one.
-	back, err := LoadOrCreate(dir, EdDSA, rand.Reader, testNow.Add(3*time.Hour))
+	back, err := LoadOrCreate(t.Context(), Dir(dir), EdDSA, rand.Reader, testNow.Add(3*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestLoadOrCreateNewestActive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ks, err := LoadOrCreate(dir, EdDSA, rand.Reader, testNow)
+	ks, err := LoadOrCreate(t.Context(), Dir(dir), EdDSA, rand.Reader, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestLoadOrCreateRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			tc.setup(t, dir)
-			_, err := LoadOrCreate(dir, EdDSA, rand.Reader, testNow)
+			_, err := LoadOrCreate(t.Context(), Dir(dir), EdDSA, rand.Reader, testNow)
 			if !errors.Is(err, ErrKeyFile) && !errors.Is(err, ErrUnsupportedAlg) {
 				t.Fatalf("err = %v, want a key file error", err)
 			}
@@ -190,7 +190,7 @@ func TestLoadOrCreateRefuses(t *testing.T) {
 			}
 		})
 	}
-	if _, err := LoadOrCreate(t.TempDir(), "HS256", rand.Reader, testNow); !errors.Is(err, ErrUnsupportedAlg) {
+	if _, err := LoadOrCreate(t.Context(), Dir(t.TempDir()), "HS256", rand.Reader, testNow); !errors.Is(err, ErrUnsupportedAlg) {
 		t.Errorf("HS256: err = %v", err)
 	}
 }
@@ -200,7 +200,7 @@ func TestLoadOrCreateIgnoresOtherFiles(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, ".abc.tmp-123", []byte("partial"), 0o644)
 	write(t, dir, "README", []byte("keys live here"), 0o644)
-	if _, err := LoadOrCreate(dir, EdDSA, rand.Reader, testNow); err != nil {
+	if _, err := LoadOrCreate(t.Context(), Dir(dir), EdDSA, rand.Reader, testNow); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -305,7 +305,7 @@ func TestStagedRotation(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
 	const lead, retire = 10 * time.Minute, 16 * time.Minute // retire: access TTL 15m + leeway
 	t0 := testNow
-	ks, err := LoadOrCreate(dir, EdDSA, rand.Reader, t0)
+	ks, err := LoadOrCreate(t.Context(), Dir(dir), EdDSA, rand.Reader, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestStagedRotation(t *testing.T) {
 
 	// Stage k1 an hour later: published at once, signs after the lead.
 	t1 := t0.Add(time.Hour)
-	k1, removed, err := Rotate(dir, EdDSA, rand.Reader, t1, t1.Add(lead), retire)
+	k1, removed, err := Rotate(t.Context(), Dir(dir), EdDSA, rand.Reader, t1, t1.Add(lead), retire, nil)
 	if err != nil || len(removed) != 0 {
 		t.Fatalf("Rotate: %v, removed %v", err, removed)
 	}
@@ -344,7 +344,7 @@ func TestStagedRotation(t *testing.T) {
 		{"old key retired", t1.Add(lead + retire), k1.ID, []string{k1.ID}, false, false},
 	}
 	for _, st := range steps {
-		if err := ks.Reload(st.now, retire); err != nil {
+		if err := ks.Reload(t.Context(), st.now, retire); err != nil {
 			t.Fatalf("%s: Reload: %v", st.name, err)
 		}
 		if got := signedBy(t, ks, st.now); got != st.signer {
@@ -363,14 +363,14 @@ func TestStagedRotation(t *testing.T) {
 
 	// The next rotation deletes the retired file; --now signs at once.
 	t2 := t1.Add(2 * time.Hour)
-	k2, removed, err := Rotate(dir, EdDSA, rand.Reader, t2, t2, retire)
+	k2, removed, err := Rotate(t.Context(), Dir(dir), EdDSA, rand.Reader, t2, t2, retire, nil)
 	if err != nil || !slices.Equal(removed, []string{k0.ID}) {
 		t.Fatalf("Rotate --now: %v, removed %v; want %s", err, removed, k0.ID)
 	}
 	if _, err := os.Stat(filepath.Join(dir, k0.ID+".pem")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("retired key file still there: %v", err)
 	}
-	if err := ks.Reload(t2, retire); err != nil {
+	if err := ks.Reload(t.Context(), t2, retire); err != nil {
 		t.Fatal(err)
 	}
 	if got := signedBy(t, ks, t2); got != k2.ID {
@@ -381,7 +381,7 @@ func TestStagedRotation(t *testing.T) {
 	}
 
 	// The files round-trip NotBefore; a file without it signs from Created.
-	loaded, err := Load(dir, EdDSA)
+	loaded, err := Load(t.Context(), Dir(dir), EdDSA)
 	if err != nil {
 		t.Fatal(err)
 	}

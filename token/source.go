@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/credshield/credshield/internal/privdir"
 )
 
 // KeySource is where a KeySet's keys live: a directory of key files (Dir),
@@ -27,16 +29,34 @@ type KeySource interface {
 	UpdateKeys(ctx context.Context, fn func(keys []*Key) (add []*Key, del []string, err error)) error
 }
 
-// Dir is the KeySource of a directory of key files (see LoadOrCreate for
-// the format and the permission checks): today's single-node default.
-// UpdateKeys creates the directory (0700) if needed; it serialises nothing
-// across processes, which a single node with one writer at a time does not
-// need (use a shared store for replicas).
+// Dir is the KeySource of a directory of key files: the single-node
+// default. Key files are PKCS#8 PEM, one key per file named <kid>.pem,
+// with PEM headers "Alg", "Created" and "NotBefore" (RFC 3339). A file
+// that is readable or writable by group or others, is not a regular file,
+// or whose name is not its key's thumbprint is refused with an error
+// naming it (ErrKeyFile), and so is a directory that group or others may
+// write to or another user owns, since a signing key others can read or
+// replace is a key others can sign with. Files whose names do not end in
+// ".pem" or start with "." are ignored.
+//
+// UpdateKeys creates the directory (0700) if needed and writes keys 0600,
+// atomically (temporary file, sync, rename); it serialises nothing across
+// processes, which a single node with one writer at a time does not need
+// (use a shared store for replicas).
 type Dir string
 
-// LoadKeys reads every key file in the directory; a missing directory is
-// an error wrapping fs.ErrNotExist.
-func (d Dir) LoadKeys(_ context.Context) ([]*Key, error) { return loadKeys(string(d)) }
+// LoadKeys checks the directory and reads every key file in it; a missing
+// directory is an error wrapping fs.ErrNotExist.
+func (d Dir) LoadKeys(_ context.Context) ([]*Key, error) {
+	dir := string(d)
+	if err := privdir.Check(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", ErrKeyFile, err)
+	}
+	return loadKeys(dir)
+}
 
 // UpdateKeys reads the directory, calls fn, writes each added key
 // (atomically, 0600) and removes each deleted key's file.

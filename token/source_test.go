@@ -45,7 +45,7 @@ func (m *memSource) UpdateKeys(_ context.Context, fn func([]*Key) ([]*Key, []str
 	return nil
 }
 
-func TestLoadOrCreateFromSource(t *testing.T) {
+func TestLoadOrCreateSource(t *testing.T) {
 	ctx := t.Context()
 	src := &memSource{}
 	// Replicas starting together on an empty shared source create one key.
@@ -53,7 +53,7 @@ func TestLoadOrCreateFromSource(t *testing.T) {
 	sets := make([]*KeySet, 6)
 	for i := range sets {
 		wg.Go(func() {
-			ks, err := LoadOrCreateFrom(ctx, src, EdDSA, rand.Reader, testNow)
+			ks, err := LoadOrCreate(ctx, src, EdDSA, rand.Reader, testNow)
 			if err != nil {
 				t.Error(err)
 			}
@@ -70,26 +70,26 @@ func TestLoadOrCreateFromSource(t *testing.T) {
 		}
 	}
 	// Another algorithm gets its own key; the first stays published.
-	es, err := LoadOrCreateFrom(ctx, src, ES256, rand.Reader, testNow.Add(time.Hour))
+	es, err := LoadOrCreate(ctx, src, ES256, rand.Reader, testNow.Add(time.Hour))
 	if err != nil || es.ActiveAt(testNow.Add(time.Hour)).Alg != ES256 || len(es.Keys()) != 2 {
 		t.Fatalf("ES256 set: %v", err)
 	}
-	if _, err := LoadOrCreateFrom(ctx, src, "HS256", rand.Reader, testNow); !errors.Is(err, ErrUnsupportedAlg) {
+	if _, err := LoadOrCreate(ctx, src, "HS256", rand.Reader, testNow); !errors.Is(err, ErrUnsupportedAlg) {
 		t.Errorf("HS256: %v, want ErrUnsupportedAlg", err)
 	}
 	failing := &memSource{failAdd: errors.New("store down")}
-	if _, err := LoadOrCreateFrom(ctx, failing, EdDSA, rand.Reader, testNow); err == nil {
+	if _, err := LoadOrCreate(ctx, failing, EdDSA, rand.Reader, testNow); err == nil {
 		t.Error("a failing source gave a key set")
 	}
 }
 
-// TestRotateInOnce steps replicas whose rotation interval expires at the
+// TestRotateOnce steps replicas whose rotation interval expires at the
 // same moment: each decides in its own locked update, so only the first
 // rotates and every replica's reload then publishes that one key.
-func TestRotateInOnce(t *testing.T) {
+func TestRotateOnce(t *testing.T) {
 	ctx := t.Context()
 	src := &memSource{}
-	ks, err := LoadOrCreateFrom(ctx, src, EdDSA, rand.Reader, testNow)
+	ks, err := LoadOrCreate(ctx, src, EdDSA, rand.Reader, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestRotateInOnce(t *testing.T) {
 	var rotated []*Key
 	for range 5 {
 		wg.Go(func() {
-			k, _, err := RotateIn(ctx, src, EdDSA, rand.Reader, now, now.Add(lead), time.Hour, due)
+			k, _, err := Rotate(ctx, src, EdDSA, rand.Reader, now, now.Add(lead), time.Hour, due)
 			if err != nil {
 				t.Error(err)
 			}
@@ -126,7 +126,7 @@ func TestRotateInOnce(t *testing.T) {
 	if len(rotated) != 1 || src.updates-before != 1 || len(src.keys) != 2 {
 		t.Fatalf("%d rotations, %d updates, %d keys; want exactly one", len(rotated), src.updates-before, len(src.keys))
 	}
-	if err := ks.ReloadContext(ctx, now, time.Hour); err != nil {
+	if err := ks.Reload(ctx, now, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, ok := ks.PublicKey(rotated[0].ID); !ok || ks.ActiveAt(now).ID != k0.ID {
@@ -135,16 +135,16 @@ func TestRotateInOnce(t *testing.T) {
 	if ks.ActiveAt(now.Add(lead)).ID != rotated[0].ID {
 		t.Error("staged key does not sign after its lead")
 	}
-	// Without due, RotateIn always rotates, and deletes retired keys.
+	// Without due, Rotate always rotates, and deletes retired keys.
 	later := now.Add(lead + 2*time.Hour)
-	k2, removed, err := RotateIn(ctx, src, EdDSA, rand.Reader, later, later, time.Hour, nil)
+	k2, removed, err := Rotate(ctx, src, EdDSA, rand.Reader, later, later, time.Hour, nil)
 	if err != nil || k2 == nil {
 		t.Fatalf("forced rotation: %v", err)
 	}
 	if !slices.Equal(removed, []string{k0.ID}) {
 		t.Errorf("removed %v, want the retired first key %s", removed, k0.ID)
 	}
-	if _, _, err := RotateIn(ctx, src, "none", rand.Reader, later, later, time.Hour, nil); !errors.Is(err, ErrUnsupportedAlg) {
+	if _, _, err := Rotate(ctx, src, "none", rand.Reader, later, later, time.Hour, nil); !errors.Is(err, ErrUnsupportedAlg) {
 		t.Errorf("alg none: %v", err)
 	}
 }
@@ -165,7 +165,7 @@ func TestDirSource(t *testing.T) {
 	if info, err := os.Stat(filepath.Join(dir, k.ID+".pem")); err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v", err)
 	}
-	ks, err := LoadFrom(ctx, Dir(dir), EdDSA)
+	ks, err := Load(ctx, Dir(dir), EdDSA)
 	if err != nil || ks.ActiveAt(testNow).ID != k.ID {
 		t.Fatalf("LoadFrom: %v", err)
 	}
@@ -202,5 +202,26 @@ func TestMarshalParseKey(t *testing.T) {
 	}
 	if _, err := ParseKey([]byte("not a key")); !errors.Is(err, ErrKeyFile) {
 		t.Errorf("garbage: %v, want ErrKeyFile", err)
+	}
+}
+
+// TestDirNotYetCreated: one API over every KeySource still treats a key
+// directory that does not exist yet as Dir always did: Load sees an empty
+// set and creates nothing; LoadOrCreate creates it (0700) with a key.
+func TestDirNotYetCreated(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	ks, err := Load(t.Context(), Dir(dir), EdDSA)
+	if err != nil || len(ks.Keys()) != 0 || ks.Active() != nil {
+		t.Fatalf("Load of a missing dir: %v, %d keys", err, len(ks.Keys()))
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load created the directory: %v", err)
+	}
+	ks, err = LoadOrCreate(t.Context(), Dir(dir), EdDSA, rand.Reader, testNow)
+	if err != nil || ks.ActiveAt(testNow) == nil {
+		t.Fatalf("LoadOrCreate: %v", err)
+	}
+	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("directory: %v", err)
 	}
 }

@@ -104,7 +104,7 @@ func (is *issuer) publishRaw(b string) {
 
 func newKeySet(t testing.TB, alg string) *token.KeySet {
 	t.Helper()
-	ks, err := token.LoadOrCreate(t.TempDir(), alg, rand.Reader, t0)
+	ks, err := token.LoadOrCreate(t.Context(), token.Dir(t.TempDir()), alg, rand.Reader, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

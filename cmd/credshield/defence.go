@@ -20,10 +20,10 @@ import (
 )
 
 // defence is the login defence as serve and protect build it from the
-// same settings (config.Serve.RegisterGuardFlags): the guard over its
-// store, the device-credential and challenge issuers, the client address
-// resolver, the bounded hasher pool, and the metrics registry they report
-// to. Call close when done.
+// same settings (config.Defence): the guard over its store, the
+// device-credential and challenge issuers, the client address resolver,
+// the bounded hasher pool, and the metrics registry they report to. Call
+// close when done: it stops what the defence runs in the background.
 type defence struct {
 	pool       *password.Pool
 	reg        *prometheus.Registry
@@ -35,14 +35,18 @@ type defence struct {
 	clientIP   *clientip.Resolver
 }
 
-// newDefence builds the defence; on error nothing is left open.
-func (e *env) newDefence(cfg config.Serve, log *slog.Logger) (_ *defence, err error) {
+// newDefence builds the defence from cfg, with the HMAC keys of device
+// credentials and challenges from sec; on error nothing is left open.
+// Whatever the defence runs in the background (the guard store's watch of
+// Redis; any other background work of the guard belongs here too) is
+// started from ctx, the command's context, and stopped by close.
+func newDefence(ctx context.Context, cfg config.Defence, sec secrets, log *slog.Logger) (_ *defence, err error) {
 	d := &defence{pool: password.NewPool(cfg.HasherWorkers, cfg.HasherQueue), reg: prometheus.NewRegistry()}
 	degradedGauge := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "credshield_guard_store_degraded",
 		Help: "1 while --guard-store (Redis) is unreachable and this replica decides on divided local budgets.",
 	})
-	if d.state, err = newGuardState(cfg, log, func(on bool) { degradedGauge.Set(map[bool]float64{false: 0, true: 1}[on]) }); err != nil {
+	if d.state, err = newGuardState(ctx, cfg, log, func(on bool) { degradedGauge.Set(map[bool]float64{false: 0, true: 1}[on]) }); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -73,7 +77,7 @@ func (e *env) newDefence(cfg config.Serve, log *slog.Logger) (_ *defence, err er
 	if err != nil {
 		return nil, err
 	}
-	if d.devices, d.challenges, err = e.adaptiveParts(cfg, d.state.challengeReplay); err != nil {
+	if d.devices, d.challenges, err = adaptiveParts(ctx, cfg, sec, d.state.challengeReplay); err != nil {
 		return nil, err
 	}
 	if d.clientIP, err = clientip.NewResolver(cfg.TrustedProxies, cfg.ClientIPHeader); err != nil {
@@ -85,7 +89,8 @@ func (e *env) newDefence(cfg config.Serve, log *slog.Logger) (_ *defence, err er
 func (d *defence) close() error { return d.state.close() }
 
 // drain stops hs after SIGINT or SIGTERM: in-flight requests get timeout
-// to finish, then served (the result of hs.Serve) is collected.
+// to finish, then served (the result of hs.Serve) is collected. Its
+// deadline starts from a fresh context: the command's has ended by now.
 func drain(hs *http.Server, served <-chan error, timeout time.Duration, log *slog.Logger) error {
 	log.Info("shutting down", "timeout", timeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)

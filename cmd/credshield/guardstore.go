@@ -35,7 +35,9 @@ type guardState struct {
 	close    func() error
 }
 
-// newGuardState builds the guard's stores from cfg. With --guard-store
+// newGuardState builds the guard's stores from cfg, checking Redis and
+// watching it from ctx (the command's context) until close. On error
+// nothing is left open, the Redis client included. With --guard-store
 // every budget, known network, replay entry and attack-detector count is
 // shared through Redis;
 // when Redis stops answering, budgets fall back to local memory divided by
@@ -44,7 +46,7 @@ type guardState struct {
 // not fall back: without Redis a challenge or DPoP proof cannot be proved
 // fresh on every replica, so while degraded none is issued or accepted
 // (untrusted logins get 429, DPoP proofs 503, both with Retry-After).
-func newGuardState(cfg config.Serve, log *slog.Logger, onDegraded func(bool)) (*guardState, error) {
+func newGuardState(ctx context.Context, cfg config.Defence, log *slog.Logger, onDegraded func(bool)) (_ *guardState, err error) {
 	local, err := limit.NewMemory(limit.MemoryConfig{MaxKeys: cfg.GuardMaxKeys})
 	if err != nil {
 		return nil, fmt.Errorf("guard store: %w", err)
@@ -65,9 +67,14 @@ func newGuardState(cfg config.Serve, log *slog.Logger, onDegraded func(bool)) (*
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer func() {
+		if err != nil {
+			_ = rdb.Close() // its pool holds the connection Ping opened
+		}
+	}()
+	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
+	if err := rdb.Ping(pingCtx).Err(); err != nil {
 		// Start anyway, on the fallback: a replica must not refuse to
 		// start because Redis is briefly away.
 		log.Warn("guard store unreachable at start; using divided local budgets until it answers", "error", err.Error())
@@ -113,7 +120,7 @@ func newGuardState(cfg config.Serve, log *slog.Logger, onDegraded func(bool)) (*
 	}
 	// Watch Redis even when no login comes, so an idle replica's /readyz
 	// and metric follow it both ways.
-	wctx, stopWatch := context.WithCancel(context.Background())
+	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
@@ -139,7 +146,7 @@ func newGuardState(cfg config.Serve, log *slog.Logger, onDegraded func(bool)) (*
 // retries (one dial attempt, no command retry), so an outage is noticed
 // within a fraction of a second and the fallback takes over instead of
 // requests hanging.
-func redisClient(cfg config.Serve) (redis.UniversalClient, error) {
+func redisClient(cfg config.Defence) (redis.UniversalClient, error) {
 	const timeout = 200 * time.Millisecond
 	if cfg.RedisSentinelMaster != "" {
 		opt, err := redis.ParseFailoverURL(cfg.GuardStore)

@@ -20,19 +20,16 @@ func newKeysCmd(e *env) *cobra.Command {
 		Short: "Inspect and rotate signing keys",
 	}
 	alg := config.Default().SigningAlg
+	var kek config.KEK
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List signing keys: kid (RFC 7638 thumbprint), algorithm, creation and activation time, status",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var ks *token.KeySet
-			err := e.withKeySource(cmd.Context(), func(src token.KeySource) error {
+			err := withKeySource(cmd.Context(), e, kek, func(src token.KeySource) error {
 				var err error
-				if src == nil {
-					ks, err = token.Load(e.keysDir(), alg)
-				} else {
-					ks, err = token.LoadFrom(cmd.Context(), src, alg)
-				}
+				ks, err = token.Load(cmd.Context(), src, alg)
 				return err
 			})
 			if err != nil {
@@ -57,21 +54,21 @@ func newKeysCmd(e *env) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&alg, "signing-alg", alg, "the algorithm serve signs with; its newest active key is the active one")
-	e.kek.RegisterFlags(cmd.PersistentFlags())
-	cmd.AddCommand(list, newKeysRotateCmd(e))
+	kek.RegisterFlags(cmd.PersistentFlags())
+	cmd.AddCommand(list, newKeysRotateCmd(e, &kek))
 	return cmd
 }
 
-// withKeySource runs fn with where the keys live: nil for the data
-// directory's files (no KEK, SQLite), or the store --db names, sealed,
-// when a KEK is configured (required for PostgreSQL), open while fn runs.
-func (e *env) withKeySource(ctx context.Context, fn func(src token.KeySource) error) error {
-	ring, err := e.loadKeyring()
+// withKeySource runs fn with where the keys live: the data directory's
+// files (no KEK, SQLite), or the store --db names, sealed, when kek
+// configures a KEK (required for PostgreSQL), open while fn runs.
+func withKeySource(ctx context.Context, e *env, kek config.KEK, fn func(src token.KeySource) error) error {
+	ring, err := loadKeyring(kek, e.lookupEnv, e.db)
 	if err != nil {
 		return err
 	}
 	if ring == nil {
-		return fn(nil)
+		return fn(token.Dir(e.keysDir()))
 	}
 	st, err := e.openStore(ctx)
 	if err != nil {
@@ -82,14 +79,16 @@ func (e *env) withKeySource(ctx context.Context, fn func(src token.KeySource) er
 	if err != nil {
 		return err
 	}
-	src, err := e.keySource(ctx, st, ring, log)
+	src, err := keySource(ctx, e.keysDir(), st, ring, log)
 	if err != nil {
 		return err
 	}
 	return fn(src)
 }
 
-func newKeysRotateCmd(e *env) *cobra.Command {
+// newKeysRotateCmd returns `keys rotate`; kek is bound to the flags of
+// `keys`, its parent.
+func newKeysRotateCmd(e *env, kek *config.KEK) *cobra.Command {
 	cfg := config.Default()
 	var now bool
 	cmd := &cobra.Command{
@@ -117,13 +116,9 @@ retired by then are deleted.`,
 				k       *token.Key
 				removed []string
 			)
-			err := e.withKeySource(cmd.Context(), func(src token.KeySource) error {
+			err := withKeySource(cmd.Context(), e, *kek, func(src token.KeySource) error {
 				var err error
-				if src == nil {
-					k, removed, err = token.Rotate(e.keysDir(), cfg.SigningAlg, rand.Reader, t, t.Add(lead), retireAfter(cfg))
-				} else {
-					k, removed, err = token.RotateIn(cmd.Context(), src, cfg.SigningAlg, rand.Reader, t, t.Add(lead), retireAfter(cfg), nil)
-				}
+				k, removed, err = token.Rotate(cmd.Context(), src, cfg.SigningAlg, rand.Reader, t, t.Add(lead), retireAfter(cfg), nil)
 				return err
 			})
 			if err != nil {
@@ -181,7 +176,7 @@ func maintainKeys(ctx context.Context, ks *token.KeySet, src token.KeySource, cf
 			return !now.Before(newest.Add(cfg.KeyRotationInterval))
 		}
 		if due(ks.Keys()) { // cheap check first; the locked one decides
-			k, removed, err := token.RotateIn(ctx, src, cfg.SigningAlg, rand.Reader, now, now.Add(cfg.KeyPublishLead), retireAfter(cfg), due)
+			k, removed, err := token.Rotate(ctx, src, cfg.SigningAlg, rand.Reader, now, now.Add(cfg.KeyPublishLead), retireAfter(cfg), due)
 			if err != nil {
 				return err
 			}
@@ -192,7 +187,7 @@ func maintainKeys(ctx context.Context, ks *token.KeySet, src token.KeySource, cf
 		}
 	}
 	before := ks.ActiveAt(now.Add(-keyReloadInterval))
-	if err := ks.ReloadContext(ctx, now, retireAfter(cfg)); err != nil {
+	if err := ks.Reload(ctx, now, retireAfter(cfg)); err != nil {
 		return err
 	}
 	if after := ks.ActiveAt(now); before != nil && after != nil && before.ID != after.ID {

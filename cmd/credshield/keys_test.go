@@ -15,7 +15,7 @@ import (
 
 func TestKeysRotateCommand(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	if _, err := token.LoadOrCreate(filepath.Join(dir, "keys"), token.EdDSA, rand.Reader, time.Now().Add(-time.Hour)); err != nil {
+	if _, err := token.LoadOrCreate(t.Context(), token.Dir(filepath.Join(dir, "keys")), token.EdDSA, rand.Reader, time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	code, out, stderr := credshield(t, "", nil, "keys", "rotate", "--data-dir", dir)
@@ -49,7 +49,7 @@ func TestKeysRotateCommand(t *testing.T) {
 func TestMaintainKeys(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
 	t0 := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	ks, err := token.LoadOrCreate(dir, token.EdDSA, rand.Reader, t0)
+	ks, err := token.LoadOrCreate(t.Context(), token.Dir(dir), token.EdDSA, rand.Reader, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestMaintainKeys(t *testing.T) {
 
 	// A key staged by `credshield keys rotate` in another process is
 	// published by the next reload.
-	other, _, err := token.Rotate(dir, token.EdDSA, rand.Reader, switched.Add(time.Hour), switched.Add(time.Hour+cfg.KeyPublishLead), retireAfter(cfg))
+	other, _, err := token.Rotate(t.Context(), token.Dir(dir), token.EdDSA, rand.Reader, switched.Add(time.Hour), switched.Add(time.Hour+cfg.KeyPublishLead), retireAfter(cfg), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

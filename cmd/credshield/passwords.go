@@ -169,14 +169,10 @@ func (e *env) passwordScreener(ctx context.Context, st screeningStore, warn func
 	return s, nil
 }
 
-// passwordPolicy is the policy for new passwords: cfg's minimum length and
-// the screener.
-func passwordPolicy(cfg config.Serve, s *breach.Screener) (password.Policy, error) {
-	p := password.Policy{MinLen: cfg.PasswordMinLength, Screen: s}
-	if err := p.Validate(); err != nil {
-		return p, usageError{fmt.Errorf("--password-min-length: %w", err)}
-	}
-	return p, nil
+// passwordPolicy is the policy for new passwords: cfg's minimum length
+// (checked by cfg.Validate) and the screener.
+func passwordPolicy(cfg config.Passwords, s *breach.Screener) password.Policy {
+	return password.Policy{MinLen: cfg.MinLength, Screen: s}
 }
 
 // closeScreener releases the breach filter's mapping, if any.

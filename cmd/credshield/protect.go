@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +14,7 @@ import (
 
 func newProtectCmd(e *env) *cobra.Command {
 	cfg := config.DefaultProtect()
+	var kek config.KEK
 	cmd := &cobra.Command{
 		Use:   "protect --upstream URL",
 		Short: "Guard an existing app's own login endpoint as a reverse proxy",
@@ -38,29 +38,30 @@ and challenges. --guard-store shares the budgets between several proxies. Every 
 CREDSHIELD_<FLAG> (for example CREDSHIELD_UPSTREAM).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Serve.DataDir = e.dataDir
+			cfg.DataDir = e.dataDir
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
-			return protect(cmd.Context(), e, cfg)
+			return protect(cmd.Context(), e, cfg, kek)
 		},
 	}
 	cfg.RegisterFlags(cmd.Flags())
-	e.kek.RegisterFlags(cmd.Flags())
+	kek.RegisterFlags(cmd.Flags())
 	return cmd
 }
 
-// protect runs the proxy until ctx ends (SIGINT or SIGTERM), then drains
-// in-flight requests.
-func protect(ctx context.Context, e *env, cfg config.Protect) error {
+// protect runs the proxy until ctx (the command's: SIGINT or SIGTERM end
+// it) ends, then drains in-flight requests.
+func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) error {
 	log, err := e.logger()
 	if err != nil {
 		return err
 	}
-	ring, err := e.loadKeyring()
+	ring, err := loadKeyring(kek, e.lookupEnv, e.db)
 	if err != nil {
 		return err
 	}
+	sec := newSecrets(cfg.DataDir, nil, nil)
 	if ring != nil {
 		// The proxy keeps no accounts: the store holds only the sealed
 		// device and challenge keys every proxy shares.
@@ -69,10 +70,10 @@ func protect(ctx context.Context, e *env, cfg config.Protect) error {
 			return err
 		}
 		defer st.Close()
-		e.useSharedSecrets(st, ring)
+		sec = newSecrets(cfg.DataDir, st, ring)
 		log.Info("device and challenge keys sealed in the store", "kek", ring.Current().ID())
 	}
-	d, err := e.newDefence(cfg.Serve, log)
+	d, err := newDefence(ctx, cfg.Defence, sec, log)
 	if err != nil {
 		return err
 	}
@@ -84,11 +85,9 @@ func protect(ctx context.Context, e *env, cfg config.Protect) error {
 		Success:              cfg.SuccessStatus.Contains,
 		Failure:              cfg.FailureStatus.Contains,
 		UniformFailureTiming: cfg.UniformFailureTiming,
-		FailureFloor:         cfg.Serve.FailureFloor,
-		TrustedProxies:       cfg.Serve.TrustedProxies,
-		DeviceCookieSameSite: map[string]http.SameSite{
-			"strict": http.SameSiteStrictMode, "lax": http.SameSiteLaxMode, "none": http.SameSiteNoneMode,
-		}[cfg.Serve.DeviceCookieSameSite],
+		FailureFloor:         cfg.FailureFloor,
+		TrustedProxies:       cfg.TrustedProxies,
+		DeviceCookieSameSite: cfg.DeviceCookieSameSite,
 	}, server.ProxyDeps{
 		Guard: d.guard, Devices: d.devices, Challenges: d.challenges, Hasher: d.pool,
 		ClientIP: d.clientIP, Log: log, Metrics: d.metrics,
@@ -96,20 +95,20 @@ func protect(ctx context.Context, e *env, cfg config.Protect) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Serve.MetricsListen != "" {
-		stopMetrics, err := serveMetrics(cfg.Serve.MetricsListen, d.reg, cfg.Serve.Pprof, log)
+	if cfg.MetricsListen != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsListen, d.reg, cfg.Pprof, log)
 		if err != nil {
 			return err
 		}
 		defer stopMetrics()
 	}
-	ln, err := net.Listen("tcp", cfg.Serve.Listen)
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
-	hs := proxy.HTTPServer(cfg.Serve.Listen)
-	if err := serveAssets(hs, cfg.Serve.AssetsPrefix); err != nil {
+	hs := proxy.HTTPServer(cfg.Listen)
+	if err := serveAssets(hs, cfg.AssetsPrefix); err != nil {
 		return err
 	}
 	served := make(chan error, 1)
@@ -121,6 +120,6 @@ func protect(ctx context.Context, e *env, cfg config.Protect) error {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
-		return drain(hs, served, cfg.Serve.ShutdownTimeout, log)
+		return drain(hs, served, cfg.ShutdownTimeout, log)
 	}
 }

@@ -263,7 +263,7 @@ func TestReplicasShareKeysAndSecrets(t *testing.T) {
 			}
 			defer pool.Close()
 			src := secret.NewSealedKeys(pool, ring, rand.Reader)
-			ks, err := token.LoadFrom(ctx, src, token.EdDSA)
+			ks, err := token.Load(ctx, src, token.EdDSA)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -306,9 +306,7 @@ type configKEK struct{ file string }
 
 func (c configKEK) ring(t *testing.T) (*seal.Keyring, error) {
 	t.Helper()
-	e := &env{lookupEnv: func(string) (string, bool) { return "", false }}
-	e.kek.File = c.file
-	r, err := e.loadKeyring()
+	r, err := loadKeyring(config.KEK{File: c.file}, func(string) (string, bool) { return "", false }, "")
 	if err == nil && r == nil {
 		err = errors.New("no keyring")
 	}
@@ -349,7 +347,7 @@ func TestPostgresNeedsKEK(t *testing.T) {
 // stay valid; without the KEK the files are used as before.
 func TestKEKImportsDataDirKeys(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	ks, err := token.LoadOrCreate(filepath.Join(dir, "keys"), token.EdDSA, rand.Reader, time.Now().Add(-time.Hour))
+	ks, err := token.LoadOrCreate(t.Context(), token.Dir(filepath.Join(dir, "keys")), token.EdDSA, rand.Reader, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,19 +373,7 @@ func TestKEKImportsDataDirKeys(t *testing.T) {
 		t.Errorf("store does not hold both keys:\n%s", list)
 	}
 	// The device key moves too: serve's loader hands out the file's key.
-	e := &env{dataDir: dir, lookupEnv: func(string) (string, bool) { return "", false }}
-	e.kek.File = kek
-	ring, err := e.loadKeyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := e.openStore(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	e.useSharedSecrets(st, ring)
-	got, err := e.loadSecret("device.key")
+	got, err := sealedSecrets(t, dir, kek).load(t.Context(), "device.key")
 	if err != nil || !bytes.Equal(got, devKey) {
 		t.Errorf("shared device key differs from the imported file's: %v", err)
 	}
@@ -395,4 +381,22 @@ func TestKEKImportsDataDirKeys(t *testing.T) {
 	if _, list, _ = credshield(t, "", nil, "keys", "list", "--data-dir", dir); strings.Contains(list, kid) || !strings.Contains(list, fileKid) {
 		t.Errorf("without a KEK keys list should show the files only:\n%s", list)
 	}
+}
+
+// sealedSecrets returns the HMAC keys as serve builds them with a KEK: in
+// the SQLite store of the data directory dir, sealed under the KEK in
+// kekFile. The store closes with the test.
+func sealedSecrets(t *testing.T, dir, kekFile string) secrets {
+	t.Helper()
+	e := &env{dataDir: dir, lookupEnv: func(string) (string, bool) { return "", false }}
+	ring, err := loadKeyring(config.KEK{File: kekFile}, e.lookupEnv, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.openStore(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newSecrets(dir, st, ring)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/credshield/credshield/internal/config"
-	"github.com/credshield/credshield/internal/secret"
 )
 
 // Exit codes.
@@ -27,8 +26,12 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// env is what every subcommand gets from the process: streams, the
-// environment lookup and the data directory.
+// env is what every subcommand gets from the process: its streams, its
+// environment and the global flags. Flag parsing sets the flags before any
+// command runs; after that env is only read. It holds nothing a command
+// builds: the parts of serve and protect are constructed by functions that
+// take what they need and return what they build (see serve), so the order
+// they must be built in is the order of their data.
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -36,8 +39,6 @@ type env struct {
 	dataDir        string
 	db             string // --db: which store (config.ParseDB)
 	logLevel       string
-	kek            config.KEK     // --kek-file, --kek-previous-file (serve, keys); see loadKeyring
-	shared         *secret.Shared // HMAC keys sealed in the store; nil: data-directory files (see loadSecret)
 }
 
 // run executes credshield with args and returns the process exit code.

@@ -25,17 +25,18 @@ type sealedStore interface {
 // secretTimeout bounds one load of a shared secret at start.
 const secretTimeout = 30 * time.Second
 
-// loadKeyring returns the key-encryption keyring that --kek-file or
-// CREDSHIELD_KEK configure, or nil for none. A PostgreSQL store without
-// one is refused: replicas cannot share data-directory files, and
-// secure by default means no unsealed secret in a shared database.
-func (e *env) loadKeyring() (*seal.Keyring, error) {
-	ring, err := e.kek.Load(e.lookupEnv)
+// loadKeyring returns the key-encryption keyring that kek (--kek-file)
+// or the environment (CREDSHIELD_KEK) configure, or nil for none. A
+// PostgreSQL store (db, the --db value) without one is refused: replicas
+// cannot share data-directory files, and secure by default means no
+// unsealed secret in a shared database.
+func loadKeyring(kek config.KEK, lookupEnv func(string) (string, bool), db string) (*seal.Keyring, error) {
+	ring, err := kek.Load(lookupEnv)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	if ring == nil {
-		target, err := config.ParseDB(e.db)
+		target, err := config.ParseDB(db)
 		if err != nil {
 			return nil, usageError{err}
 		}
@@ -47,18 +48,19 @@ func (e *env) loadKeyring() (*seal.Keyring, error) {
 }
 
 // keySource returns where signing keys live: without a keyring, the key
-// files of the data directory (one node, as always); with one, sealed in
-// st. An upgrade keeps its keys: when the store holds no key yet, the data
-// directory's key files are imported (sealed) once, in the same locked
-// update that would otherwise create the first key, and the files are left
-// in place (delete them once every replica runs with the KEK). Keys still
-// sealed under --kek-previous-file are re-sealed under the current KEK.
-func (e *env) keySource(ctx context.Context, st sealedStore, ring *seal.Keyring, log *slog.Logger) (token.KeySource, error) {
+// files of keysDir (one node, as always; st is not used and may be nil);
+// with one, sealed in st. An upgrade keeps its keys: when the store holds
+// no key yet, keysDir's key files are imported (sealed) once, in the same
+// locked update that would otherwise create the first key, and the files
+// are left in place (delete them once every replica runs with the KEK).
+// Keys still sealed under --kek-previous-file are re-sealed under the
+// current KEK.
+func keySource(ctx context.Context, keysDir string, st sealedStore, ring *seal.Keyring, log *slog.Logger) (token.KeySource, error) {
 	if ring == nil {
-		return token.Dir(e.keysDir()), nil
+		return token.Dir(keysDir), nil
 	}
 	src := secret.NewSealedKeys(st, ring, rand.Reader)
-	files, err := token.Load(e.keysDir(), config.Default().SigningAlg)
+	files, err := token.Load(ctx, token.Dir(keysDir), config.Default().SigningAlg)
 	if err != nil {
 		return nil, fmt.Errorf("import key files: %w", err)
 	}
@@ -76,7 +78,7 @@ func (e *env) keySource(ctx context.Context, st sealedStore, ring *seal.Keyring,
 			return nil, fmt.Errorf("import key files: %w", err)
 		}
 		if imported > 0 && log != nil {
-			log.Info("key.import", slog.Int("keys", imported), slog.String("from", e.keysDir()), slog.String("kek", ring.Current().ID()))
+			log.Info("key.import", slog.Int("keys", imported), slog.String("from", keysDir), slog.String("kek", ring.Current().ID()))
 		}
 	}
 	if ring.Previous() != nil {
@@ -91,31 +93,39 @@ func (e *env) keySource(ctx context.Context, st sealedStore, ring *seal.Keyring,
 	return src, nil
 }
 
-// useSharedSecrets makes the HMAC keys (device credentials, challenges,
-// DPoP nonces) come from st, sealed under ring; a nil ring keeps them in
-// the data directory.
-func (e *env) useSharedSecrets(st sealedStore, ring *seal.Keyring) {
-	if ring == nil {
-		e.shared = nil
-		return
-	}
-	e.shared = secret.NewShared(st, ring, rand.Reader)
+// secrets is where the HMAC keys of device credentials, challenges and
+// DPoP nonces come from: files in the data directory's secrets/ (one
+// node), or sealed in the store replicas share. Build it with newSecrets;
+// the zero value is not usable.
+type secrets struct {
+	dir    string         // the data directory's secrets/: the keys, or what a shared store imports
+	shared *secret.Shared // nil: the files are the keys
 }
 
-// loadSecret returns the HMAC key called name: from the shared store when
-// useSharedSecrets gave one (importing the data directory's file of that
-// name the first time, so credentials issued before an upgrade stay
-// valid), else from the data directory's file, created on first use.
-func (e *env) loadSecret(name string) ([]byte, error) {
-	dir := filepath.Join(e.dataDir, "secrets")
-	if e.shared == nil {
-		return secret.LoadOrCreate(dir, name, rand.Reader)
+// newSecrets returns the HMAC keys of the data directory dataDir or,
+// with a keyring, sealed under ring in st (st is not used without one and
+// may be nil).
+func newSecrets(dataDir string, st sealedStore, ring *seal.Keyring) secrets {
+	s := secrets{dir: filepath.Join(dataDir, "secrets")}
+	if ring != nil {
+		s.shared = secret.NewShared(st, ring, rand.Reader)
 	}
-	initial, err := secret.Load(dir, name)
+	return s
+}
+
+// load returns the HMAC key called name: from the shared store, importing
+// the data directory's file of that name the first time (so credentials
+// issued before an upgrade stay valid); else from the data directory's
+// file, created on first use.
+func (s secrets) load(ctx context.Context, name string) ([]byte, error) {
+	if s.shared == nil {
+		return secret.LoadOrCreate(s.dir, name, rand.Reader)
+	}
+	initial, err := secret.Load(s.dir, name)
 	if err != nil {
 		return nil, fmt.Errorf("import %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
+	ctx, cancel := context.WithTimeout(ctx, secretTimeout)
 	defer cancel()
-	return e.shared.LoadOrCreate(ctx, name, initial, time.Now())
+	return s.shared.LoadOrCreate(ctx, name, initial, time.Now())
 }

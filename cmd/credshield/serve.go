@@ -27,6 +27,7 @@ import (
 
 func newServeCmd(e *env) *cobra.Command {
 	cfg := config.Default()
+	var kek config.KEK
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve logins and tokens (POST /token, GET /users/me, JWKS)",
@@ -44,22 +45,26 @@ CREDSHIELD_<FLAG> (for example CREDSHIELD_ISSUER).`,
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
-			return serve(cmd.Context(), e, cfg)
+			return serve(cmd.Context(), e, cfg, kek)
 		},
 	}
 	cfg.RegisterFlags(cmd.Flags())
-	e.kek.RegisterFlags(cmd.Flags())
+	kek.RegisterFlags(cmd.Flags())
 	return cmd
 }
 
-// serve wires the concrete parts together and runs until ctx ends (SIGINT
-// or SIGTERM), then drains in-flight requests.
-func serve(ctx context.Context, e *env, cfg config.Serve) error {
+// serve wires the concrete parts together and runs until ctx (the
+// command's: SIGINT or SIGTERM end it) ends, then drains in-flight
+// requests. Each part is built by a function that takes what it needs and
+// returns what it builds, so the order below is the order of the data: the
+// keyring decides where keys and secrets live, the store holds them, and
+// the defence takes the secrets.
+func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error {
 	log, err := e.logger()
 	if err != nil {
 		return err
 	}
-	ring, err := e.loadKeyring()
+	ring, err := loadKeyring(kek, e.lookupEnv, cfg.DB)
 	if err != nil {
 		return err
 	}
@@ -68,20 +73,15 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		return err
 	}
 	defer st.Close()
-	keySrc, err := e.keySource(ctx, st, ring, log)
+	keySrc, err := keySource(ctx, e.keysDir(), st, ring, log)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
-	e.useSharedSecrets(st, ring)
+	sec := newSecrets(cfg.DataDir, st, ring)
 	if ring != nil {
 		log.Info("keys and secrets sealed in the store", slog.String("kek", ring.Current().ID()))
 	}
-	var keys *token.KeySet
-	if ring == nil {
-		keys, err = token.LoadOrCreate(e.keysDir(), cfg.SigningAlg, rand.Reader, time.Now())
-	} else {
-		keys, err = token.LoadOrCreateFrom(ctx, keySrc, cfg.SigningAlg, rand.Reader, time.Now())
-	}
+	keys, err := token.LoadOrCreate(ctx, keySrc, cfg.SigningAlg, rand.Reader, time.Now())
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
@@ -93,14 +93,14 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 		return fmt.Errorf("password screening: %w", err)
 	}
 	defer closeScreener(screen)
-	d, err := e.newDefence(cfg, log)
+	d, err := newDefence(ctx, cfg.Defence, sec, log)
 	if err != nil {
 		return err
 	}
 	defer d.close()
 	reg, gs, metrics, g := d.reg, d.state, d.metrics, d.guard
 	pool, devices, challenges, resolver := d.pool, d.devices, d.challenges, d.clientIP
-	checker, err := e.dpopChecker(cfg, gs.dpopReplay)
+	checker, err := dpopChecker(ctx, cfg, sec, gs.dpopReplay)
 	if err != nil {
 		return err
 	}
@@ -111,17 +111,15 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	defer ln.Close()
 	cfg.BindIssuer(ln.Addr().String())
 	srv, err := server.New(ctx, server.Config{
-		Issuer:        cfg.Issuer,
-		Audience:      cfg.Audience,
-		AccessTTL:     cfg.AccessTTL,
-		Leeway:        cfg.Leeway,
-		CORSOrigins:   cfg.CORSOrigins,
-		AllowedScopes: cfg.AllowedScopes,
-		Argon:         argonParams(cfg),
-		FailureFloor:  cfg.FailureFloor,
-		DeviceCookieSameSite: map[string]http.SameSite{
-			"strict": http.SameSiteStrictMode, "lax": http.SameSiteLaxMode, "none": http.SameSiteNoneMode,
-		}[cfg.DeviceCookieSameSite],
+		Issuer:                 cfg.Issuer,
+		Audience:               cfg.Audience,
+		AccessTTL:              cfg.AccessTTL,
+		Leeway:                 cfg.Leeway,
+		CORSOrigins:            cfg.CORSOrigins,
+		AllowedScopes:          cfg.AllowedScopes,
+		Argon:                  cfg.Argon,
+		FailureFloor:           cfg.FailureFloor,
+		DeviceCookieSameSite:   cfg.DeviceCookieSameSite,
 		RequireDPoP:            cfg.RequireDPoP,
 		ResourceURL:            cfg.ResourceURL,
 		RefreshTTL:             cfg.RefreshTTL,
@@ -240,12 +238,11 @@ func serveMetrics(addr string, reg *prometheus.Registry, pprof bool, log *slog.L
 }
 
 // adaptiveParts builds the device-credential and challenge issuers from
-// HMAC keys kept in the data directory (0600), or sealed in the shared
-// store once serve has called useSharedSecrets (see loadSecret), so
-// credentials and challenges survive a restart and, shared, are accepted by
-// every replica.
-func (e *env) adaptiveParts(cfg config.Serve, replay challenge.ReplayCache) (*device.Issuer, *challenge.Issuer, error) {
-	dkey, err := e.loadSecret("device.key")
+// the HMAC keys sec holds (data-directory files, or sealed in the shared
+// store), so credentials and challenges survive a restart and, shared, are
+// accepted by every replica.
+func adaptiveParts(ctx context.Context, cfg config.Defence, sec secrets, replay challenge.ReplayCache) (*device.Issuer, *challenge.Issuer, error) {
+	dkey, err := sec.load(ctx, "device.key")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -253,7 +250,7 @@ func (e *env) adaptiveParts(cfg config.Serve, replay challenge.ReplayCache) (*de
 	if err != nil {
 		return nil, nil, err
 	}
-	ckey, err := e.loadSecret("challenge.key")
+	ckey, err := sec.load(ctx, "challenge.key")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -270,12 +267,12 @@ const dpopNoncePeriod = 5 * time.Minute
 
 // dpopChecker builds the DPoP proof checker: the given replay cache (Redis
 // with --guard-store; nil means dpop's in-memory one), and with --dpop-nonce
-// a nonce source keyed like adaptiveParts' issuers (see loadSecret), so
-// nonces survive a restart and every replica accepts them.
-func (e *env) dpopChecker(cfg config.Serve, replay dpop.ReplayCache) (*dpop.Checker, error) {
+// a nonce source keyed from sec like adaptiveParts' issuers, so nonces
+// survive a restart and every replica accepts them.
+func dpopChecker(ctx context.Context, cfg config.Serve, sec secrets, replay dpop.ReplayCache) (*dpop.Checker, error) {
 	dcfg := dpop.Config{Replay: replay}
 	if cfg.DPoPNonce {
-		key, err := e.loadSecret("dpop-nonce.key")
+		key, err := sec.load(ctx, "dpop-nonce.key")
 		if err != nil {
 			return nil, err
 		}
@@ -288,13 +285,4 @@ func (e *env) dpopChecker(cfg config.Serve, replay dpop.ReplayCache) (*dpop.Chec
 		return nil, fmt.Errorf("dpop: %w", err)
 	}
 	return c, nil
-}
-
-// argonParams turns the configured argon2id costs into password.Params.
-func argonParams(cfg config.Serve) password.Params {
-	p := password.DefaultParams()
-	p.MemoryKiB = cfg.ArgonMemoryKiB
-	p.Time = cfg.ArgonTime
-	p.Threads = cfg.ArgonThreads
-	return p
 }

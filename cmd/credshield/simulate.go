@@ -18,7 +18,7 @@ import (
 
 func newSimulateCmd(e *env) *cobra.Command {
 	o := simulate.DefaultOptions()
-	cfg := config.Default()
+	pw := config.DefaultPasswords()
 	var (
 		scenario, defence, format, out, htmlOut, popOut string
 		budget                                          float64
@@ -56,7 +56,7 @@ every number.`,
 				return usageError{fmt.Errorf("--attacker-budget %v: want between 0 and 86400 CPU-seconds", budget)}
 			}
 			o.AttackerBudget = time.Duration(budget * float64(time.Second))
-			o.Argon = argonParams(cfg)
+			o.Argon = pw.Argon
 			if o.Target != "" && cmd.Flags().Changed("defence") {
 				return usageError{errors.New("--defence applies to servers simulate starts; with --target the defence is the target's")}
 			}
@@ -120,7 +120,7 @@ every number.`,
 	f.StringVar(&format, "format", "text", "text or json")
 	f.StringVar(&out, "out", "", "write the report to FILE instead of stdout")
 	f.StringVar(&htmlOut, "html", "", "also write a self-contained HTML page with charts to FILE")
-	cfg.RegisterHashFlags(f)
+	pw.RegisterFlags(f)
 	return cmd
 }
 

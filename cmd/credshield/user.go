@@ -29,8 +29,8 @@ func newUserCmd(e *env) *cobra.Command {
 		Use:   "user",
 		Short: "Manage accounts: add, list, disable, enable, reset, import",
 	}
-	cfg := config.Default()
-	cfg.RegisterHashFlags(cmd.PersistentFlags())
+	cfg := config.DefaultPasswords()
+	cfg.RegisterFlags(cmd.PersistentFlags())
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:   "add NAME",
@@ -102,13 +102,12 @@ func exactArgs(n int) cobra.PositionalArgs {
 	}
 }
 
-func userSetPassword(ctx context.Context, e *env, cfg config.Serve, rawName string, create bool) error {
+func userSetPassword(ctx context.Context, e *env, cfg config.Passwords, rawName string, create bool) error {
 	name, err := username.Normalize(rawName)
 	if err != nil {
 		return usageError{fmt.Errorf("username %q: %w", rawName, err)}
 	}
-	params := argonParams(cfg)
-	if err := params.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
 	st, err := e.openStore(ctx)
@@ -121,10 +120,7 @@ func userSetPassword(ctx context.Context, e *env, cfg config.Serve, rawName stri
 		return err
 	}
 	defer closeScreener(screen)
-	policy, err := passwordPolicy(cfg, screen)
-	if err != nil {
-		return err
-	}
+	policy := passwordPolicy(cfg, screen)
 	pw, err := readPassword(e, name)
 	if err != nil {
 		return err
@@ -136,7 +132,7 @@ func userSetPassword(ctx context.Context, e *env, cfg config.Serve, rawName stri
 	if err != nil {
 		return err
 	}
-	hash, err := password.Hash(rand.Reader, []byte(normalised), params)
+	hash, err := password.Hash(rand.Reader, []byte(normalised), cfg.Argon)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,18 @@
 // Package config holds credshield's typed configuration: defaults, the flags
 // that set it, the CREDSHIELD_* environment variables that stand in for flags,
 // and the validation that runs before anything starts. Every part of the
-// service is built from a validated Serve value, so a bad setting fails at
+// service is built from a validated value, so a bad setting fails at
 // start with a message naming the flag, never later under load.
+//
+// A command's configuration is built from parts, each owning its flags
+// (one RegisterFlags per part) and its checks: Defence, the login defence
+// serve and protect share; Passwords, how new passwords are hashed; KEK,
+// where the key-encryption key comes from. Serve embeds Defence and
+// Passwords, Protect embeds Defence alone, and the commands that keep
+// secrets bind a KEK beside them, so each command's flags are exactly the
+// ones it reads. Values are typed as their flags are parsed (budgets,
+// CIDRs, the device cookie's SameSite, argon2id parameters), so what
+// Validate accepts is what the parts are built from, without parsing again.
 package config
 
 import (
@@ -18,13 +28,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/credshield/credshield/internal/challenge"
-	"github.com/credshield/credshield/internal/challenge/browser"
-	"github.com/credshield/credshield/internal/clientip"
-	"github.com/credshield/credshield/internal/device"
-	"github.com/credshield/credshield/internal/guard"
-	"github.com/credshield/credshield/internal/limit"
-	"github.com/credshield/credshield/internal/password"
 	"github.com/credshield/credshield/internal/scope"
 )
 
@@ -41,9 +44,22 @@ const DefaultKeyPublishLead = 10 * time.Minute
 // minute turns an expired token into a live one.
 const MaxLeeway = 60 * time.Second
 
-// Serve is the configuration of `credshield serve`. The zero value is not
-// usable; start from Default and let flags and environment override it.
+// Defaults serve and protect share.
+const (
+	defaultDataDir         = "./credshield-data"
+	defaultListen          = "127.0.0.1:8080"
+	defaultShutdownTimeout = 15 * time.Second
+)
+
+// Serve is the configuration of `credshield serve`: the token service's
+// own settings, the login defence it shares with protect (Defence,
+// embedded) and how it hashes passwords (Passwords, embedded). The zero
+// value is not usable; start from Default and let flags and environment
+// override it.
 type Serve struct {
+	Defence
+	Passwords
+
 	DataDir     string
 	DB          string // the store, --db (see ParseDB); "" is SQLite in DataDir
 	Listen      string
@@ -57,61 +73,6 @@ type Serve struct {
 	// §3.3 scope tokens); an account may also request those granted to it
 	// alone (credshield user scopes). None by default.
 	AllowedScopes []string
-
-	// Argon2id parameters for new hashes and rehashes.
-	ArgonMemoryKiB uint32
-	ArgonTime      uint32
-	ArgonThreads   uint8
-	// PasswordMinLength is the least length of a new password, in
-	// characters; 15 by default (NIST SP 800-63B rev. 4), never below 8.
-	PasswordMinLength int
-
-	// HasherWorkers bounds concurrent password hashes (0 = one per CPU);
-	// HasherQueue bounds attempts waiting for a worker, beyond which the
-	// service answers 503 instead of queueing.
-	HasherWorkers int
-	HasherQueue   int
-
-	// TrustedProxies are the peers whose ClientIPHeader is believed; from
-	// anyone else the socket address is the client.
-	TrustedProxies []netip.Prefix
-	ClientIPHeader string
-
-	// Guard are the login budgets; GuardMaxKeys caps the keys the memory
-	// guard store tracks, whatever an attacker sends.
-	Guard        guard.Policy
-	GuardMaxKeys int
-
-	// DeviceLifetime is how long a device credential is trusted;
-	// DeviceCookieSameSite is strict, lax or none.
-	DeviceLifetime       time.Duration
-	DeviceCookieSameSite string
-	// Detector tunes the attack detector.
-	Detector guard.DetectorConfig
-	// ChallengeReplayCapacity bounds the challenge replay cache; when it
-	// is full the guard denies instead of issuing challenges.
-	ChallengeReplayCapacity int
-	// AssetsPrefix is the URL path under which serve and protect give
-	// browsers the challenge solver and credshield.js; "" serves none.
-	AssetsPrefix string
-
-	// GuardStore is where replicas share guard state: "" keeps it in this
-	// process's memory; redis:// or rediss:// names a Redis (with
-	// RedisSentinelMaster, the Sentinels of that master). Replicas is how
-	// many serve processes share it: if Redis goes away each falls back to
-	// its own memory with every budget divided by Replicas.
-	GuardStore          string
-	RedisSentinelMaster string
-	RedisPrefix         string
-	Replicas            int
-
-	// MetricsListen is the address of the Prometheus /metrics listener;
-	// empty disables it. It is never the public listener.
-	MetricsListen string
-	// Pprof serves Go's CPU and heap profiles (/debug/pprof/) on the
-	// metrics listener, for measuring the service under load. Off by
-	// default: a profile shows internals, and taking one costs CPU.
-	Pprof bool
 
 	// FailureFloor is the least time any failed login takes. The server
 	// raises it at start to cover the slowest stored hash scheme, so the
@@ -170,32 +131,19 @@ func (c *Serve) BindIssuer(addr string) {
 // flag.
 func Default() Serve {
 	return Serve{
-		DataDir:                 "./credshield-data",
-		Listen:                  "127.0.0.1:8080",
-		SigningAlg:              "EdDSA",
-		AccessTTL:               15 * time.Minute,
-		Leeway:                  30 * time.Second,
-		ArgonMemoryKiB:          19 * 1024,
-		ArgonTime:               2,
-		ArgonThreads:            1,
-		PasswordMinLength:       password.DefaultMinLen,
-		HasherQueue:             64,
-		ClientIPHeader:          clientip.DefaultHeader,
-		Guard:                   guard.DefaultPolicy(),
-		GuardMaxKeys:            limit.DefaultMaxKeys,
-		DeviceLifetime:          device.DefaultLifetime,
-		DeviceCookieSameSite:    "strict",
-		Detector:                guard.DefaultDetectorConfig(),
-		RedisPrefix:             "credshield:",
-		Replicas:                1,
-		ChallengeReplayCapacity: challenge.DefaultReplayCapacity,
-		AssetsPrefix:            browser.DefaultPrefix,
-		FailureFloor:            0,
-		ShutdownTimeout:         15 * time.Second,
-		RefreshTTL:              30 * 24 * time.Hour,
-		RefreshIdleTTL:          7 * 24 * time.Hour,
-		RefreshFamiliesPerUser:  100,
-		KeyPublishLead:          DefaultKeyPublishLead,
+		Defence:                DefaultDefence(),
+		Passwords:              DefaultPasswords(),
+		DataDir:                defaultDataDir,
+		Listen:                 defaultListen,
+		SigningAlg:             "EdDSA",
+		AccessTTL:              15 * time.Minute,
+		Leeway:                 30 * time.Second,
+		FailureFloor:           0,
+		ShutdownTimeout:        defaultShutdownTimeout,
+		RefreshTTL:             30 * 24 * time.Hour,
+		RefreshIdleTTL:         7 * 24 * time.Hour,
+		RefreshFamiliesPerUser: 100,
+		KeyPublishLead:         DefaultKeyPublishLead,
 	}
 }
 
@@ -211,8 +159,8 @@ func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.Leeway, "leeway", c.Leeway, "clock-skew tolerance on exp/nbf/iat (at most 60s)")
 	fs.StringSliceVar(&c.CORSOrigins, "cors-origins", c.CORSOrigins, "origins allowed to call the API from a browser (comma separated; none by default; * is refused)")
 	fs.StringSliceVar(&c.AllowedScopes, "allowed-scopes", c.AllowedScopes, "scopes any account may request (comma separated; none by default); grant more to one account with 'credshield user scopes NAME --add SCOPE'; a request for any other scope is refused with invalid_scope")
-	c.RegisterHashFlags(fs)
-	c.RegisterGuardFlags(fs)
+	c.Passwords.RegisterFlags(fs)
+	c.Defence.RegisterFlags(fs)
 	fs.DurationVar(&c.FailureFloor, "failure-floor", c.FailureFloor, "least time a failed login takes (raised automatically to the slowest stored hash scheme)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
 	fs.BoolVar(&c.RequireDPoP, "require-dpop", c.RequireDPoP, "require DPoP-bound tokens (RFC 9449): /token needs a DPoP proof and Bearer tokens are refused")
@@ -225,59 +173,9 @@ func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.KeyRotationInterval, "key-rotation-interval", c.KeyRotationInterval, "stage a new signing key this often (0 = never; rotate by hand with credshield keys rotate)")
 }
 
-// RegisterGuardFlags binds the settings of the login defence alone — the
-// hasher pool, client addresses, budgets, challenges, the detector, device
-// credentials, the guard store and the metrics listener — for the commands
-// that guard logins: serve, and protect in front of another app.
-func (c *Serve) RegisterGuardFlags(fs *pflag.FlagSet) {
-	fs.IntVar(&c.HasherWorkers, "hasher-workers", c.HasherWorkers, "password hashes computed at once (0 = one per CPU)")
-	fs.IntVar(&c.HasherQueue, "hasher-queue", c.HasherQueue, "login attempts allowed to wait for a hasher; beyond it the service answers 503")
-	fs.Var(prefixesValue{&c.TrustedProxies}, "trusted-proxies", "proxies (CIDRs, comma separated) whose --client-ip-header is believed; none by default, so the socket address is the client")
-	fs.StringVar(&c.ClientIPHeader, "client-ip-header", c.ClientIPHeader, "the one header that carries the client address from a trusted proxy (X-Forwarded-For, Forwarded, X-Real-IP, ...)")
-	fs.Var(limitValue{&c.Guard.IP}, "guard-ip-limit", "failed logins allowed per client address (IPv6: per /64), as BURST/PERIOD")
-	fs.Var(limitValue{&c.Guard.Subnet}, "guard-subnet-limit", "failed logins allowed per IPv4 /24 and IPv6 /56")
-	fs.Var(limitValue{&c.Guard.Subnet48}, "guard-subnet48-limit", "failed logins allowed per IPv6 /48")
-	fs.Var(limitValue{&c.Guard.User}, "guard-user-limit", "failed logins allowed per username, from everywhere")
-	fs.Var(limitValue{&c.Guard.UserIP}, "guard-user-ip-limit", "failed logins allowed per username from one address")
-	fs.Var(limitValue{&c.Guard.IPSoft}, "guard-ip-soft-limit", "failed logins per client address before it must solve a challenge for each attempt")
-	fs.Var(limitValue{&c.Guard.UserHard}, "guard-user-hard-limit", "failed logins and challenges per username before untrusted clients get 429 (NIST SP 800-63B caps consecutive failures at 100)")
-	fs.Var(limitValue{&c.Guard.Device}, "guard-device-limit", "failed logins a device credential may make before it alone is locked")
-	fs.Var(limitValue{&c.Guard.Network}, "guard-network-limit", "failed logins allowed per user from one of the user's known networks (keep it equal to --guard-user-hard-limit, or a neighbour can tell real accounts from made-up names)")
-	fs.Var(limitValue{&c.Guard.Success}, "guard-success-limit", "successful logins allowed per account, per device credential, and per account from one address; beyond it, 429")
-	fs.DurationVar(&c.Guard.KnownNetworkTTL, "known-network-ttl", c.Guard.KnownNetworkTTL, "how long a successful login makes its network (IPv4 /24, IPv6 /48) known for the user")
-	fs.IntVar(&c.Guard.Difficulty, "challenge-difficulty", c.Guard.Difficulty, "proof-of-work difficulty past a soft budget: 2^N argon2id evaluations of 1 MiB on average, each step doubles the wait (6: about 0.1 s in a browser)")
-	fs.IntVar(&c.Guard.AttackDifficulty, "challenge-attack-difficulty", c.Guard.AttackDifficulty, "proof-of-work difficulty while the service is under attack (10: about 1,000 evaluations, 1 to 3 s in a browser, docs/browser.md)")
-	fs.StringVar(&c.AssetsPrefix, "assets-prefix", c.AssetsPrefix, "URL path under which browsers get credshield.js and the challenge solver (protect takes it from the app); empty serves none")
-	fs.IntVar(&c.ChallengeReplayCapacity, "challenge-replay-capacity", c.ChallengeReplayCapacity, "solved challenges remembered until they expire (about 64 bytes each); when full, challenges give way to 429")
-	fs.IntVar(&c.Detector.MinFailures, "attack-min-failures", c.Detector.MinFailures, "failed logins per minute below which the service is never considered under attack")
-	fs.Float64Var(&c.Detector.Factor, "attack-factor", c.Detector.Factor, "failed logins per minute above this multiple of the usual rate mean an attack")
-	fs.Float64Var(&c.Detector.UnknownRatio, "attack-unknown-ratio", c.Detector.UnknownRatio, "share of unknown usernames among failures that means an attack")
-	fs.DurationVar(&c.Detector.Cooldown, "attack-cooldown", c.Detector.Cooldown, "quiet time before the service stands down from under-attack mode")
-	fs.DurationVar(&c.DeviceLifetime, "device-lifetime", c.DeviceLifetime, "how long a device credential is trusted after a successful login")
-	fs.StringVar(&c.DeviceCookieSameSite, "device-cookie-samesite", c.DeviceCookieSameSite, "SameSite of the device cookie: strict (same-site login page), lax, or none (cross-origin front ends in --cors-origins)")
-	fs.StringVar(&c.GuardStore, "guard-store", c.GuardStore, "shared guard state for several replicas: redis://[user:password@]host:port/db or rediss://...; empty keeps it in memory (one node)")
-	fs.StringVar(&c.RedisSentinelMaster, "redis-sentinel-master", c.RedisSentinelMaster, "with --guard-store, the Sentinel master name: the URL's host (and addr= parameters) are Sentinels")
-	fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every key credshield writes in Redis")
-	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "serve processes sharing --guard-store; when Redis is unreachable each falls back to local budgets divided by this")
-	fs.IntVar(&c.GuardMaxKeys, "guard-max-keys", c.GuardMaxKeys, "most keys the in-memory guard tracks (about 40 bytes each); penalties survive eviction")
-	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address for Prometheus /metrics (for example 127.0.0.1:9464); empty disables it")
-	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "also serve Go's profiles (/debug/pprof/) on --metrics-listen, for measuring the service under load")
-}
-
 // RegisterKeyFlags binds the key-rotation lead alone, for `keys rotate`.
 func (c *Serve) RegisterKeyFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.KeyPublishLead, "key-publish-lead", c.KeyPublishLead, "how long a new signing key is published in the JWKS before it signs (longer than verifiers' JWKS cache)")
-}
-
-// RegisterHashFlags binds what new passwords need alone — the argon2id
-// parameters and the minimum length — for the commands that set passwords
-// without serving (user add, user reset).
-func (c *Serve) RegisterHashFlags(fs *pflag.FlagSet) {
-	fs.Uint32Var(&c.ArgonMemoryKiB, "argon2-memory", c.ArgonMemoryKiB, "argon2id memory per hash in KiB (OWASP minimum 19456)")
-	fs.Uint32Var(&c.ArgonTime, "argon2-time", c.ArgonTime, "argon2id passes")
-	fs.Uint8Var(&c.ArgonThreads, "argon2-threads", c.ArgonThreads, "argon2id parallelism")
-	fs.IntVar(&c.PasswordMinLength, "password-min-length", c.PasswordMinLength,
-		"least number of characters of a new password (8..64; 15 is NIST's minimum for a password used alone)")
 }
 
 // ApplyEnv sets every flag of fs that was not given on the command line from
@@ -320,8 +218,8 @@ func (c *Serve) Validate() error {
 	if _, err := ParseDB(c.DB); err != nil {
 		errs = append(errs, err)
 	}
-	if err := (password.Policy{MinLen: c.PasswordMinLength}).Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("--password-min-length: %w", err))
+	if err := c.Passwords.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
@@ -368,7 +266,9 @@ func (c *Serve) Validate() error {
 			errs = append(errs, fmt.Errorf("--allowed-scopes %q: %w (a scope is printable ASCII without spaces, '\"' or '\\')", sc, scope.ErrSyntax))
 		}
 	}
-	errs = append(errs, c.validateGuard()...)
+	if err := c.Defence.Validate(c.Listen); err != nil {
+		errs = append(errs, err)
+	}
 	if c.FailureFloor < 0 || c.FailureFloor > 10*time.Second {
 		errs = append(errs, fmt.Errorf("--failure-floor %s: want between 0 and 10s", c.FailureFloor))
 	}
@@ -396,64 +296,6 @@ func (c *Serve) Validate() error {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout))
 	}
 	return errors.Join(errs...)
-}
-
-// validateGuard checks the settings RegisterGuardFlags binds.
-func (c *Serve) validateGuard() []error {
-	var errs []error
-	if c.HasherWorkers < 0 {
-		errs = append(errs, fmt.Errorf("--hasher-workers %d: must not be negative", c.HasherWorkers))
-	}
-	if c.HasherQueue < 0 {
-		errs = append(errs, fmt.Errorf("--hasher-queue %d: must not be negative", c.HasherQueue))
-	}
-	if err := c.Guard.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := c.Detector.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.DeviceLifetime < time.Hour || c.DeviceLifetime > 400*24*time.Hour {
-		errs = append(errs, fmt.Errorf("--device-lifetime %s: want between 1h and 400 days (browsers cap cookies at 400 days)", c.DeviceLifetime))
-	}
-	switch c.DeviceCookieSameSite {
-	case "strict", "lax", "none":
-	default:
-		errs = append(errs, fmt.Errorf("--device-cookie-samesite %q: want strict, lax or none", c.DeviceCookieSameSite))
-	}
-	if c.AssetsPrefix != "" {
-		if err := browser.CheckPrefix(c.AssetsPrefix); err != nil {
-			errs = append(errs, fmt.Errorf("--assets-prefix %w", err))
-		}
-	}
-	if c.ChallengeReplayCapacity < 1024 {
-		errs = append(errs, fmt.Errorf("--challenge-replay-capacity %d: want at least 1024", c.ChallengeReplayCapacity))
-	}
-	if c.GuardStore != "" {
-		if u, err := url.Parse(c.GuardStore); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			// Never echo the value: it may hold a password.
-			errs = append(errs, errors.New("--guard-store: want redis://host:port/db or rediss://host:port/db"))
-		}
-	}
-	if c.Replicas < 1 || c.Replicas > 1000 {
-		errs = append(errs, fmt.Errorf("--replicas %d: want between 1 and 1000", c.Replicas))
-	}
-	if c.GuardMaxKeys < 1024 {
-		errs = append(errs, fmt.Errorf("--guard-max-keys %d: want at least 1024", c.GuardMaxKeys))
-	}
-	if c.ClientIPHeader == "" {
-		errs = append(errs, errors.New("--client-ip-header must not be empty"))
-	}
-	if c.MetricsListen != "" {
-		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
-			errs = append(errs, fmt.Errorf("--metrics-listen %q: %w", c.MetricsListen, err))
-		} else if c.MetricsListen == c.Listen {
-			errs = append(errs, errors.New("--metrics-listen must differ from --listen: metrics are not for the public"))
-		}
-	} else if c.Pprof {
-		errs = append(errs, errors.New("--pprof needs --metrics-listen: profiles are served only there, never on the public listener"))
-	}
-	return errs
 }
 
 // ValidateIssuer checks that raw is an absolute https URL (http only for a

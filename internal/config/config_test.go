@@ -50,7 +50,7 @@ func TestValidateDefaults(t *testing.T) {
 	if c.Issuer != "http://127.0.0.1:8080" || c.Audience != c.Issuer {
 		t.Errorf("issuer %q audience %q", c.Issuer, c.Audience)
 	}
-	if c.ArgonMemoryKiB < 19456 || c.ArgonTime < 2 || c.ArgonThreads < 1 {
+	if c.Argon.MemoryKiB < 19456 || c.Argon.Time < 2 || c.Argon.Threads < 1 {
 		t.Errorf("argon2 defaults below OWASP's minimum: %+v", c)
 	}
 }
@@ -111,7 +111,7 @@ func TestApplyEnv(t *testing.T) {
 	if err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:9000" || c.Issuer != "https://auth.example.com" || len(c.CORSOrigins) != 2 || c.ArgonTime != 3 {
+	if c.Listen != "127.0.0.1:9000" || c.Issuer != "https://auth.example.com" || len(c.CORSOrigins) != 2 || c.Argon.Time != 3 {
 		t.Errorf("after env: %+v", c)
 	}
 	fresh := pflag.NewFlagSet("serve", pflag.ContinueOnError)

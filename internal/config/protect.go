@@ -16,15 +16,20 @@ import (
 
 // Protect is the configuration of `credshield protect`: a reverse proxy
 // that puts the guard in front of another app's own login endpoint. The
-// guard, device, challenge, guard store, client-address and metrics
-// settings are serve's, held in Serve and bound by the same
-// RegisterGuardFlags, so one deployment's flags mean the same thing in
-// both commands. The zero value is not usable; start from DefaultProtect.
+// login defence's settings are serve's (Defence, embedded, with the same
+// flags), so one deployment's flags mean the same thing in both commands.
+// The zero value is not usable; start from DefaultProtect.
 type Protect struct {
-	// Serve holds the shared settings; of its own fields protect uses
-	// only Listen, DataDir (the HMAC keys of devices and challenges),
-	// FailureFloor (the least padded failure) and ShutdownTimeout.
-	Serve Serve
+	Defence
+
+	// DataDir holds the HMAC keys of device credentials and challenges
+	// (unless a key-encryption key puts them in the store).
+	DataDir string
+	Listen  string
+	// FailureFloor is the least time a failed login takes with
+	// UniformFailureTiming.
+	FailureFloor    time.Duration
+	ShutdownTimeout time.Duration
 
 	// Upstream is the app behind the proxy, http:// or https://.
 	Upstream string
@@ -48,16 +53,19 @@ type Protect struct {
 	UpstreamURL *url.URL
 }
 
-// DefaultProtect returns protect's defaults: serve's guard defaults, the
+// DefaultProtect returns protect's defaults: serve's defence defaults, the
 // FastAPI OAuth2 password flow's POST /token with a username field, and
 // RFC 6749's answers (2xx success; 400, 401 and 403 failure).
 func DefaultProtect() Protect {
 	return Protect{
-		Serve:         Default(),
-		LoginPaths:    []string{"/token"},
-		UsernameField: "username",
-		SuccessStatus: StatusSet{classes: 1 << 2},
-		FailureStatus: StatusSet{codes: []int{400, 401, 403}},
+		Defence:         DefaultDefence(),
+		DataDir:         defaultDataDir,
+		Listen:          defaultListen,
+		ShutdownTimeout: defaultShutdownTimeout,
+		LoginPaths:      []string{"/token"},
+		UsernameField:   "username",
+		SuccessStatus:   StatusSet{classes: 1 << 2},
+		FailureStatus:   StatusSet{codes: []int{400, 401, 403}},
 	}
 }
 
@@ -65,22 +73,22 @@ func DefaultProtect() Protect {
 // values as defaults; each has a CREDSHIELD_<FLAG> twin (ApplyEnv).
 func (p *Protect) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&p.Upstream, "upstream", p.Upstream, "the app to protect: http(s)://host:port[/prefix] (required)")
-	fs.StringVar(&p.Serve.Listen, "listen", p.Serve.Listen, "address to listen on (host:port)")
+	fs.StringVar(&p.Listen, "listen", p.Listen, "address to listen on (host:port)")
 	fs.StringArrayVar(&p.LoginPaths, "login-path", p.LoginPaths, "the app's login path; a POST to it is guarded (repeat the flag for several)")
 	fs.StringVar(&p.UsernameField, "username-field", p.UsernameField, "form or JSON field of a login request that holds the username")
 	fs.Var(&p.SuccessStatus, "success-status", "the app's login answers that mean success: codes and classes, comma separated (200,201 or 2xx)")
 	fs.Var(&p.FailureStatus, "failure-status", "the app's login answers that mean wrong credentials (other answers refund the attempt)")
 	fs.BoolVar(&p.UniformFailureTiming, "uniform-failure-timing", p.UniformFailureTiming, "pad failed logins to the slowest recent login answer of the app (at most 5s), so timing does not tell which accounts exist")
-	fs.DurationVar(&p.Serve.FailureFloor, "failure-floor", p.Serve.FailureFloor, "with --uniform-failure-timing, the least time a failed login takes")
-	fs.DurationVar(&p.Serve.ShutdownTimeout, "shutdown-timeout", p.Serve.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
-	p.Serve.RegisterGuardFlags(fs)
+	fs.DurationVar(&p.FailureFloor, "failure-floor", p.FailureFloor, "with --uniform-failure-timing, the least time a failed login takes")
+	fs.DurationVar(&p.ShutdownTimeout, "shutdown-timeout", p.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
+	p.Defence.RegisterFlags(fs)
 }
 
 // Validate checks p and parses the upstream URL. It reports every problem
 // at once, each naming its flag.
 func (p *Protect) Validate() error {
 	var errs []error
-	if p.Serve.DataDir == "" {
+	if p.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	}
 	u, err := url.Parse(p.Upstream)
@@ -94,10 +102,10 @@ func (p *Protect) Validate() error {
 	default:
 		p.UpstreamURL = u
 	}
-	if _, port, err := net.SplitHostPort(p.Serve.Listen); err != nil {
-		errs = append(errs, fmt.Errorf("--listen %q: %w", p.Serve.Listen, err))
+	if _, port, err := net.SplitHostPort(p.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: %w", p.Listen, err))
 	} else if port == "" {
-		errs = append(errs, fmt.Errorf("--listen %q: missing port", p.Serve.Listen))
+		errs = append(errs, fmt.Errorf("--listen %q: missing port", p.Listen))
 	}
 	if len(p.LoginPaths) == 0 {
 		errs = append(errs, errors.New("--login-path: name at least one login path"))
@@ -106,8 +114,8 @@ func (p *Protect) Validate() error {
 		if !strings.HasPrefix(lp, "/") || path.Clean(lp) != lp || strings.ContainsAny(lp, "?#") {
 			errs = append(errs, fmt.Errorf("--login-path %q: want a clean absolute path such as /token", lp))
 		}
-		if p.Serve.AssetsPrefix != "" && strings.HasPrefix(lp+"/", p.Serve.AssetsPrefix) {
-			errs = append(errs, fmt.Errorf("--login-path %q is under --assets-prefix %q, which protect serves itself", lp, p.Serve.AssetsPrefix))
+		if p.AssetsPrefix != "" && strings.HasPrefix(lp+"/", p.AssetsPrefix) {
+			errs = append(errs, fmt.Errorf("--login-path %q is under --assets-prefix %q, which protect serves itself", lp, p.AssetsPrefix))
 		}
 	}
 	if p.UsernameField == "" {
@@ -122,13 +130,15 @@ func (p *Protect) Validate() error {
 			break
 		}
 	}
-	if p.Serve.FailureFloor < 0 || p.Serve.FailureFloor > 5*time.Second {
-		errs = append(errs, fmt.Errorf("--failure-floor %s: want between 0 and 5s", p.Serve.FailureFloor))
+	if p.FailureFloor < 0 || p.FailureFloor > 5*time.Second {
+		errs = append(errs, fmt.Errorf("--failure-floor %s: want between 0 and 5s", p.FailureFloor))
 	}
-	if p.Serve.ShutdownTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", p.Serve.ShutdownTimeout))
+	if p.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", p.ShutdownTimeout))
 	}
-	errs = append(errs, p.Serve.validateGuard()...)
+	if err := p.Defence.Validate(p.Listen); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

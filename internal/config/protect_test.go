@@ -59,7 +59,7 @@ func TestProtectFlagsAndEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.UpstreamURL.Host != "127.0.0.1:8000" || strings.Join(p.LoginPaths, " ") != "/login /api/token" ||
-		!p.SuccessStatus.Contains(303) || p.SuccessStatus.Contains(201) || p.Serve.Guard.IP.Burst != 5 || !p.FailureStatus.Contains(401) {
+		!p.SuccessStatus.Contains(303) || p.SuccessStatus.Contains(201) || p.Guard.IP.Burst != 5 || !p.FailureStatus.Contains(401) {
 		t.Errorf("parsed %+v", p)
 	}
 	if fs.Lookup("issuer") != nil || fs.Lookup("signing-alg") != nil {

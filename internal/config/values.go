@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -82,3 +84,36 @@ func (v prefixesValue) Set(s string) error {
 }
 
 func (prefixesValue) Type() string { return "cidrs" }
+
+// sameSiteNames are the device cookie's SameSite modes as
+// --device-cookie-samesite writes them.
+var sameSiteNames = map[http.SameSite]string{
+	http.SameSiteStrictMode: "strict",
+	http.SameSiteLaxMode:    "lax",
+	http.SameSiteNoneMode:   "none",
+}
+
+// sameSiteValue is a pflag.Value for an http.SameSite written strict, lax
+// or none, so the cookie's mode is parsed once, when the flag is set.
+type sameSiteValue struct{ s *http.SameSite }
+
+func (v sameSiteValue) String() string {
+	if v.s == nil {
+		return ""
+	}
+	return sameSiteNames[*v.s]
+}
+
+func (v sameSiteValue) Set(s string) error {
+	for mode, name := range sameSiteNames {
+		if s == name {
+			*v.s = mode
+			return nil
+		}
+	}
+	return errors.New("want strict, lax or none")
+}
+
+// Type is "string", as the flag was before it was typed, so help reads
+// the same.
+func (sameSiteValue) Type() string { return "string" }

@@ -126,13 +126,13 @@ func TestSealedKeys(t *testing.T) {
 			st := b.open(t)
 			ctx := t.Context()
 			src := NewSealedKeys(st, ring(t, 1, 0), rand.Reader)
-			ks, err := token.LoadOrCreateFrom(ctx, src, token.EdDSA, rand.Reader, now0)
+			ks, err := token.LoadOrCreate(ctx, src, token.EdDSA, rand.Reader, now0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			k0 := ks.ActiveAt(now0)
 			// Another replica with the same KEK sees the same key, able to sign.
-			other, err := token.LoadOrCreateFrom(ctx, NewSealedKeys(st, ring(t, 1, 0), rand.Reader), token.EdDSA, rand.Reader, now0)
+			other, err := token.LoadOrCreate(ctx, NewSealedKeys(st, ring(t, 1, 0), rand.Reader), token.EdDSA, rand.Reader, now0)
 			if err != nil || other.ActiveAt(now0).ID != k0.ID || other.ActiveAt(now0).Signer == nil {
 				t.Fatalf("second replica: %v", err)
 			}
@@ -141,11 +141,11 @@ func TestSealedKeys(t *testing.T) {
 				t.Fatalf("stored rows %v, %v: want one sealed key", len(rows), err)
 			}
 			// A rotation staged by one is loaded by the other.
-			k1, _, err := token.RotateIn(ctx, src, token.EdDSA, rand.Reader, now0, now0.Add(time.Minute), time.Hour, nil)
+			k1, _, err := token.Rotate(ctx, src, token.EdDSA, rand.Reader, now0, now0.Add(time.Minute), time.Hour, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := other.ReloadContext(ctx, now0, time.Hour); err != nil {
+			if err := other.Reload(ctx, now0, time.Hour); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, ok := other.PublicKey(k1.ID); !ok {

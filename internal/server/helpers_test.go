@@ -214,7 +214,7 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	keys, err := token.LoadOrCreate(filepath.Join(dir, "keys"), token.EdDSA, rand.Reader, time.Now())
+	keys, err := token.LoadOrCreate(t.Context(), token.Dir(filepath.Join(dir, "keys")), token.EdDSA, rand.Reader, time.Now())
 	if err != nil {
 		t.Fatalf("keys: %v", err)
 	}

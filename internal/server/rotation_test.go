@@ -54,11 +54,11 @@ func TestStagedKeyRotation(t *testing.T) {
 	old := e.keys.ActiveAt(clock.now)
 	oldTok := e.accessToken("alice", "correct horse battery")
 
-	next, _, err := token.Rotate(e.keysDir, token.EdDSA, rand.Reader, clock.now, clock.now.Add(lead), retire)
+	next, _, err := token.Rotate(t.Context(), token.Dir(e.keysDir), token.EdDSA, rand.Reader, clock.now, clock.now.Add(lead), retire, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.keys.Reload(clock.now, retire); err != nil {
+	if err := e.keys.Reload(t.Context(), clock.now, retire); err != nil {
 		t.Fatal(err)
 	}
 	both := []string{old.ID, next.ID}
@@ -71,7 +71,7 @@ func TestStagedKeyRotation(t *testing.T) {
 	}
 
 	clock.now = clock.now.Add(lead)
-	if err := e.keys.Reload(clock.now, retire); err != nil {
+	if err := e.keys.Reload(t.Context(), clock.now, retire); err != nil {
 		t.Fatal(err)
 	}
 	newTok := e.accessToken("alice", "correct horse battery")
@@ -89,7 +89,7 @@ func TestStagedKeyRotation(t *testing.T) {
 
 	// Once every token the old key signed has expired, it leaves the JWKS.
 	clock.now = clock.now.Add(retire)
-	if err := e.keys.Reload(clock.now, retire); err != nil {
+	if err := e.keys.Reload(t.Context(), clock.now, retire); err != nil {
 		t.Fatal(err)
 	}
 	if got := publishedKIDs(t, e); !slices.Equal(got, []string{next.ID}) {
@@ -97,11 +97,11 @@ func TestStagedKeyRotation(t *testing.T) {
 	}
 
 	// --now: the emergency key signs at once.
-	now, _, err := token.Rotate(e.keysDir, token.EdDSA, rand.Reader, clock.now, clock.now, retire)
+	now, _, err := token.Rotate(t.Context(), token.Dir(e.keysDir), token.EdDSA, rand.Reader, clock.now, clock.now, retire, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.keys.Reload(clock.now, retire); err != nil {
+	if err := e.keys.Reload(t.Context(), clock.now, retire); err != nil {
 		t.Fatal(err)
 	}
 	tok := e.accessToken("alice", "correct horse battery")
