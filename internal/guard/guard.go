@@ -262,6 +262,7 @@ type Config struct {
 	// Known remembers users' networks; nil disables known networks.
 	Known KnownNetworks
 	// Detector says when the service is under attack; nil means never.
+	// One with shared counts exchanges them in Guard.Run.
 	Detector *Detector
 	// OnAttackChange, if set, is called when the detector switches on or
 	// off (for the log and metrics).
@@ -293,6 +294,17 @@ func New(cfg Config) (*Guard, error) {
 
 // Policy returns the budgets g applies.
 func (g *Guard) Policy() Policy { return g.cfg.Policy }
+
+// Run does the guard's background work until ctx is done: the attack
+// detector's exchange of counts with the other replicas (Detector.Run), so
+// that no login waits for it. Start it once, in a goroutine of its own,
+// with the context of the command that serves logins; it returns at once
+// when there is nothing to do.
+func (g *Guard) Run(ctx context.Context) {
+	if g.cfg.Detector != nil {
+		g.cfg.Detector.Run(ctx)
+	}
+}
 
 // UnderAttack reports the detector's state at now.
 func (g *Guard) UnderAttack(now time.Time) bool {
