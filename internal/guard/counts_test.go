@@ -194,9 +194,9 @@ func (c *countingCounts) Add(ctx context.Context, now time.Time, bucket time.Dur
 	return c.MemorySharedCounts.Add(ctx, now, bucket, n, failures, unknown)
 }
 
-// TestDetectorRun: Run exchanges at once and then every SyncEvery, and
-// returns when its context ends; without a shared store it returns at
-// once.
+// TestDetectorRun: Run exchanges at once and then every SyncEvery while
+// logins are observed, and returns when its context ends; without a
+// shared store it returns at once.
 func TestDetectorRun(t *testing.T) {
 	plain := sharedDetector(t, nil, time.Millisecond)
 	returned := make(chan struct{})
@@ -214,10 +214,11 @@ func TestDetectorRun(t *testing.T) {
 	start := time.Now()
 	go func() { d.Run(ctx); close(done) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for c.calls.Load() < 3 {
+	for c.calls.Load() < 3 { // logins go on meanwhile (for the race detector)
 		if time.Now().After(deadline) {
 			t.Fatalf("%d exchanges in 5 s with SyncEvery 5ms", c.calls.Load())
 		}
+		d.Observe(time.Now(), SignalFailure)
 		time.Sleep(time.Millisecond) // waiting for another goroutine, not for time
 	}
 	cancel()

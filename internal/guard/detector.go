@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// DefaultSyncEvery is how often, at most, a Detector with SharedCounts
-// exchanges its counts with the other replicas.
+// DefaultSyncEvery is how often a Detector with SharedCounts exchanges its
+// counts with the other replicas (Detector.Run).
 const DefaultSyncEvery = time.Second
 
 // syncTimeout bounds one exchange with SharedCounts; the implementation
