@@ -143,7 +143,9 @@ func (g *Guard) addAddress(t *budgets, buf []byte, ip netip.Addr) ([]byte, netip
 //
 // The success budget of an untrusted client is per account and address,
 // never per account: a stranger must not meet a 429 that the owner's
-// logins caused, which a name that does not exist never gives.
+// logins caused, which a name that does not exist never gives. Only the
+// client's own successes spend it (Record refunds it after a failure), so
+// its refusal tells a client only what it knows already.
 func (g *Guard) untrustedBudgets(t *budgets, username string, ip netip.Addr, known netip.Prefix) {
 	p := g.cfg.Policy
 	var space keySpace
