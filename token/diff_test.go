@@ -2,7 +2,6 @@ package token
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,18 +15,34 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	jjson "github.com/go-jose/go-jose/v4/json"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// referenceVerify is the oracle the narrow verifier is held to: go-jose
-// parses the JWS and checks the signature with the key that kid names and
-// only that key's algorithm; go-jose's JSON decoder (exact-case names,
-// duplicates refused) reads header and claims; the claim rules are written
-// out again here. Each place where the verifier is intentionally stricter
-// than go-jose is a step marked "stricter:".
+// referenceVerify is the oracle the narrow verifier is held to. It shares
+// no code and no constant with package token; its parts are:
+//
+//   - go-jose's jwt package parses the compact JWS and checks the signature
+//     with the key that kid names and only that key's algorithm
+//     (jwt.ParseSigned, JSONWebToken.Claims);
+//   - go-jose's JSON decoder (exact-case names, duplicates refused) reads
+//     header and claims, into go-jose's own claim types (jwt.Claims:
+//     strings, NumericDate numbers, aud a string or an array of strings);
+//   - go-jose's Claims.ValidateWithLeeway checks iss, aud, exp, nbf and iat
+//     against jwt.Expected;
+//   - written out here, from the RFCs: what go-jose has no notion of
+//     (marked "not in go-jose:": the key chosen by kid, typ, the types of
+//     client_id, scope and username, cnf, ae) and where the verifier is
+//     intentionally stricter than go-jose (marked "stricter:": input
+//     limits, headers that carry keys or extensions, required claims,
+//     exact NumericDates).
+//
+// now must be a whole second (testNow is): go-jose drops a NumericDate's
+// fraction, and only at a whole-second now is every token it refuses for
+// that reason one that the exact dates refuse too.
 func referenceVerify(v *Verifier, keys KeyLookup, now time.Time, raw string) bool {
 	maxLen := v.MaxLen
 	if maxLen <= 0 {
-		maxLen = DefaultMaxLen
+		maxLen = 8 << 10 // the documented default, DefaultMaxLen
 	}
 	// stricter: a length cap before any decoding.
 	if len(raw) > maxLen {
@@ -50,30 +65,35 @@ func referenceVerify(v *Verifier, keys KeyLookup, now time.Time, raw string) boo
 	}
 	header, payload := decoded[0], decoded[1]
 	// stricter: header and claims must be UTF-8 (RFC 8259 §8.1) and nest at
-	// most maxJSONDepth deep.
-	if !utf8.Valid(header) || !utf8.Valid(payload) || jsonDepth(header) > maxJSONDepth || jsonDepth(payload) > maxJSONDepth {
+	// most 16 deep.
+	if !utf8.Valid(header) || !utf8.Valid(payload) || jsonDepth(header) > 16 || jsonDepth(payload) > 16 {
 		return false
 	}
 
 	all := []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
-	jws, err := jose.ParseSignedCompact(raw, all)
-	if err != nil || len(jws.Signatures) != 1 {
+	tok, err := jwt.ParseSigned(raw, all)
+	if err != nil || len(tok.Headers) != 1 {
 		return false
 	}
-	kid := jws.Signatures[0].Header.KeyID
-	if kid == "" || len(kid) > maxKIDLen {
+	// not in go-jose: the key is the one kid names, and a kid longer than
+	// 128 bytes is not looked up.
+	kid := tok.Headers[0].KeyID
+	if kid == "" || len(kid) > 128 {
 		return false
 	}
 	pub, alg, ok := keys.PublicKey(kid)
 	if !ok {
 		return false
 	}
-	jws, err = jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
-	if err != nil {
+	if tok, err = jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)}); err != nil {
 		return false
 	}
-	verified, err := jws.Verify(pub)
-	if err != nil || !bytes.Equal(verified, payload) {
+	var std jwt.Claims
+	var claims map[string]jjson.RawMessage
+	if tok.Claims(pub, &std, &claims) != nil || claims == nil {
+		return false
+	}
+	if std.ValidateWithLeeway(jwt.Expected{Issuer: v.Issuer, AnyAudience: jwt.Audience{v.Audience}, Time: now}, v.Leeway) != nil {
 		return false
 	}
 
@@ -88,55 +108,65 @@ func referenceVerify(v *Verifier, keys KeyLookup, now time.Time, raw string) boo
 			return false
 		}
 	}
+	// not in go-jose: typ is the verifier's (RFC 9068 §4: "at+jwt" by
+	// default), compared as a media type: case-insensitive, "application/"
+	// optional (RFC 7515 §4.1.9).
+	wantType := v.Type
+	if wantType == "" {
+		wantType = "at+jwt"
+	}
 	typ, ok := refString(hdr, "typ")
-	if !ok || !strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), cmp.Or(v.Type, TypeAccessToken)) {
+	if !ok || !strings.EqualFold(strings.TrimPrefix(strings.ToLower(typ), "application/"), wantType) {
 		return false
 	}
 
-	var claims map[string]jjson.RawMessage
-	if jjson.Unmarshal(payload, &claims) != nil || claims == nil {
+	// stricter: RFC 9068 §2.2 requires exp, iat, sub and jti (go-jose
+	// checks the dates only when present); iss and aud are required by
+	// jwt.Expected above.
+	if std.Expiry == nil || std.IssuedAt == nil || std.Subject == "" || std.ID == "" {
 		return false
 	}
-	strs := map[string]string{}
-	for _, name := range []string{"iss", "sub", "jti", "client_id", "scope", "username"} {
+	// stricter: NumericDates keep their fraction (RFC 7519 §2), lie between
+	// 1970 and 9999-12-31T23:59:59Z, and exp is exclusive ("on or after
+	// which the JWT MUST NOT be accepted", RFC 7519 §4.1.4), where go-jose
+	// accepts a token during its exp second.
+	for _, name := range []string{"exp", "nbf", "iat"} {
 		if _, present := claims[name]; !present {
 			continue
 		}
-		s, ok := refString(claims, name)
-		if !ok {
+		f, ok := refNumber(claims, name)
+		if !ok || f < 0 || f > 253402300799 {
 			return false
 		}
-		strs[name] = s
+		at := refDate(f)
+		switch {
+		case name == "exp" && !now.Before(at.Add(v.Leeway)):
+			return false
+		case name != "exp" && at.After(now.Add(v.Leeway)):
+			return false
+		}
 	}
-	dates := map[string]time.Time{}
-	for _, name := range []string{"exp", "nbf", "iat"} {
-		rawDate, present := claims[name]
-		if !present {
+	// not in go-jose: client_id, scope and username are strings when
+	// present (RFC 9068 §2.2, RFC 8693 §4.2; username is this service's).
+	for _, name := range []string{"client_id", "scope", "username"} {
+		if _, present := claims[name]; !present {
 			continue
 		}
-		var val any
-		if jjson.Unmarshal(rawDate, &val) != nil {
+		if _, ok := refString(claims, name); !ok {
 			return false
 		}
-		f, ok := val.(float64)
-		if !ok || f < 0 || f > maxDate {
-			return false
-		}
-		dates[name] = numericDate(f)
 	}
-	// ae, the account epoch, must be a whole number within uint32.
-	if rawAE, present := claims["ae"]; present {
-		var val any
-		if jjson.Unmarshal(rawAE, &val) != nil {
-			return false
-		}
-		f, ok := val.(float64)
+	// not in go-jose: ae, the account epoch, is a whole number within
+	// uint32.
+	if _, present := claims["ae"]; present {
+		f, ok := refNumber(claims, "ae")
 		if !ok || f < 0 || f > math.MaxUint32 || f != math.Trunc(f) {
 			return false
 		}
 	}
-	// cnf must be an object with a non-empty string jkt (fail closed on
-	// confirmation methods this verifier cannot check).
+	// not in go-jose: cnf is an object with a non-empty string jkt (RFC
+	// 9449 §6.1); fail closed on confirmation methods the verifier cannot
+	// check.
 	if rawCnf, present := claims["cnf"]; present {
 		var cnf map[string]jjson.RawMessage
 		if jjson.Unmarshal(rawCnf, &cnf) != nil || cnf == nil {
@@ -146,39 +176,7 @@ func referenceVerify(v *Verifier, keys KeyLookup, now time.Time, raw string) boo
 			return false
 		}
 	}
-	var aud []string
-	if rawAud, present := claims["aud"]; present {
-		var val any
-		if jjson.Unmarshal(rawAud, &val) != nil {
-			return false
-		}
-		switch a := val.(type) {
-		case string:
-			aud = []string{a}
-		case []any:
-			for _, e := range a {
-				s, ok := e.(string)
-				if !ok {
-					return false
-				}
-				aud = append(aud, s)
-			}
-		default:
-			return false
-		}
-	} else {
-		return false
-	}
-	exp, hasExp := dates["exp"]
-	nbf, hasNbf := dates["nbf"]
-	iat, hasIat := dates["iat"]
-	iss, hasIss := strs["iss"]
-	return hasIss && iss == v.Issuer &&
-		contains(aud, v.Audience) &&
-		hasExp && now.Before(exp.Add(v.Leeway)) &&
-		(!hasNbf || !nbf.After(now.Add(v.Leeway))) &&
-		hasIat && !iat.After(now.Add(v.Leeway)) &&
-		strs["sub"] != "" && strs["jti"] != ""
+	return true
 }
 
 // refString decodes m[name] as a JSON string (null is not a string).
@@ -195,13 +193,21 @@ func refString(m map[string]jjson.RawMessage, name string) (string, bool) {
 	return s, ok
 }
 
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
+// refNumber decodes m[name] as a JSON number (null is not a number).
+func refNumber(m map[string]jjson.RawMessage, name string) (float64, bool) {
+	var val any
+	if jjson.Unmarshal(m[name], &val) != nil {
+		return 0, false
 	}
-	return false
+	f, ok := val.(float64)
+	return f, ok
+}
+
+// refDate is NumericDate f (seconds since 1970, in range) as a time, to
+// the nanosecond.
+func refDate(f float64) time.Time {
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9))
 }
 
 // jsonDepth returns the deepest nesting of valid JSON b (0 if invalid).

@@ -78,6 +78,7 @@ func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) er
 		return err
 	}
 	defer d.close()
+	go d.guard.Run(ctx) // the attack detector's exchange with the other replicas, until ctx ends
 	proxy, err := server.NewProxy(server.ProxyConfig{
 		Upstream:             cfg.UpstreamURL,
 		LoginPaths:           cfg.LoginPaths,

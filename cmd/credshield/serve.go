@@ -98,6 +98,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error 
 		return err
 	}
 	defer d.close()
+	go d.guard.Run(ctx) // the attack detector's exchange with the other replicas, until ctx ends
 	reg, gs, metrics, g := d.reg, d.state, d.metrics, d.guard
 	pool, devices, challenges, resolver := d.pool, d.devices, d.challenges, d.clientIP
 	checker, err := dpopChecker(ctx, cfg, sec, gs.dpopReplay)

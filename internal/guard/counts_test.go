@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -29,8 +30,11 @@ func sharedDetector(t *testing.T, shared SharedCounts, every time.Duration) *Det
 
 // TestDetectorsShareCounts: failures on two replicas add up to one
 // detector state when they share counts, and do not when they do not.
+// Each replica exchanges after every failure, as Run would with a short
+// SyncEvery.
 func TestDetectorsShareCounts(t *testing.T) {
 	t0 := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	ctx := context.Background()
 	tests := []struct {
 		name   string
 		shared func() (SharedCounts, SharedCounts)
@@ -51,9 +55,15 @@ func TestDetectorsShareCounts(t *testing.T) {
 				if st, _ := d.Observe(now, SignalFailure); st.UnderAttack && !tt.want {
 					t.Fatalf("failure %d: under attack with %d failures", i, st.Failures)
 				}
+				if err := d.Sync(ctx, now); err != nil {
+					t.Fatal(err)
+				}
 			}
 			now = now.Add(10 * time.Millisecond)
 			for name, d := range map[string]*Detector{"a": a, "b": b} {
+				if err := d.Sync(ctx, now); err != nil {
+					t.Fatal(err)
+				}
 				st, _ := d.State(now)
 				if st.UnderAttack != tt.want {
 					t.Errorf("%s: under attack %v with %d failures in the window, want %v", name, st.UnderAttack, st.Failures, tt.want)
@@ -63,48 +73,162 @@ func TestDetectorsShareCounts(t *testing.T) {
 	}
 }
 
-// TestDetectorSyncEvery: between exchanges failures are counted locally
-// and reach the other replica with the next exchange, not before.
-func TestDetectorSyncEvery(t *testing.T) {
+// TestDetectorSyncSendsWhatWasCountedSince: between exchanges failures
+// are counted locally; they reach the other replica with this replica's
+// next exchange and that replica's next one, not before, and are never
+// counted twice.
+func TestDetectorSyncSendsWhatWasCountedSince(t *testing.T) {
 	shared := &MemorySharedCounts{}
 	a, b := sharedDetector(t, shared, time.Second), sharedDetector(t, shared, time.Second)
+	ctx := context.Background()
 	now := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
-	b.State(now) // b's first exchange: nothing yet
 	for range 5 {
-		a.Observe(now, SignalUnknownFailure) // the first is sent at once, the rest wait
+		a.Observe(now, SignalUnknownFailure)
 	}
 	if st, _ := a.State(now); st.Failures != 5 || st.Unknown != 5 {
 		t.Fatalf("a counts %+v locally, want 5 failures, 5 unknown", st)
 	}
+	if err := b.Sync(ctx, now.Add(500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
 	if st, _ := b.State(now.Add(500 * time.Millisecond)); st.Failures != 0 {
-		t.Fatalf("b sees %d failures before its next exchange, want 0", st.Failures)
+		t.Fatalf("b sees %d failures before a's exchange, want 0", st.Failures)
 	}
-	if st, _ := b.State(now.Add(time.Second)); st.Failures != 1 {
-		t.Fatalf("b sees %d failures after its exchange, want the 1 a sent", st.Failures)
+	if err := a.Sync(ctx, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
 	}
-	a.State(now.Add(time.Second)) // a sends the other 4
-	if st, _ := b.State(now.Add(2 * time.Second)); st.Failures != 5 || st.Unknown != 5 {
-		t.Fatalf("b sees %+v, want all 5 of a's failures", st)
+	if st, _ := b.State(now.Add(time.Second)); st.Failures != 0 {
+		t.Fatalf("b sees %d failures before its own exchange, want 0", st.Failures)
+	}
+	if err := b.Sync(ctx, now.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := b.State(now.Add(time.Second)); st.Failures != 5 || st.Unknown != 5 {
+		t.Fatalf("b sees %+v after both exchanges, want all 5 of a's failures", st)
+	}
+	if err := a.Sync(ctx, now.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
 	}
 	if st, _ := a.State(now.Add(2 * time.Second)); st.Failures != 5 {
-		t.Fatalf("a counts %d after exchanging, want 5 (not counted twice)", st.Failures)
+		t.Fatalf("a counts %d after exchanging twice, want 5 (not counted twice)", st.Failures)
+	}
+}
+
+// hookCounts is a MemorySharedCounts that calls during in the middle of
+// each exchange.
+type hookCounts struct {
+	MemorySharedCounts
+	during func()
+}
+
+func (h *hookCounts) Add(ctx context.Context, now time.Time, bucket time.Duration, n, failures, unknown int) ([]BucketCount, error) {
+	h.during()
+	return h.MemorySharedCounts.Add(ctx, now, bucket, n, failures, unknown)
+}
+
+// TestDetectorObserveDuringExchange: a login that finishes while an
+// exchange is under way is counted at once (the exchange holds no lock a
+// login needs) and is sent with the next exchange, once.
+func TestDetectorObserveDuringExchange(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	h := &hookCounts{}
+	d := sharedDetector(t, h, time.Second)
+	h.during = func() {
+		if st, _ := d.Observe(now, SignalFailure); st.Failures != 2 {
+			t.Errorf("during the exchange: %d failures, want 2", st.Failures)
+		}
+	}
+	d.Observe(now, SignalFailure)
+	if err := d.Sync(ctx, now); err != nil { // sends 1; the hook counts the second
+		t.Fatal(err)
+	}
+	if st, _ := d.State(now); st.Failures != 2 {
+		t.Fatalf("after the exchange: %d failures, want the one sent and the one counted meanwhile", st.Failures)
+	}
+	h.during = func() {}
+	if err := d.Sync(ctx, now.Add(time.Second)); err != nil { // sends the second
+		t.Fatal(err)
+	}
+	if st, _ := d.State(now.Add(time.Second)); st.Failures != 2 {
+		t.Fatalf("after the next exchange: %d failures, want 2", st.Failures)
 	}
 }
 
 // TestDetectorSharedStoreAway: with the shared store unreachable a
-// detector counts alone and still switches on at its threshold.
+// detector counts alone and still switches on at its threshold; logins
+// never call the store, only exchanges do.
 func TestDetectorSharedStoreAway(t *testing.T) {
 	fc := &failingCounts{}
 	d := sharedDetector(t, fc, time.Second)
+	ctx := context.Background()
 	now := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
 	var st DetectorState
+	syncs := 0
 	for i := range 10 {
-		st, _ = d.Observe(now.Add(time.Duration(i)*300*time.Millisecond), SignalFailure)
+		at := now.Add(time.Duration(i) * 300 * time.Millisecond)
+		st, _ = d.Observe(at, SignalFailure)
+		if i%4 == 3 { // about once a second, as Run would
+			if err := d.Sync(ctx, at); err == nil {
+				t.Fatal("an exchange with a store that is away succeeded")
+			}
+			syncs++
+		}
 	}
 	if !st.UnderAttack || st.Failures != 10 {
 		t.Errorf("with the shared store away: %+v, want under attack with 10 failures", st)
 	}
-	if fc.calls < 2 || fc.calls > 4 {
-		t.Errorf("%d exchanges tried over 2.7 s at most one a second, want 3", fc.calls)
+	if fc.calls != syncs {
+		t.Errorf("%d calls to the shared store for %d exchanges: logins must not call it", fc.calls, syncs)
+	}
+}
+
+// countingCounts is a MemorySharedCounts that counts exchanges.
+type countingCounts struct {
+	MemorySharedCounts
+	calls atomic.Int32
+}
+
+func (c *countingCounts) Add(ctx context.Context, now time.Time, bucket time.Duration, n, failures, unknown int) ([]BucketCount, error) {
+	c.calls.Add(1)
+	return c.MemorySharedCounts.Add(ctx, now, bucket, n, failures, unknown)
+}
+
+// TestDetectorRun: Run exchanges at once and then every SyncEvery while
+// logins are observed, and returns when its context ends; without a
+// shared store it returns at once.
+func TestDetectorRun(t *testing.T) {
+	plain := sharedDetector(t, nil, time.Millisecond)
+	returned := make(chan struct{})
+	go func() { plain.Run(context.Background()); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run without a shared store did not return")
+	}
+
+	c := &countingCounts{}
+	d := sharedDetector(t, c, 5*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	start := time.Now()
+	go func() { d.Run(ctx); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.calls.Load() < 3 { // logins go on meanwhile (for the race detector)
+		if time.Now().After(deadline) {
+			t.Fatalf("%d exchanges in 5 s with SyncEvery 5ms", c.calls.Load())
+		}
+		d.Observe(time.Now(), SignalFailure)
+		time.Sleep(time.Millisecond) // waiting for another goroutine, not for time
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return when its context ended")
+	}
+	// One at once, then at most one per SyncEvery.
+	if got, most := c.calls.Load(), 1+int32(time.Since(start)/(5*time.Millisecond)); got > most {
+		t.Errorf("%d exchanges in %v, want at most %d", got, time.Since(start), most)
 	}
 }

@@ -8,12 +8,13 @@ import (
 	"time"
 )
 
-// DefaultSyncEvery is how often, at most, a Detector with SharedCounts
-// exchanges its counts with the other replicas.
+// DefaultSyncEvery is how often a Detector with SharedCounts exchanges its
+// counts with the other replicas (Detector.Run).
 const DefaultSyncEvery = time.Second
 
 // syncTimeout bounds one exchange with SharedCounts; the implementation
-// normally gives up much sooner.
+// normally gives up much sooner. Only the detector's own goroutine (Run)
+// waits for it, never a login.
 const syncTimeout = time.Second
 
 // Signal is what one finished login attempt tells the detector.
@@ -51,11 +52,12 @@ type DetectorConfig struct {
 	BaselineHalfLife time.Duration
 	// Shared, if set, adds this detector's counts to those of every
 	// replica (redisstore.DetectorCounts), so the thresholds apply to the
-	// whole service as on one node; nil counts this process alone.
+	// whole service as on one node; nil counts this process alone. The
+	// exchange runs in Detector.Run, which the caller must start.
 	Shared SharedCounts
-	// SyncEvery is how often, at most, counts are exchanged with Shared:
-	// between exchanges failures are counted locally and sent with the
-	// next one, so a login costs no extra round trip. Zero means
+	// SyncEvery is how often Run exchanges counts with Shared: between
+	// exchanges failures are counted locally and sent with the next one,
+	// so a login never waits for the shared store. Zero means
 	// DefaultSyncEvery.
 	SyncEvery time.Duration
 }
@@ -111,14 +113,21 @@ type DetectorState struct {
 // 10^5 addresses passes every per-address budget; it does not pass this,
 // because it cannot hide the failures it causes in total. The guard then
 // asks untrusted clients for a costly challenge. Time is a parameter of
-// every method; safe for concurrent use.
+// every method but Run.
 //
-// With DetectorConfig.Shared the counts are those of every replica: each
-// exchange (at most one per SyncEvery, on the calls that find one due)
-// sends the failures seen here since the last one and replaces the
-// window with the shared counts. When the exchange fails (the shared
-// store is away) the detector keeps counting locally and tries again
-// later; the failures it could not send are not sent again.
+// With DetectorConfig.Shared the counts are those of every replica. The
+// exchange happens only in Run, a loop the caller starts once in a
+// goroutine of its own: every SyncEvery it sends the failures seen here
+// since the last exchange and replaces the window with the shared counts
+// (Sync). Observe and State, which logins call, only read and write
+// memory, so a shared store that is slow or stalled never holds a login
+// up. When an exchange fails (the store is away) the detector keeps
+// counting locally and Run tries again at its next tick; the failures it
+// could not send are not sent again. Until Run is started, or when Shared
+// is nil, the detector counts this process alone.
+//
+// The zero value is not usable; build one with NewDetector. All methods
+// are safe for concurrent use.
 type Detector struct {
 	cfg DetectorConfig
 
@@ -128,12 +137,12 @@ type Detector struct {
 	lastTick int64    // bucket index of the last update; requires mu held
 	attack   bool     // requires mu held
 	since    time.Time
-	quietAt  time.Time // when the signals last dropped below the exit thresholds; zero while loud
-	// With Shared: counts not yet sent, whether an exchange is running,
-	// and when the last one started. All require mu held.
-	pending  BucketCount
-	syncing  bool
-	lastSync time.Time
+	quietAt  time.Time   // when the signals last dropped below the exit thresholds; zero while loud
+	pending  BucketCount // with Shared: counted here, not yet sent; requires mu held
+
+	// syncMu serialises exchanges (Sync). Only Sync takes it, never
+	// while holding mu, so a stalled exchange never blocks Observe.
+	syncMu sync.Mutex
 }
 
 type bucket struct {
@@ -172,44 +181,76 @@ func (d *Detector) State(now time.Time) (DetectorState, bool) {
 	return d.observe(now, 0, 0)
 }
 
-// observe counts failures and unknown at now, exchanging counts with the
-// other replicas when that is due, and evaluates.
+// observe counts failures and unknown at now and evaluates. It never
+// waits on the shared store: what it counts is sent by the next Sync.
 func (d *Detector) observe(now time.Time, failures, unknown int) (DetectorState, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.syncDueLocked(now) {
-		send := BucketCount{Failures: d.pending.Failures + failures, Unknown: d.pending.Unknown + unknown}
-		d.pending, d.syncing, d.lastSync = BucketCount{}, true, now
-		d.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
-		counts, err := d.cfg.Shared.Add(ctx, now, d.cfg.Bucket, len(d.buckets), send.Failures, send.Unknown)
-		cancel()
-		d.mu.Lock()
-		d.syncing = false
-		if err == nil && len(counts) == len(d.buckets) {
-			d.applyLocked(now, counts)
-		} else {
-			// Count locally; what was pending is in the ring already.
-			d.advanceLocked(now)
-			d.addLocked(now, failures, unknown)
-		}
-	} else {
-		d.advanceLocked(now)
-		d.addLocked(now, failures, unknown)
-		if d.cfg.Shared != nil {
-			d.pending.Failures += failures
-			d.pending.Unknown += unknown
-		}
+	d.advanceLocked(now)
+	d.addLocked(now, failures, unknown)
+	if d.cfg.Shared != nil {
+		d.pending.Failures += failures
+		d.pending.Unknown += unknown
 	}
 	changed := d.evaluateLocked(now)
 	return d.stateLocked(now), changed
 }
 
-// syncDueLocked reports whether an exchange with Shared should run now.
-// Requires d.mu held.
-func (d *Detector) syncDueLocked(now time.Time) bool {
-	return d.cfg.Shared != nil && !d.syncing &&
-		(d.lastSync.IsZero() || now.Sub(d.lastSync) >= d.cfg.SyncEvery || now.Before(d.lastSync))
+// Run exchanges counts with DetectorConfig.Shared at once and then every
+// SyncEvery, until ctx is done; each exchange gives up after a second.
+// Start it once, in a goroutine of its own, with the context of the
+// command that serves logins. Without Shared it returns at once. An
+// exchange that fails leaves the detector counting locally (see
+// Detector); the state an exchange brings is evaluated, and a change
+// reported, by the next Observe or State.
+func (d *Detector) Run(ctx context.Context) {
+	if d.cfg.Shared == nil {
+		return
+	}
+	tick := time.NewTicker(d.cfg.SyncEvery)
+	defer tick.Stop()
+	for {
+		_ = d.Sync(ctx, time.Now()) // on error: counting locally until the next tick
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Sync makes one exchange with DetectorConfig.Shared at now: it sends the
+// failures counted here since the last exchange and replaces the window
+// with the shared counts, plus what was counted here meanwhile. Run calls
+// it; tests call it to step through time. Logins never wait for it: the
+// detector's lock is not held during the exchange. Without Shared it does
+// nothing.
+func (d *Detector) Sync(ctx context.Context, now time.Time) error {
+	if d.cfg.Shared == nil {
+		return nil
+	}
+	d.syncMu.Lock()
+	defer d.syncMu.Unlock()
+	d.mu.Lock()
+	send := d.pending
+	d.pending = BucketCount{}
+	d.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	counts, err := d.cfg.Shared.Add(ctx, now, d.cfg.Bucket, len(d.buckets), send.Failures, send.Unknown)
+	cancel()
+	if err == nil && len(counts) != len(d.buckets) {
+		err = fmt.Errorf("%d buckets for a window of %d", len(counts), len(d.buckets))
+	}
+	if err != nil {
+		// What was sent is in the ring already: the detector counts
+		// locally until an exchange succeeds.
+		return fmt.Errorf("guard: detector exchange: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.applyLocked(now, counts)
+	return nil
 }
 
 // addLocked counts into now's bucket. Requires d.mu held.
@@ -222,11 +263,13 @@ func (d *Detector) addLocked(now time.Time, failures, unknown int) {
 // applyLocked replaces the window ending at now with the shared counts,
 // plus what was counted here during the exchange. The buckets that
 // completed since the last update get their shared counts before they are
-// folded into the baseline, so every replica folds the same numbers.
-// Requires d.mu held.
+// folded into the baseline, so every replica folds the same numbers. If
+// logins moved the window past now during the exchange, the counts end at
+// the window's newest bucket instead, so it is not overwritten by an old
+// one. Requires d.mu held.
 func (d *Detector) applyLocked(now time.Time, counts []BucketCount) {
 	n := int64(len(d.buckets))
-	cur := d.index(now)
+	cur := max(d.index(now), d.lastTick)
 	put := func() {
 		for i, c := range counts {
 			idx := cur - n + 1 + int64(i)
@@ -238,7 +281,9 @@ func (d *Detector) applyLocked(now time.Time, counts []BucketCount) {
 	}
 	d.advanceLocked(now)
 	put()
-	d.addLocked(now, d.pending.Failures, d.pending.Unknown)
+	newest := &d.buckets[cur%n]
+	newest.failures += d.pending.Failures
+	newest.unknown += d.pending.Unknown
 }
 
 func (d *Detector) index(now time.Time) int64 { return now.UnixNano() / int64(d.cfg.Bucket) }

@@ -262,6 +262,7 @@ type Config struct {
 	// Known remembers users' networks; nil disables known networks.
 	Known KnownNetworks
 	// Detector says when the service is under attack; nil means never.
+	// One with shared counts exchanges them in Guard.Run.
 	Detector *Detector
 	// OnAttackChange, if set, is called when the detector switches on or
 	// off (for the log and metrics).
@@ -294,6 +295,17 @@ func New(cfg Config) (*Guard, error) {
 // Policy returns the budgets g applies.
 func (g *Guard) Policy() Policy { return g.cfg.Policy }
 
+// Run does the guard's background work until ctx is done: the attack
+// detector's exchange of counts with the other replicas (Detector.Run), so
+// that no login waits for it. Start it once, in a goroutine of its own,
+// with the context of the command that serves logins; it returns at once
+// when there is nothing to do.
+func (g *Guard) Run(ctx context.Context) {
+	if g.cfg.Detector != nil {
+		g.cfg.Detector.Run(ctx)
+	}
+}
+
 // UnderAttack reports the detector's state at now.
 func (g *Guard) UnderAttack(now time.Time) bool {
 	if g.cfg.Detector == nil {
@@ -316,9 +328,7 @@ func (g *Guard) Check(ctx context.Context, now time.Time, a Attempt) (Verdict, e
 	network := knownNetwork(ip)
 	trustName := cmp.Or(a.TrustName, a.Username)
 	if a.Device != "" {
-		return g.checkTrusted(ctx, now, TrustDevice, "dev:"+a.Device, g.cfg.Policy.Device, ReasonDevice, trustName, network,
-			limit.Request{Key: "succ:" + a.Username, Limit: g.cfg.Policy.Success},
-			limit.Request{Key: "succdev:" + a.Device, Limit: g.cfg.Policy.Success})
+		return g.checkDevice(ctx, now, a, trustName, network)
 	}
 	if g.cfg.Known != nil {
 		known, err := g.cfg.Known.Known(ctx, now, trustName, network)
@@ -333,14 +343,13 @@ func (g *Guard) Check(ctx context.Context, now time.Time, a Attempt) (Verdict, e
 			// Were it spared the challenge too, a neighbour in the same
 			// network could tell the real account (answered) from every
 			// other name (challenged).
-			own := limit.Request{Key: "knet:" + a.Username + "|" + network.String(), Limit: g.cfg.Policy.Network}
-			v, err := g.checkUntrusted(ctx, now, a, ip, network, &own)
+			v, err := g.checkUntrusted(ctx, now, a, ip, network, true)
 			v.username, v.Trust = trustName, TrustNetwork
 			g.observeRefusal(now, v, err)
 			return v, err
 		}
 	}
-	v, err := g.checkUntrusted(ctx, now, a, ip, network, nil)
+	v, err := g.checkUntrusted(ctx, now, a, ip, network, false)
 	v.username = trustName
 	g.observeRefusal(now, v, err)
 	return v, err
@@ -366,110 +375,88 @@ func (g *Guard) CheckAddress(ctx context.Context, now time.Time, ip netip.Addr) 
 	if !ip.IsValid() {
 		return Verdict{}, errors.New("guard: attempt without address")
 	}
-	hard, reasons, _, _ := g.requests("", ip.Unmap())
-	hard, reasons = hard[:len(hard)-2], reasons[:len(reasons)-2] // drop the two per-username budgets
-	res, err := g.cfg.Store.Reserve(ctx, now, hard)
+	var t budgets
+	g.addressBudgets(&t, ip.Unmap())
+	held := t.pick(kindHard)
+	res, err := g.cfg.Store.Reserve(ctx, now, held.reqs)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
 	}
-	v := Verdict{Allowed: res.Allowed, Trust: Untrusted, RetryAfter: res.RetryAfter, IPPolicy: g.cfg.Policy.IP, IPState: res.Keys[0]}
+	v := Verdict{Allowed: res.Allowed, Trust: Untrusted, RetryAfter: res.RetryAfter, IPPolicy: g.cfg.Policy.IP, IPState: held.state(res, budgetAddress)}
 	if res.Allowed {
-		v.reserved = hard
+		v.reserved = held.reqs
 	} else {
-		v.Reason = reasons[max(res.Denied, 0)]
+		b, _, _ := held.denial(res)
+		v.Reason = b.reason
 	}
 	return v, nil
 }
 
-// checkTrusted spends one unit of a trusted client's own budget and of
-// its success budgets, in one store call.
-//
-// The per-account success budget is shared by the account's trusted
-// clients only: they hold a device credential for the account or sit on a
-// network it logged in from, so its refusal tells them nothing about the
-// account's existence that they do not know already.
-func (g *Guard) checkTrusted(ctx context.Context, now time.Time, trust Trust, key string, l limit.Limit, reason Reason, username string, network netip.Prefix, success ...limit.Request) (Verdict, error) {
-	reqs := append([]limit.Request{{Key: key, Limit: l}}, success...)
-	res, err := g.cfg.Store.Reserve(ctx, now, reqs)
+// checkDevice spends one unit of a device credential's own budget and of
+// its success budgets (deviceBudgets), in one store call.
+func (g *Guard) checkDevice(ctx context.Context, now time.Time, a Attempt, trustName string, network netip.Prefix) (Verdict, error) {
+	var t budgets
+	g.deviceBudgets(&t, a.Username, a.Device)
+	held := t.pick(kindHard | kindSuccess)
+	res, err := g.cfg.Store.Reserve(ctx, now, held.reqs)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
 	}
 	// A trusted client's 429 describes its own budget (one 429 shape for
 	// everyone); a refusal by a success budget describes that budget.
-	v := Verdict{Allowed: res.Allowed, Trust: trust, RetryAfter: res.RetryAfter, IPPolicy: l, IPState: res.Keys[0], username: username, network: network}
-	switch {
-	case res.Allowed:
-		v.reserved, v.success = reqs[:1], reqs[1:]
-	case res.Keys[0].OK:
-		v.Reason, v.PolicyName = ReasonSuccess, string(ReasonSuccess)
-		for i := 1; i < len(reqs); i++ {
-			if !res.Keys[i].OK {
-				v.IPPolicy, v.IPState = reqs[i].Limit, res.Keys[i]
-				break
-			}
-		}
-	default:
-		v.Reason = reason
+	v := Verdict{Allowed: res.Allowed, Trust: TrustDevice, RetryAfter: res.RetryAfter,
+		IPPolicy: g.cfg.Policy.Device, IPState: held.state(res, budgetDevice), username: trustName, network: network}
+	if res.Allowed {
+		v.reserved, v.success = held.split()
+		return v, nil
+	}
+	b, kr, _ := held.denial(res)
+	v.Reason = b.reason
+	if b.kind == kindSuccess {
+		v.PolicyName, v.IPPolicy, v.IPState = string(ReasonSuccess), b.Limit, kr
 	}
 	return v, nil
 }
 
-// checkUntrusted applies the shared budgets: hard ones deny, soft ones and
-// the detector demand a challenge. A non-nil own replaces the account's
-// shared hard budget (a known network's budget of its own).
-func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip netip.Addr, network netip.Prefix, own *limit.Request) (Verdict, error) {
-	hard, hardReasons, soft, softReasons := g.requests(a.Username, ip)
-	if own != nil {
-		// requests puts the per-account hard budget last among the hard ones.
-		hard[len(hard)-1], hardReasons[len(hard)-1] = *own, ReasonNetwork
+// checkUntrusted applies the shared budgets (untrustedBudgets): hard and
+// success ones deny, soft ones and the detector demand a challenge. With
+// known, the client's network's own budget replaces the account's shared
+// hard budget.
+func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip netip.Addr, network netip.Prefix, known bool) (Verdict, error) {
+	var t budgets
+	var own netip.Prefix
+	if known {
+		own = network
 	}
-	// The success budget of an untrusted client is per account and
-	// address, never per account: a stranger must not meet a 429 that the
-	// owner's logins caused, which a name that does not exist never gives.
-	// Only the client's own successes spend it (Record refunds it after a
-	// failure), so its refusal tells a client only what it knows already.
-	succ := limit.Request{Key: "succip:" + hard[len(hard)-2].Key[len("userip:"):], Limit: g.cfg.Policy.Success}
-	all := append(hard[:len(hard)+len(soft)], succ) // hard, soft, success
-	res, err := g.cfg.Store.Reserve(ctx, now, all)
+	g.untrustedBudgets(&t, a.Username, ip, own)
+	held := t.pick(kindHard | kindSoft | kindSuccess)
+	res, err := g.cfg.Store.Reserve(ctx, now, held.reqs)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
 	}
-	v := Verdict{Trust: Untrusted, IPPolicy: g.cfg.Policy.IP, IPState: res.Keys[0], username: a.Username, network: network}
-	reserved := all
+	v := Verdict{Trust: Untrusted, IPPolicy: g.cfg.Policy.IP, IPState: held.state(res, budgetAddress), username: a.Username, network: network}
 	var challengeReason Reason
 	difficulty := g.cfg.Policy.Difficulty
 	if !res.Allowed {
-		for i := range hard {
-			if !res.Keys[i].OK {
-				v.Reason, v.RetryAfter = hardReasons[i], res.RetryAfter
-				return v, nil
-			}
-		}
-		if !res.Keys[len(all)-1].OK {
-			v.Reason, v.RetryAfter = ReasonSuccess, res.RetryAfter
+		if b, _, ok := held.denial(res); ok {
+			v.Reason, v.RetryAfter = b.reason, res.RetryAfter
 			return v, nil
 		}
 		// Only soft budgets are spent: the client may go on if it proves
-		// work, and the attempt still spends the hard budgets.
-		for i := range soft {
-			if !res.Keys[len(hard)+i].OK {
-				challengeReason = softReasons[i]
-				break
-			}
-		}
-		reserved = append(hard[:len(hard):len(hard)], succ)
-		if res, err = g.cfg.Store.Reserve(ctx, now, reserved); err != nil {
+		// work, and the attempt still spends the hard and success budgets.
+		soft, _, _ := held.refused(res, kindSoft)
+		challengeReason = soft.reason
+		held = t.pick(kindHard | kindSuccess)
+		if res, err = g.cfg.Store.Reserve(ctx, now, held.reqs); err != nil {
 			return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
 		}
 		if !res.Allowed {
-			v.Reason, v.RetryAfter = append(hardReasons, ReasonSuccess)[max(res.Denied, 0)], res.RetryAfter
+			b, _, _ := held.denial(res)
+			v.Reason, v.RetryAfter = b.reason, res.RetryAfter
 			return v, nil
 		}
-		v.IPState = res.Keys[0]
+		v.IPState = held.state(res, budgetAddress)
 	}
-	// The success unit is last: a challenged client keeps it spent, like
-	// the hard budgets, and an allowed one settles it apart.
-	last := len(reserved) - 1
 	if g.UnderAttack(now) {
 		difficulty = g.cfg.Policy.AttackDifficulty
 		if challengeReason == ReasonNone {
@@ -479,8 +466,11 @@ func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip
 	if challengeReason == ReasonNone && g.cfg.Degraded != nil && g.cfg.Degraded() {
 		challengeReason = ReasonDegraded
 	}
+	// A challenged client keeps every unit spent, the success one too; an
+	// allowed one settles the success budget apart (Record).
 	if challengeReason == ReasonNone {
-		v.Allowed, v.reserved, v.success = true, reserved[:last], reserved[last:]
+		v.Allowed = true
+		v.reserved, v.success = held.split()
 		return v, nil
 	}
 	if a.Solve == nil {
@@ -495,7 +485,8 @@ func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip
 		v.Challenge, v.Reason = difficulty, ReasonChallenge
 		return v, nil
 	}
-	v.Allowed, v.reserved, v.success = true, reserved[:last], reserved[last:]
+	v.Allowed = true
+	v.reserved, v.success = held.split()
 	return v, nil
 }
 
@@ -547,69 +538,6 @@ func (g *Guard) notify(st DetectorState, changed bool) {
 	if changed && g.cfg.OnAttackChange != nil {
 		g.cfg.OnAttackChange(st)
 	}
-}
-
-// requests lists an untrusted attempt's budgets: the hard ones (the
-// per-address one first: Check reads its state for the RateLimit headers)
-// and the soft ones, each with the reason it stands for.
-func (g *Guard) requests(username string, ip netip.Addr) (hard []limit.Request, hardReasons []Reason, soft []limit.Request, softReasons []Reason) {
-	p := g.cfg.Policy
-	host, wider := subnets(ip)
-	// Every key is a slice of one string built in one buffer: a refused
-	// attempt should cost microseconds, and seven separate concatenations
-	// were a good share of them.
-	buf := make([]byte, 0, 160+4*len(username))
-	var ends [7]int
-	appendHost := func(b []byte) []byte {
-		if ip.Is4() {
-			return ip.AppendTo(b)
-		}
-		return host.AppendTo(b)
-	}
-	n := 0
-	mark := func() { ends[n] = len(buf); n++ }
-	buf = appendHost(append(buf, "ip:"...))
-	mark()
-	for i, w := range wider {
-		buf = append(buf, [...]string{"net:", "net48:"}[i]...)
-		buf = w.AppendTo(buf)
-		mark()
-	}
-	buf = appendHost(append(append(append(buf, "userip:"...), username...), '|'))
-	mark()
-	buf = append(append(buf, "userhard:"...), username...)
-	mark()
-	buf = appendHost(append(buf, "ipsoft:"...))
-	mark()
-	buf = append(append(buf, "user:"...), username...)
-	mark()
-	keys := string(buf)
-	key := func(i int) string {
-		if i == 0 {
-			return keys[:ends[0]]
-		}
-		return keys[ends[i-1]:ends[i]]
-	}
-
-	all := make([]limit.Request, 0, 7)
-	reasons := make([]Reason, 0, 7)
-	limits := []limit.Limit{p.IP, p.Subnet, p.Subnet48}
-	wideReasons := []Reason{ReasonIP, ReasonSubnet, ReasonSubnet48}
-	for i := 0; i <= len(wider); i++ {
-		all = append(all, limit.Request{Key: key(i), Limit: limits[i]})
-		reasons = append(reasons, wideReasons[i])
-	}
-	// The per-username budgets come last among the hard ones:
-	// CheckAddress drops them.
-	k := len(wider) + 1
-	all = append(all, limit.Request{Key: key(k), Limit: p.UserIP}, limit.Request{Key: key(k + 1), Limit: p.UserHard})
-	reasons = append(reasons, ReasonUserIP, ReasonUserHard)
-	all = append(all, limit.Request{Key: key(k + 2), Limit: p.IPSoft}, limit.Request{Key: key(k + 3), Limit: p.User})
-	reasons = append(reasons, ReasonIPSoft, ReasonUser)
-	nh := k + 2
-	// hard and soft share one backing array, hard first: checkUntrusted
-	// reserves both with hard[:len(hard)+len(soft)].
-	return all[:nh], reasons[:nh], all[nh:], reasons[nh:]
 }
 
 // knownNetwork is the network a successful login makes known: IPv4 /24,

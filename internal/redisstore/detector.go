@@ -48,7 +48,9 @@ return out
 // added to with HINCRBY and expiring one window after its bucket ends,
 // so every replica's attack detector sees the failures of all. It follows
 // a Failover: while that is degraded it answers ErrUnavailable at once,
-// and the detectors count locally until Redis is back.
+// and the detectors count locally until Redis is back. A detector calls
+// Add only from its own goroutine (guard.Detector.Run), never on a login,
+// so a Redis that hangs delays the shared view, not the logins.
 //
 // Create one with NewDetectorCounts; it is safe for concurrent use.
 type DetectorCounts struct {

@@ -3,11 +3,16 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/credshield/credshield/internal/guard"
 	"github.com/credshield/credshield/internal/limit"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestDetectorCountsShared: two detectors on one Redis prefix add their
@@ -37,12 +42,19 @@ func TestDetectorCountsShared(t *testing.T) {
 		if i < 4 {
 			sig = guard.SignalUnknownFailure
 		}
-		if st, _ := []*guard.Detector{a, b}[i%2].Observe(now, sig); i < 9 && st.UnderAttack {
+		d := []*guard.Detector{a, b}[i%2]
+		if st, _ := d.Observe(now, sig); i < 9 && st.UnderAttack {
 			t.Fatalf("under attack after %d failures", i+1)
+		}
+		if err := d.Sync(context.Background(), now); err != nil {
+			t.Fatal(err)
 		}
 	}
 	now = now.Add(2 * time.Millisecond)
 	for name, d := range map[string]*guard.Detector{"a": a, "b": b} {
+		if err := d.Sync(context.Background(), now); err != nil {
+			t.Fatal(err)
+		}
 		st, _ := d.State(now)
 		if !st.UnderAttack || st.Failures != 12 || st.Unknown != 4 {
 			t.Errorf("%s: %+v; want under attack on 12 failures, 4 unknown, from both", name, st)
@@ -71,5 +83,133 @@ func TestDetectorCountsShared(t *testing.T) {
 	fc, _ := NewDetectorCounts(rdb, prefix, f)
 	if _, err := fc.Add(context.Background(), now, 10*time.Second, 6, 1, 0); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Add while degraded: %v, want ErrUnavailable", err)
+	}
+}
+
+// stalledRedis is a loopback TCP listener that accepts connections and
+// reads what clients send but never answers, as a Redis that hangs (a
+// stuck primary, a network partition that drops packets) does. stuck is
+// closed when the first bytes arrive.
+type stalledRedis struct {
+	ln    net.Listener
+	stuck chan struct{}
+	once  sync.Once
+
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newStalledRedis(t *testing.T) *stalledRedis {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stalledRedis{ln: ln, stuck: make(chan struct{})}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+			go func() {
+				buf := make([]byte, 4096)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+					s.once.Do(func() { close(s.stuck) })
+				}
+			}()
+		}
+	}()
+	t.Cleanup(s.close)
+	return s
+}
+
+// close stops listening and hangs up every connection, which ends a
+// client's wait.
+func (s *stalledRedis) close() {
+	s.ln.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+}
+
+// TestLoginNotHeldUpByStalledRedis: with the detector's shared counts on
+// a Redis that accepts connections and never answers, and the detector's
+// exchange stuck on it, logins (guard.Check and Record) still finish at
+// memory speed and are counted locally: the exchange runs in the
+// detector's own goroutine, never on a login. The client's timeouts are
+// longer than the test, so only the design keeps logins fast.
+func TestLoginNotHeldUpByStalledRedis(t *testing.T) {
+	redisDown := newStalledRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: redisDown.ln.Addr().String(), MaxRetries: -1,
+		DialTimeout: time.Minute, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+	t.Cleanup(func() { rdb.Close() })
+	counts, err := NewDetectorCounts(rdb, "stalled:", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := guard.DefaultDetectorConfig()
+	cfg.MinFailures, cfg.Shared, cfg.SyncEvery = 10, counts, 10*time.Millisecond
+	det, err := guard.NewDetector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := limit.NewMemory(limit.MemoryConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := guard.New(guard.Config{Store: mem, Policy: guard.DefaultPolicy(), Detector: det})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { g.Run(ctx); close(ran) }()
+	defer func() {
+		cancel()
+		redisDown.close()
+		<-ran
+	}()
+
+	// Logins go on from the start, before and after the exchange gets
+	// stuck, until a dozen have finished while it is. A login takes
+	// microseconds here; half a second is generous for a loaded machine
+	// and well under the exchange's own timeout (1 s) and the client's
+	// (1 min).
+	const bound = 500 * time.Millisecond
+	deadline := time.Now().Add(10 * time.Second)
+	for i, whileStuck := 0, 0; whileStuck < 12; i++ {
+		select {
+		case <-redisDown.stuck:
+			whileStuck++
+		default:
+			if time.Now().After(deadline) {
+				t.Fatal("the detector never tried to exchange its counts")
+			}
+		}
+		start := time.Now()
+		v, err := g.Check(context.Background(), start, guard.Attempt{Username: fmt.Sprintf("nobody%d", i), IP: netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Allowed {
+			if err := g.Record(context.Background(), start, v, guard.UnknownUser); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if took := time.Since(start); took > bound {
+			t.Fatalf("login %d took %v with the detector's Redis stalled, want under %v", i, took, bound)
+		}
+	}
+	if st, _ := det.State(time.Now()); !st.UnderAttack || st.Failures < 10 {
+		t.Errorf("detector %+v after 12 unknown-user failures with Redis stalled: want them counted locally, under attack", st)
 	}
 }
