@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/credshield/credshield/dpop"
-	"github.com/credshield/credshield/internal/guard"
+	"github.com/credshield/credshield/internal/gate"
 	"github.com/credshield/credshield/token"
 )
 
@@ -20,43 +20,6 @@ const (
 	schemeBearer = "Bearer"
 	schemeDPoP   = "DPoP"
 )
-
-// tokenProof checks the DPoP proof sent to POST /token (RFC 9449 §5) and
-// returns its key's thumbprint, which the issued tokens are bound to; "" when
-// the client sent no proof and binding is optional. htu is built from the
-// configured issuer, never from the Host header.
-func (s *Server) tokenProof(ctx context.Context, r *http.Request, now time.Time) (string, error) {
-	values := r.Header.Values("DPoP")
-	if len(values) == 0 {
-		if s.cfg.RequireDPoP {
-			return "", &oauthError{Status: http.StatusBadRequest, Code: dpop.CodeInvalidProof, Description: "a DPoP proof is required"}
-		}
-		return "", nil
-	}
-	proof, err := dpop.ProofFromHeader(values)
-	if err == nil {
-		var jkt string
-		jkt, err = s.dpop.Check(ctx, now, proof, http.MethodPost, s.cfg.Issuer+"/token", "", "")
-		if err == nil {
-			return jkt, nil
-		}
-	}
-	if qe := s.replayQuota(err); qe != nil {
-		return "", qe
-	}
-	var de *dpop.Error
-	if errors.As(err, &de) {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "dpop.rejected", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
-		oe := &oauthError{Status: http.StatusBadRequest, Code: de.Code, Description: de.Description(), Cause: err}
-		if de.Code == dpop.CodeUseNonce {
-			oe.Nonce = s.dpop.Nonce(now)
-		}
-		return "", oe
-	}
-	// A full or unreachable replay cache: fail closed, but as the
-	// server's condition, not the client's.
-	return "", unavailable(err)
-}
 
 // authenticate checks the credentials of a request to a protected resource
 // at now: a Bearer token, or a DPoP-bound token with a proof for method htm
@@ -116,16 +79,13 @@ func (s *Server) resourceProof(r *http.Request, now time.Time, htm, htu, raw, jk
 	if err != nil {
 		return err
 	}
-	verdict, err := s.guard.CheckAddress(ctx, now, ip)
+	res, err := s.gate.AdmitAddress(ctx, now, gate.ResourceProof, ip)
 	if err != nil {
-		return unavailable(err)
+		return err
 	}
-	s.metrics.verdict(verdict)
-	if !verdict.Allowed {
-		return &deniedError{verdict: verdict}
-	}
+	defer res.Settle(gate.Aborted)
 	err = s.checkResourceProof(ctx, r, now, htm, htu, raw, jkt)
-	s.record(ctx, verdict, proofOutcome(err))
+	res.Settle(proofOutcome(err))
 	return err
 }
 
@@ -133,22 +93,22 @@ func (s *Server) resourceProof(r *http.Request, now time.Time, htm, htu, raw, jk
 // units back when the proof passed, when it lacked only a nonce (the
 // protocol's normal first round) or when the server could not check it;
 // spent when the client got the proof wrong or sent too many.
-func proofOutcome(err error) guard.Outcome {
+func proofOutcome(err error) gate.Outcome {
 	var oe *oauthError
 	var be *bearerError
 	switch {
 	case err == nil:
-		return guard.Success
+		return gate.Success
 	case errors.As(err, &oe):
 		if oe.Code == dpop.CodeUseNonce || oe.Status >= http.StatusInternalServerError {
-			return guard.Aborted
+			return gate.Invalid
 		}
 	case errors.As(err, &be):
 		if be.Code == dpop.CodeUseNonce || be.Status >= http.StatusInternalServerError {
-			return guard.Aborted
+			return gate.Invalid
 		}
 	}
-	return guard.Failure
+	return gate.Rejected
 }
 
 // replayQuota answers a proof refused because its key holds its share of
@@ -221,18 +181,4 @@ func credentials(r *http.Request) (scheme, raw string, err error) {
 		return "", "", &bearerError{Status: http.StatusUnauthorized, Scheme: scheme, Code: "invalid_token", Description: "the access token is malformed"}
 	}
 	return scheme, tok, nil
-}
-
-// tokenProofAfterGuard is tokenProof for a grant the guard has already
-// allowed: a bad proof settles the reservation as a failure (it keeps its
-// units, so junk proofs cost their sender budget), while a request for a
-// nonce, or a replay cache the server cannot reach, gives them back.
-func (s *Server) tokenProofAfterGuard(ctx context.Context, r *http.Request, now time.Time, v guard.Verdict) (string, error) {
-	jkt, err := s.tokenProof(ctx, r, now)
-	if err == nil {
-		return jkt, nil
-	}
-	s.record(ctx, v, proofOutcome(err))
-	s.metrics.attempt(outcomeInvalid)
-	return "", err
 }
