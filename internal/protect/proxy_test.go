@@ -65,7 +65,7 @@ func newProxyEnv(t testing.TB, app *protecttest.App, parts gatetest.Config, edit
 		edit(&cfg)
 	}
 	logs := &gatetest.LogBuffer{}
-	p, err := New(cfg, Deps{Guard: gp.Guard, Devices: gp.Devices, Challenges: gp.Challenges, Hasher: gp.Hasher,
+	p, err := New(cfg, Deps{Guard: gp.GateGuard(), Devices: gp.Devices, Challenges: gp.Challenges, Hasher: gp.Hasher,
 		ClientIP: gp.Resolver, Log: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: gp.Metrics})
 	if err != nil {
 		t.Fatal(err)

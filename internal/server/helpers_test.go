@@ -46,6 +46,9 @@ type testEnv struct {
 	client *http.Client
 	reg    *prometheus.Registry
 	logs   *logBuffer
+	// counting counts the guard's reservations and settlements; nil
+	// unless the env was built withCountingGuard.
+	counting *gatetest.CountingGuard
 	// keysDir holds the signing keys, for rotation tests.
 	keysDir string
 }
@@ -109,6 +112,12 @@ type envParts struct {
 	gatetest.Config // the gate's parts
 	dpop            *dpop.Config
 	screen          password.Screener // screening of pending accounts at login; nil: none
+}
+
+// withCountingGuard wraps the guard in a gatetest.CountingGuard
+// (testEnv.counting).
+func withCountingGuard() envOption {
+	return func(_ *Config, p *envParts) { p.CountSettles = true }
 }
 
 // withScreen makes the server screen pending accounts at login with s.
@@ -206,14 +215,14 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: gp.Hasher, Guard: gp.Guard, Devices: gp.Devices, Challenges: gp.Challenges, ClientIP: gp.Resolver, Log: log, Metrics: gp.Metrics, DPoP: checker, Refresh: st, Revocations: st, Screening: st, Screen: parts.screen})
+	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: gp.Hasher, Guard: gp.GateGuard(), Devices: gp.Devices, Challenges: gp.Challenges, ClientIP: gp.Resolver, Log: log, Metrics: gp.Metrics, DPoP: checker, Refresh: st, Revocations: st, Screening: st, Screen: parts.screen})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
 	ts.Config.Handler = srv
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &testEnv{t: t, srv: srv, ts: ts, st: st, keys: keys, pool: gp.Pool, cfg: srv.cfg, client: ts.Client(), reg: gp.Reg, logs: logs, keysDir: filepath.Join(dir, "keys")}
+	return &testEnv{t: t, srv: srv, ts: ts, st: st, keys: keys, pool: gp.Pool, cfg: srv.cfg, client: ts.Client(), reg: gp.Reg, logs: logs, counting: gp.Counting, keysDir: filepath.Join(dir, "keys")}
 }
 
 // addUser stores a user whose password is hashed with the test parameters.

@@ -52,12 +52,17 @@ func (c *CountingGuard) Record(ctx context.Context, now time.Time, v guard.Verdi
 	return c.Guard.Record(ctx, now, v, o)
 }
 
-// Reset returns the reservations granted and the outcomes recorded
-// since the last Reset, and starts counting afresh.
-func (c *CountingGuard) Reset() (admitted int, outcomes []guard.Outcome) {
+// Settled returns the reservations granted and the outcomes recorded
+// since the last Reset.
+func (c *CountingGuard) Settled() (admitted int, outcomes []guard.Outcome) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	admitted, outcomes = c.admitted, c.outcomes
+	return c.admitted, append([]guard.Outcome(nil), c.outcomes...)
+}
+
+// Reset starts counting afresh.
+func (c *CountingGuard) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.admitted, c.outcomes = 0, nil
-	return admitted, outcomes
 }

@@ -44,6 +44,8 @@ type Config struct {
 	Detector       *guard.DetectorConfig
 	ReplayCapacity int    // challenge replay cache; 0 = 4096
 	ClientIPHeader string // "" is X-Forwarded-For
+	// CountSettles wraps the guard in a CountingGuard (Parts.Counting).
+	CountSettles bool
 }
 
 // Parts are the gate's parts, built alike for the token service and the
@@ -57,6 +59,17 @@ type Parts struct {
 	Resolver   *clientip.Resolver
 	Metrics    *gate.Metrics
 	Reg        *prometheus.Registry
+	// Counting wraps Guard when Config.CountSettles is set; nil otherwise.
+	Counting *CountingGuard
+}
+
+// GateGuard is the guard to give the gate: Counting when it is set, else
+// Guard.
+func (p Parts) GateGuard() gate.Guard {
+	if p.Counting != nil {
+		return p.Counting
+	}
+	return p.Guard
 }
 
 // New builds Parts from c.
@@ -102,7 +115,11 @@ func New(t testing.TB, c Config) Parts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Parts{Pool: pool, Hasher: hasher, Guard: g, Devices: devices, Challenges: challenges, Resolver: resolver, Metrics: metrics, Reg: reg}
+	parts := Parts{Pool: pool, Hasher: hasher, Guard: g, Devices: devices, Challenges: challenges, Resolver: resolver, Metrics: metrics, Reg: reg}
+	if c.CountSettles {
+		parts.Counting = &CountingGuard{Guard: g}
+	}
+	return parts
 }
 
 // Unlimited is a guard policy that never binds, for tests about other
