@@ -72,7 +72,9 @@ func TestEveryGrantExitSettlesOnce(t *testing.T) {
 		counted  string
 	}{
 		{"password: success", nil,
-			func(e *testEnv) func() int { return func() int { return e.login("alice", "correct horse battery").status } },
+			func(e *testEnv) func() int {
+				return func() int { return e.login("alice", "correct horse battery").status }
+			},
 			http.StatusOK, 1, guard.Success, logins + "success"},
 		{"password: wrong password", nil,
 			func(e *testEnv) func() int { return func() int { return e.login("alice", "wrong").status } },
@@ -87,10 +89,14 @@ func TestEveryGrantExitSettlesOnce(t *testing.T) {
 			},
 			http.StatusServiceUnavailable, 1, guard.Aborted, logins + "unavailable"},
 		{"password: hasher error", []envOption{withHasher(func(Hasher) Hasher { return failingHasher{err: password.ErrOverloaded} })},
-			func(e *testEnv) func() int { return func() int { return e.login("alice", "correct horse battery").status } },
+			func(e *testEnv) func() int {
+				return func() int { return e.login("alice", "correct horse battery").status }
+			},
 			http.StatusServiceUnavailable, 1, guard.Aborted, logins + "unavailable"},
 		{"password: client gone", []envOption{withHasher(func(Hasher) Hasher { return failingHasher{} })},
-			func(e *testEnv) func() int { return func() int { return goneClient(e, url.Values{"username": {"alice"}, "password": {"x"}}) } },
+			func(e *testEnv) func() int {
+				return func() int { return goneClient(e, url.Values{"username": {"alice"}, "password": {"x"}}) }
+			},
 			0, 1, guard.Aborted, logins + "unavailable"},
 		{"password: bad DPoP proof", nil,
 			func(e *testEnv) func() int {
