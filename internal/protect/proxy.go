@@ -196,8 +196,11 @@ func (p *Proxy) HTTPServer(addr string) *http.Server {
 type exchange struct {
 	ip          netip.Addr
 	trustedPeer bool
-	w           http.ResponseWriter
-	login       *loginAttempt // nil for pass-through requests
+	// loginPath: the request's canonical path is a login path (any
+	// method, any spelling).
+	loginPath bool
+	w         http.ResponseWriter
+	login     *loginAttempt // nil for pass-through requests
 }
 
 // loginAttempt is an allowed login on its way to the upstream.
@@ -224,6 +227,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{ip: ip, trustedPeer: p.peerTrusted(r.RemoteAddr), w: w}
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
 	if spelling := p.loginMatch(r.URL.EscapedPath()); spelling != notLogin {
+		ex.loginPath = true
 		switch r.Method {
 		case http.MethodPost:
 			if spelling == foldedLogin {
@@ -469,7 +473,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	configured := p.clientIP.Header()
 	for name := range h {
 		canon := textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(name, "_", "-"))
-		if strings.HasPrefix(canon, "X-Forwarded-") || strings.HasPrefix(canon, "X-Envoy-") || canon == configured || canon == DeviceHeader || forwardingHeaders[canon] {
+		if strings.HasPrefix(canon, "X-Forwarded-") || strings.HasPrefix(canon, "X-Envoy-") || canon == configured || canon == DeviceHeader || forwardingHeaders[canon] ||
+			(ex != nil && ex.loginPath && methodOverrideHeaders[canon]) {
 			delete(h, name)
 		}
 	}
@@ -509,6 +514,17 @@ var forwardingHeaders = map[string]bool{
 	"X-Client-Ip": true, "X-Cluster-Client-Ip": true, "Fastly-Client-Ip": true, "X-Original-Forwarded-For": true,
 	"X-Forwarded": true, "Client-Ip": true, "X-Originating-Ip": true, "X-Remote-Addr": true, "X-Remote-Ip": true,
 	"X-Original-Url": true, "X-Original-Uri": true, "X-Rewrite-Url": true,
+}
+
+// methodOverrideHeaders name the method some frameworks act on instead of
+// the request's own (Express's method-override, Laravel, Symfony, ASP.NET
+// and others; a few honour them on GET). A GET to a login path passes
+// through unguarded, since it is no login: with one of these it could be
+// one to the app. They are removed from every request to a login path,
+// in any spelling and from any client; elsewhere they are the app's
+// business.
+var methodOverrideHeaders = map[string]bool{
+	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
 }
 
 // inboundProto is the scheme the client used: a trusted proxy's word for
