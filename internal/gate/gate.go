@@ -203,10 +203,6 @@ func (g *Gate) decided(ctx context.Context, now time.Time, a Attempt, verdict gu
 // Settle counts.
 func (g *Gate) Count(k Kind, o Outcome) { g.metrics.attempt(k, o.metric()) }
 
-// Metrics returns the collectors the gate counts on (nil if none), for
-// the events only its caller sees (hash durations, revoked devices).
-func (g *Gate) Metrics() *Metrics { return g.metrics }
-
 // Device returns the device credential token proves for username, if it
 // is genuine and unexpired; a credential that fails is ignored, the
 // client is simply untrusted. Checking the account's epoch (a reset or a

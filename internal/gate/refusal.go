@@ -78,10 +78,6 @@ func (r *Refusal) WriteResponse(w http.ResponseWriter) {
 	_, _ = w.Write(r.tooMany.body)
 }
 
-// Deny is a 429 for v, refused by a check that is not Admit's (a DPoP
-// key over its share of the replay cache), rendered as every guard 429.
-func (g *Gate) Deny(v guard.Verdict) *Refusal { return &Refusal{Verdict: v, tooMany: &g.tooMany} }
-
 // refuse turns a refusing verdict into a Refusal: a challenge to solve,
 // or a 429. A challenge that cannot be issued (the replay cache is full)
 // becomes a 429: never an allow.
@@ -103,7 +99,7 @@ func (g *Gate) refuse(ctx context.Context, now time.Time, a Attempt, v guard.Ver
 			slog.String("username", a.Username), slog.String("retry_after", v.RetryAfter.Round(time.Second).String()),
 			slog.Int("suppressed_since_last", suppressed))
 	}
-	return g.Deny(v)
+	return &Refusal{Verdict: v, tooMany: &g.tooMany}
 }
 
 // tooManyBody is the 429's body and header values, built once in New and

@@ -385,23 +385,8 @@ func TestProxyForwardingHeaders(t *testing.T) {
 func TestProxyUpstreamDown(t *testing.T) {
 	pol := gatetest.Unlimited()
 	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
-	// An upstream that hangs up on every connection, on a port held for
-	// the whole test (a closed port could be taken by another test).
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol}, func(c *Config) { c.Upstream = &url.URL{Scheme: "http", Host: ln.Addr().String()} })
+	up := hangingUp(t)
+	e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol}, func(c *Config) { c.Upstream = up })
 	for i := range 3 {
 		r := e.login("alice", "correct horse battery")
 		if r.status != http.StatusBadGateway || errorCode(t, r) != "temporarily_unavailable" {

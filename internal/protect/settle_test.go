@@ -45,7 +45,8 @@ func judgingApp(t *testing.T) *url.URL {
 }
 
 // hangingUp is an address whose every connection is closed at once: an
-// upstream that cannot be reached, on a port held for the whole test.
+// upstream that cannot be reached, on a port held for the whole test (a
+// closed port could be taken by another test).
 func hangingUp(t *testing.T) *url.URL {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
