@@ -77,8 +77,8 @@ type Deps struct {
 	SameSite http.SameSite
 }
 
-// Gate admits login attempts. Build it with New; it is safe for
-// concurrent use.
+// Gate admits login attempts. Build it with New (the zero value has no
+// guard and is not usable); it is safe for concurrent use.
 type Gate struct {
 	guard    Guard
 	devices  Devices

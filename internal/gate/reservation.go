@@ -80,7 +80,8 @@ func (o Outcome) event() string {
 // it exactly once with how the attempt ended: defer Settle(Aborted) right
 // after Admit, so that every exit that settles nothing refunds it, and
 // call Settle with the real outcome where it is known. Only the first
-// call counts. Safe for concurrent use.
+// call counts. Only Admit makes one; a nil *Reservation settles nothing.
+// Safe for concurrent use.
 type Reservation struct {
 	g       *Gate
 	ctx     context.Context // the request's values, never cancelled: a gone client still settles

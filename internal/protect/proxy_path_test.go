@@ -194,7 +194,7 @@ func BenchmarkCanonicalPath(b *testing.B) {
 
 // A login path no request can spell exactly would refuse every login: it
 // is refused at start.
-func TestNewProxyRefusesUnmatchableLoginPaths(t *testing.T) {
+func TestNewRefusesUnmatchableLoginPaths(t *testing.T) {
 	gp := gatetest.New(t, gatetest.Config{Policy: gatetest.Unlimited(), Workers: 1, Queue: 1})
 	deps := Deps{Guard: gp.Guard, Devices: gp.Devices, Challenges: gp.Challenges, Hasher: gp.Hasher,
 		ClientIP: gp.Resolver, Log: slog.New(slog.DiscardHandler)}
