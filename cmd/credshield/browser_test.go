@@ -25,7 +25,7 @@ import (
 	"github.com/credshield/credshield/internal/challenge"
 	"github.com/credshield/credshield/internal/challenge/browser"
 	"github.com/credshield/credshield/internal/challenge/browser/browsertest"
-	"github.com/credshield/credshield/internal/server/proxytest"
+	"github.com/credshield/credshield/internal/protect/protecttest"
 )
 
 // examplePage serves examples/browser-login/index.html, the page the
@@ -205,7 +205,7 @@ func TestBrowserLogsInThroughServe(t *testing.T) {
 // itself, logs in through protect in front of a stand-in app.
 func TestBrowserLogsInThroughProtect(t *testing.T) {
 	browsertest.Path(t)
-	app := proxytest.New(map[string]string{"alice": "correct horse battery"})
+	app := protecttest.New(map[string]string{"alice": "correct horse battery"})
 	mux := http.NewServeMux()
 	mux.Handle("GET /login", examplePage(t))
 	mux.Handle("/", app)

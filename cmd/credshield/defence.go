@@ -14,9 +14,9 @@ import (
 	"github.com/credshield/credshield/internal/clientip"
 	"github.com/credshield/credshield/internal/config"
 	"github.com/credshield/credshield/internal/device"
+	"github.com/credshield/credshield/internal/gate"
 	"github.com/credshield/credshield/internal/guard"
 	"github.com/credshield/credshield/internal/password"
-	"github.com/credshield/credshield/internal/server"
 )
 
 // defence is the login defence as serve and protect build it from the
@@ -28,7 +28,7 @@ type defence struct {
 	pool       *password.Pool
 	reg        *prometheus.Registry
 	state      *guardState
-	metrics    *server.Metrics
+	metrics    *gate.Metrics
 	guard      *guard.Guard
 	devices    *device.Issuer
 	challenges *challenge.Issuer

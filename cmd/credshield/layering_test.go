@@ -31,7 +31,15 @@ func TestLayering(t *testing.T) {
 		{"internal/store/sqlstore", []string{"net/http", in + "server", in + "guard", in + "store/sqlite", in + "store/postgres"}},
 		{"internal/replay", []string{"net/http", in + "server", in + "store", in + "guard"}},
 		{"internal/scan", []string{in + "guard", in + "store", in + "server", in + "limit", in + "password"}},
-		{"internal/server", []string{in + "store/sqlite", in + "store/postgres", "github.com/spf13/cobra"}},
+		{"internal/server", []string{in + "protect", in + "store/sqlite", in + "store/postgres", "github.com/spf13/cobra"}},
+		// The login gate decides and returns; the token service and the
+		// gateway render. It knows neither of them, nor accounts.
+		{"internal/gate", []string{in + "server", in + "protect", in + "store", in + "store/sqlite", in + "store/postgres", "github.com/spf13/cobra"}},
+		// The gateway keeps no accounts and shares nothing with the token
+		// service but the gate and httpapi.
+		{"internal/protect", []string{in + "server", in + "store", in + "store/sqlite", in + "store/postgres", in + "password", "github.com/spf13/cobra"}},
+		// The HTTP conventions both share are leaves.
+		{"internal/httpapi", []string{in + "server", in + "protect", in + "gate", in + "guard", in + "store", "github.com/spf13/cobra"}},
 		// The browser assets are static files: they know nothing of the
 		// service, and the browser driver of their tests stays out of the
 		// binary.

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/credshield/credshield/internal/config"
-	"github.com/credshield/credshield/internal/server"
+	gateway "github.com/credshield/credshield/internal/protect"
 )
 
 func newProtectCmd(e *env) *cobra.Command {
@@ -27,7 +27,7 @@ A POST to another spelling of a login path that the app's router might send
 to its login (/TOKEN, /token/, /token;jsessionid=1, /token.json...) is
 refused with 400 and never reaches the app: send logins to the exact path.
 A successful login earns a device credential (the __Host- cookie, and the
-` + server.DeviceHeader + ` response header for API clients to send back).
+` + gateway.DeviceHeader + ` response header for API clients to send back).
 Everything else passes through untouched, with the client address in the
 one --client-ip-header and forwarding headers from untrusted peers removed.
 
@@ -79,7 +79,7 @@ func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) er
 	}
 	defer d.close()
 	go d.guard.Run(ctx) // the attack detector's exchange with the other replicas, until ctx ends
-	proxy, err := server.NewProxy(server.ProxyConfig{
+	proxy, err := gateway.New(gateway.Config{
 		Upstream:             cfg.UpstreamURL,
 		LoginPaths:           cfg.LoginPaths,
 		UsernameField:        cfg.UsernameField,
@@ -87,9 +87,8 @@ func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) er
 		Failure:              cfg.FailureStatus.Contains,
 		UniformFailureTiming: cfg.UniformFailureTiming,
 		FailureFloor:         cfg.FailureFloor,
-		TrustedProxies:       cfg.TrustedProxies,
 		DeviceCookieSameSite: cfg.DeviceCookieSameSite,
-	}, server.ProxyDeps{
+	}, gateway.Deps{
 		Guard: d.guard, Devices: d.devices, Challenges: d.challenges, Hasher: d.pool,
 		ClientIP: d.clientIP, Log: log, Metrics: d.metrics,
 	})

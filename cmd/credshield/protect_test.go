@@ -14,15 +14,15 @@ import (
 	"testing"
 
 	"github.com/credshield/credshield/internal/challenge"
-	"github.com/credshield/credshield/internal/server"
-	"github.com/credshield/credshield/internal/server/proxytest"
+	gateway "github.com/credshield/credshield/internal/protect"
+	"github.com/credshield/credshield/internal/protect/protecttest"
 	"github.com/credshield/credshield/internal/store/storetest"
 )
 
 // stuffingApp is a FastAPI-style app with 200 accounts and only the
 // seed's per-username limit, and the combo list of a one-address stuffing
 // run against it: every account once, one pair in 40 still valid.
-func stuffingApp(t *testing.T) (*proxytest.App, *httptest.Server, [][2]string) {
+func stuffingApp(t *testing.T) (*protecttest.App, *httptest.Server, [][2]string) {
 	t.Helper()
 	users := make(map[string]string)
 	var combos [][2]string
@@ -35,7 +35,7 @@ func stuffingApp(t *testing.T) (*proxytest.App, *httptest.Server, [][2]string) {
 		}
 		combos = append(combos, [2]string{name, pw})
 	}
-	app := proxytest.New(users)
+	app := protecttest.New(users)
 	up := httptest.NewServer(app)
 	t.Cleanup(up.Close)
 	return app, up, combos
@@ -63,7 +63,7 @@ func loginAt(t *testing.T, base, ip, name, pw string, extra url.Values, header .
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header.Get(server.DeviceHeader), body
+	return res.StatusCode, res.Header.Get(gateway.DeviceHeader), body
 }
 
 // TestProtectStopsStuffing is issue 9's done-when: a one-address stuffing
@@ -102,7 +102,7 @@ func TestProtectStopsStuffing(t *testing.T) {
 
 	// Legitimate logins during the attack: from a known device at once;
 	// from anywhere else after a challenge, which a real client solves.
-	if code, _, body := loginAt(t, proxy, "192.0.2.1", "user007", "secret-user007", nil, server.DeviceHeader, dev); code != http.StatusOK {
+	if code, _, body := loginAt(t, proxy, "192.0.2.1", "user007", "secret-user007", nil, gateway.DeviceHeader, dev); code != http.StatusOK {
 		t.Errorf("known device during the attack: %d %s", code, body)
 	}
 	code, _, body := loginAt(t, proxy, "198.51.100.8", "user011", "secret-user011", nil)
@@ -153,7 +153,7 @@ func TestProtectReplicasShareOneBudget(t *testing.T) {
 	if code, _, body := loginAt(t, proxies[1], "203.0.113.10", "user007", "secret-user007", nil); code == http.StatusOK {
 		t.Fatalf("login from the exhausted address without a device credential: %d %s", code, body)
 	}
-	if code, _, body := loginAt(t, proxies[1], "203.0.113.10", "user007", "secret-user007", nil, server.DeviceHeader, dev); code != http.StatusOK {
+	if code, _, body := loginAt(t, proxies[1], "203.0.113.10", "user007", "secret-user007", nil, gateway.DeviceHeader, dev); code != http.StatusOK {
 		t.Errorf("the first proxy's device credential at the second: %d %s", code, body)
 	}
 	// PostgreSQL without a key-encryption key is refused, as for serve.
@@ -174,10 +174,10 @@ func TestProtectLoginPathSpellingsAreGuarded(t *testing.T) {
 	guess := func(i int) string {
 		return url.Values{"username": {fmt.Sprintf("user%03d", i)}, "password": {"leaked-elsewhere"}}.Encode()
 	}
-	spellings := proxytest.TokenSpellings()
+	spellings := protecttest.TokenSpellings()
 
 	// Sent to the app directly, every lenient spelling is a login.
-	direct := proxytest.New(map[string]string{"user000": "secret"})
+	direct := protecttest.New(map[string]string{"user000": "secret"})
 	direct.Lenient = true
 	directSrv := httptest.NewServer(direct)
 	t.Cleanup(directSrv.Close)
@@ -187,7 +187,7 @@ func TestProtectLoginPathSpellingsAreGuarded(t *testing.T) {
 			continue
 		}
 		lenient++
-		if status, body, err := proxytest.Send(directSrv.URL, http.MethodPost, sp.Path, guess(i), "Content-Type", form); err != nil || status != http.StatusUnauthorized {
+		if status, body, err := protecttest.Send(directSrv.URL, http.MethodPost, sp.Path, guess(i), "Content-Type", form); err != nil || status != http.StatusUnauthorized {
 			t.Fatalf("%s: the app answered %s with %d %s %v; want its 401", sp.Name, sp.Path, status, body, err)
 		}
 	}
@@ -195,7 +195,7 @@ func TestProtectLoginPathSpellingsAreGuarded(t *testing.T) {
 		t.Fatalf("direct: %d of %d spellings reached the password check", got, lenient)
 	}
 
-	app := proxytest.New(map[string]string{"user000": "secret"})
+	app := protecttest.New(map[string]string{"user000": "secret"})
 	app.Lenient = true
 	up := httptest.NewServer(app)
 	t.Cleanup(up.Close)
@@ -204,7 +204,7 @@ func TestProtectLoginPathSpellingsAreGuarded(t *testing.T) {
 	for round := range 3 {
 		for _, sp := range spellings {
 			n++
-			status, body, err := proxytest.Send(proxy, http.MethodPost, sp.Path, guess(n), "Content-Type", form)
+			status, body, err := protecttest.Send(proxy, http.MethodPost, sp.Path, guess(n), "Content-Type", form)
 			if err != nil || status != http.StatusBadRequest || !strings.Contains(body, `"invalid_request"`) {
 				t.Errorf("round %d, %s: POST %s: %d %s %v; want 400 invalid_request", round, sp.Name, sp.Path, status, body, err)
 			}
@@ -212,7 +212,7 @@ func TestProtectLoginPathSpellingsAreGuarded(t *testing.T) {
 	}
 	for range 15 {
 		n++
-		_, _, _ = proxytest.Send(proxy, http.MethodPost, "/token", guess(n), "Content-Type", form)
+		_, _, _ = protecttest.Send(proxy, http.MethodPost, "/token", guess(n), "Content-Type", form)
 	}
 	if got := app.Logins(); got != 10 {
 		t.Errorf("%d of %d guesses reached the app's password check; the budget allows 10", got, n)

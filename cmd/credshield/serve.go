@@ -20,6 +20,7 @@ import (
 	"github.com/credshield/credshield/internal/challenge"
 	"github.com/credshield/credshield/internal/config"
 	"github.com/credshield/credshield/internal/device"
+	"github.com/credshield/credshield/internal/gate"
 	"github.com/credshield/credshield/internal/password"
 	"github.com/credshield/credshield/internal/server"
 	"github.com/credshield/credshield/token"
@@ -177,8 +178,8 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error 
 
 // newMetrics registers the server's collectors and gauges over the hasher
 // pool and the guard store on reg.
-func newMetrics(reg *prometheus.Registry, pool *password.Pool, gs *guardState, extra ...prometheus.Collector) (*server.Metrics, error) {
-	m, err := server.NewMetrics(reg)
+func newMetrics(reg *prometheus.Registry, pool *password.Pool, gs *guardState, extra ...prometheus.Collector) (*gate.Metrics, error) {
+	m, err := gate.NewMetrics(reg)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}

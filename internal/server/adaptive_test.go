@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/gate"
+	"github.com/credshield/credshield/internal/gate/gatetest"
 	"github.com/credshield/credshield/internal/guard"
 	"github.com/credshield/credshield/internal/limit"
 	"github.com/credshield/credshield/internal/password"
@@ -82,7 +82,7 @@ func TestRealUserDuringAttack(t *testing.T) {
 	if codes["invalid_grant"] == 0 || codes["challenge_required"] == 0 {
 		t.Fatalf("stuffing burst answers: %v", codes)
 	}
-	if testutil.ToFloat64(e.srv.metrics.attack) != 1 {
+	if gatetest.Value(t, e.reg, "credshield_guard_under_attack") != 1 {
 		t.Fatalf("detector not on after the burst (%v)", codes)
 	}
 	targeted := map[string]int{}
@@ -117,7 +117,7 @@ func TestRealUserDuringAttack(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+"/token", strings.NewReader("username=alice&password=correct+horse+battery"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Forwarded-For", "203.0.113.99")
-	req.AddCookie(&http.Cookie{Name: deviceCookie, Value: deviceToken})
+	req.AddCookie(&http.Cookie{Name: gate.DeviceCookie, Value: deviceToken})
 	if r := e.do(req); r.status != http.StatusOK {
 		t.Errorf("device cookie: %d %s", r.status, r.body)
 	}

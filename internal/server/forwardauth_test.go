@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/credshield/credshield/internal/gate/gatetest"
+
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -134,23 +136,23 @@ func TestForwardAuthDPoP(t *testing.T) {
 // the original request exactly when the client address resolver trusts
 // that peer, IPv4-mapped addresses and prefixes included.
 func TestForwardAuthPeerTrustedMapped(t *testing.T) {
-	for _, tt := range mappedPeerCases {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range gatetest.MappedPeerCases {
+		t.Run(tt.Name, func(t *testing.T) {
 			var opts []envOption
-			if tt.trusted != "" {
-				opts = append(opts, withTrustedProxies(tt.trusted))
+			if tt.Trusted != "" {
+				opts = append(opts, withTrustedProxies(tt.Trusted))
 			}
 			e := newTestEnv(t, opts...)
 			req := httptest.NewRequest(http.MethodGet, "/verify", nil)
-			req.RemoteAddr = tt.peer
+			req.RemoteAddr = tt.Peer
 			req.Header.Set("X-Forwarded-Method", "POST")
 			req.Header.Set("X-Original-URI", "/api/items?page=2")
 			method, path, err := e.srv.originalRequest(req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if believed := method == "POST" && path == "/api/items"; believed != tt.want {
-				t.Errorf("original request %q %q; believed %v, want %v", method, path, believed, tt.want)
+			if believed := method == "POST" && path == "/api/items"; believed != tt.Want {
+				t.Errorf("original request %q %q; believed %v, want %v", method, path, believed, tt.Want)
 			}
 		})
 	}

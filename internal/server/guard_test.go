@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
+	"github.com/credshield/credshield/internal/gate/gatetest"
 	"github.com/credshield/credshield/internal/guard"
 	"github.com/credshield/credshield/internal/limit"
 )
@@ -88,10 +87,10 @@ func TestStuffingBurstFromOneIP(t *testing.T) {
 	if body := first429.json(t); body["error"] != "too_many_attempts" || body["detail"] == "" {
 		t.Errorf("429 body %s", first429.body)
 	}
-	if got := testutil.ToFloat64(e.srv.metrics.attempts.WithLabelValues(outcomeDenied)); got != float64(denied) {
+	if got := gatetest.Value(t, e.reg, "credshield_login_attempts_total", "outcome", "denied"); got != float64(denied) {
 		t.Errorf("denied metric %v, want %d", got, denied)
 	}
-	if got := testutil.ToFloat64(e.srv.metrics.verdicts.WithLabelValues("deny", "ip", "untrusted")); got != float64(denied) {
+	if got := gatetest.Value(t, e.reg, "credshield_guard_verdicts_total", "verdict", "deny", "reason", "ip", "trust", "untrusted"); got != float64(denied) {
 		t.Errorf("deny/ip verdicts %v, want %d", got, denied)
 	}
 }

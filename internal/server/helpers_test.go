@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -16,18 +14,14 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/credshield/credshield/dpop"
-	"github.com/credshield/credshield/internal/challenge"
-	"github.com/credshield/credshield/internal/clientip"
-	"github.com/credshield/credshield/internal/device"
+	"github.com/credshield/credshield/internal/gate/gatetest"
 	"github.com/credshield/credshield/internal/guard"
-	"github.com/credshield/credshield/internal/limit"
 	"github.com/credshield/credshield/internal/password"
 	"github.com/credshield/credshield/internal/store"
 	"github.com/credshield/credshield/internal/store/postgres"
@@ -52,36 +46,16 @@ type testEnv struct {
 	client *http.Client
 	reg    *prometheus.Registry
 	logs   *logBuffer
+	// counting counts the guard's reservations and settlements; nil
+	// unless the env was built withCountingGuard.
+	counting *gatetest.CountingGuard
 	// keysDir holds the signing keys, for rotation tests.
 	keysDir string
 }
 
 // logBuffer collects the server's JSON log lines for tests that look for a
-// security event. It is safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// events returns the records whose msg is name.
-func (b *logBuffer) events(name string) []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, line := range bytes.Split(b.buf.Bytes(), []byte("\n")) {
-		var m map[string]any
-		if json.Unmarshal(line, &m) == nil && m["msg"] == name {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+// security event.
+type logBuffer = gatetest.LogBuffer
 
 // dpopKey is a client's DPoP key.
 type dpopKey struct {
@@ -135,15 +109,15 @@ type envOption func(*Config, *envParts)
 
 // envParts are the parts an option may change before the server is built.
 type envParts struct {
-	workers, queue int
-	policy         guard.Policy
-	trusted        []netip.Prefix
-	hasher         func(Hasher) Hasher // wraps the pool, e.g. to count calls
-	detector       *guard.DetectorConfig
-	replayCapacity int // challenge replay cache; 0 = 4096
-	dpop           *dpop.Config
-	clientIPHeader string            // "" is X-Forwarded-For
-	screen         password.Screener // screening of pending accounts at login; nil: none
+	gatetest.Config // the gate's parts
+	dpop            *dpop.Config
+	screen          password.Screener // screening of pending accounts at login; nil: none
+}
+
+// withCountingGuard wraps the guard in a gatetest.CountingGuard
+// (testEnv.counting).
+func withCountingGuard() envOption {
+	return func(_ *Config, p *envParts) { p.CountSettles = true }
 }
 
 // withScreen makes the server screen pending accounts at login with s.
@@ -157,7 +131,7 @@ func withDPoP(cfg dpop.Config) envOption {
 }
 
 func withPool(workers, queue int) envOption {
-	return func(_ *Config, p *envParts) { p.workers, p.queue = workers, queue }
+	return func(_ *Config, p *envParts) { p.Workers, p.Queue = workers, queue }
 }
 
 // withScopes lets every account request scopes (--allowed-scopes).
@@ -170,7 +144,7 @@ func withConfig(f func(*Config)) envOption {
 }
 
 func withPolicy(pol guard.Policy) envOption {
-	return func(_ *Config, p *envParts) { p.policy = pol }
+	return func(_ *Config, p *envParts) { p.Policy = pol }
 }
 
 // withTrustedProxies makes the server take the client address from
@@ -178,31 +152,29 @@ func withPolicy(pol guard.Policy) envOption {
 func withTrustedProxies(prefixes ...string) envOption {
 	return func(_ *Config, p *envParts) {
 		for _, s := range prefixes {
-			p.trusted = append(p.trusted, netip.MustParsePrefix(s))
+			p.Trusted = append(p.Trusted, netip.MustParsePrefix(s))
 		}
 	}
 }
 
 func withHasher(wrap func(Hasher) Hasher) envOption {
-	return func(_ *Config, p *envParts) { p.hasher = wrap }
+	return func(_ *Config, p *envParts) {
+		p.Hasher = func(h gatetest.Hasher) gatetest.Hasher { return wrap(h) }
+	}
 }
 
 // unlimited is a guard policy that never binds, for tests about other
 // things.
-func unlimited() guard.Policy {
-	l := limit.Limit{Burst: 1 << 30, Period: time.Hour}
-	return guard.Policy{IP: l, IPSoft: l, Subnet: l, Subnet48: l, User: l, UserHard: l, UserIP: l, Device: l, Network: l, Success: l,
-		KnownNetworkTTL: 30 * 24 * time.Hour, Difficulty: 2, AttackDifficulty: 3}
-}
+func unlimited() guard.Policy { return gatetest.Unlimited() }
 
 // withReplayCapacity sizes the challenge replay cache.
 func withReplayCapacity(n int) envOption {
-	return func(_ *Config, p *envParts) { p.replayCapacity = n }
+	return func(_ *Config, p *envParts) { p.ReplayCapacity = n }
 }
 
 // withDetector turns the attack detector on with cfg.
 func withDetector(cfg guard.DetectorConfig) envOption {
-	return func(_ *Config, p *envParts) { p.detector = &cfg }
+	return func(_ *Config, p *envParts) { p.Detector = &cfg }
 }
 
 func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
@@ -229,11 +201,11 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 		Leeway:    30 * time.Second,
 		Argon:     testParams,
 	}
-	parts := envParts{workers: 2, queue: 64, policy: unlimited()}
+	parts := envParts{Config: gatetest.Config{Workers: 2, Queue: 64, Policy: unlimited()}}
 	for _, o := range opts {
 		o(&cfg, &parts)
 	}
-	gp := newTestGuardParts(t, parts)
+	gp := gatetest.New(t, parts.Config)
 	var checker *dpop.Checker
 	if parts.dpop != nil {
 		if checker, err = dpop.NewChecker(*parts.dpop); err != nil {
@@ -242,72 +214,14 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: gp.hasher, Guard: gp.guard, Devices: gp.devices, Challenges: gp.challenges, ClientIP: gp.resolver, Log: log, Metrics: gp.metrics, DPoP: checker, Refresh: st, Revocations: st, Screening: st, Screen: parts.screen})
+	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: gp.Hasher, Guard: gp.GateGuard(), Devices: gp.Devices, Challenges: gp.Challenges, ClientIP: gp.Resolver, Log: log, Metrics: gp.Metrics, DPoP: checker, Refresh: st, Revocations: st, Screening: st, Screen: parts.screen})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
 	ts.Config.Handler = srv
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &testEnv{t: t, srv: srv, ts: ts, st: st, keys: keys, pool: gp.pool, cfg: srv.cfg, client: ts.Client(), reg: gp.reg, logs: logs, keysDir: filepath.Join(dir, "keys")}
-}
-
-// testGuardParts are the login defence's parts, built alike for the token
-// server and the proxy.
-type testGuardParts struct {
-	pool       *password.Pool
-	hasher     Hasher
-	guard      *guard.Guard
-	devices    *device.Issuer
-	challenges *challenge.Issuer
-	resolver   *clientip.Resolver
-	metrics    *Metrics
-	reg        *prometheus.Registry
-}
-
-func newTestGuardParts(t testing.TB, parts envParts) testGuardParts {
-	t.Helper()
-	pool := password.NewPool(parts.workers, parts.queue)
-	var hasher Hasher = pool
-	if parts.hasher != nil {
-		hasher = parts.hasher(pool)
-	}
-	limits, err := limit.NewMemory(limit.MemoryConfig{MaxKeys: 1 << 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewPedanticRegistry()
-	metrics, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gcfg := guard.Config{Store: limits, Policy: parts.policy, Known: guard.NewMemoryKnownNetworks(1 << 16), OnAttackChange: func(st guard.DetectorState) { metrics.UnderAttack(st.UnderAttack) }}
-	if parts.detector != nil {
-		if gcfg.Detector, err = guard.NewDetector(*parts.detector); err != nil {
-			t.Fatal(err)
-		}
-	}
-	g, err := guard.New(gcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	devices, err := device.NewIssuer(bytes.Repeat([]byte{7}, 32), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	replay, err := challenge.NewMemoryReplay(cmp.Or(parts.replayCapacity, 1<<12))
-	if err != nil {
-		t.Fatal(err)
-	}
-	challenges, err := challenge.NewIssuer(bytes.Repeat([]byte{9}, 32), challenge.Config{}, replay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resolver, err := clientip.NewResolver(parts.trusted, parts.clientIPHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testGuardParts{pool: pool, hasher: hasher, guard: g, devices: devices, challenges: challenges, resolver: resolver, metrics: metrics, reg: reg}
+	return &testEnv{t: t, srv: srv, ts: ts, st: st, keys: keys, pool: gp.Pool, cfg: srv.cfg, client: ts.Client(), reg: gp.Reg, logs: logs, counting: gp.Counting, keysDir: filepath.Join(dir, "keys")}
 }
 
 // addUser stores a user whose password is hashed with the test parameters.
@@ -423,9 +337,6 @@ var (
 	_ Users        = (*sqlite.Store)(nil)
 	_ Keys         = (*token.KeySet)(nil)
 	_ Hasher       = (*password.Pool)(nil)
-	_ Guard        = (*guard.Guard)(nil)
-	_ Devices      = (*device.Issuer)(nil)
-	_ Challenges   = (*challenge.Issuer)(nil)
 	_ RefreshStore = (*sqlite.Store)(nil)
 	_ Revocations  = (*sqlite.Store)(nil)
 	_ Users        = (*postgres.Store)(nil)

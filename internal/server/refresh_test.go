@@ -55,7 +55,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	// with it, and a security event is logged.
 	wantRefreshRefused(t, "reuse of t0", e.refresh(t0.refresh, nil))
 	wantRefreshRefused(t, "t2 after reuse", e.refresh(t2.refresh, nil))
-	ev := e.logs.events("refresh.reuse")
+	ev := e.logs.Events("refresh.reuse")
 	if len(ev) != 1 || ev[0]["family"] == "" || ev[0]["sub"] == "" {
 		t.Errorf("refresh.reuse events %v, want one naming the family and user", ev)
 	}

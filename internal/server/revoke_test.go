@@ -23,7 +23,7 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("revoke refresh: %d %s", res.status, res.body)
 	}
 	wantRefreshRefused(t, "revoked family", e.refresh(t1.refresh, nil))
-	if len(e.logs.events("refresh.reuse")) != 0 {
+	if len(e.logs.Events("refresh.reuse")) != 0 {
 		t.Error("revocation was logged as reuse")
 	}
 

@@ -68,13 +68,11 @@ func TestImportedAccountScreenedAtLogin(t *testing.T) {
 	if sc := screening("strong"); sc != (store.Screening{}) {
 		t.Errorf("strong after login: %+v; want settled", sc)
 	}
-	events := e.logs.events("password.breached")
+	events := e.logs.Events("password.breached")
 	if len(events) != 1 || events[0]["username"] != "weak" {
 		t.Fatalf("password.breached events: %v; want one for weak", events)
 	}
-	e.logs.mu.Lock()
-	logged := e.logs.buf.String()
-	e.logs.mu.Unlock()
+	logged := e.logs.String()
 	if strings.Contains(logged, "Password\"") || strings.Contains(logged, imported["strong"]) {
 		t.Error("a password reached the log")
 	}
@@ -82,7 +80,7 @@ func TestImportedAccountScreenedAtLogin(t *testing.T) {
 	if res := e.login("weak", "Password"); res.status != http.StatusOK {
 		t.Fatalf("second login: %d", res.status)
 	}
-	if n := len(e.logs.events("password.breached")); n != 1 {
+	if n := len(e.logs.Events("password.breached")); n != 1 {
 		t.Errorf("%d password.breached events after a second login; want 1", n)
 	}
 }

@@ -1,7 +1,10 @@
-// Package server is credshield's HTTP surface: routes, handlers, the error
-// adapter and the middleware around them. A request to POST /token reads top
-// to bottom in token.go: parse strictly, look the user up, verify the
-// password in the bounded hasher pool, pad failures to one floor, issue.
+// Package server is the token service's HTTP surface: routes, handlers,
+// the error adapter and the middleware around them. A request to POST
+// /token reads top to bottom in token.go plus package gate: parse
+// strictly, ask the gate, look the user up, verify the password in the
+// bounded hasher pool, pad failures to one floor, settle the reservation,
+// issue. The gateway in front of other apps' logins is package protect,
+// which shares the gate and package httpapi's conventions.
 //
 // The package depends on small interfaces (Users, Keys, Hasher) declared
 // here, where they are consumed; cmd/credshield wires the concrete SQLite
@@ -15,18 +18,16 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/credshield/credshield/dpop"
-	"github.com/credshield/credshield/internal/challenge"
 	"github.com/credshield/credshield/internal/clientip"
-	"github.com/credshield/credshield/internal/device"
-	"github.com/credshield/credshield/internal/guard"
+	"github.com/credshield/credshield/internal/gate"
+	"github.com/credshield/credshield/internal/httpapi"
 	"github.com/credshield/credshield/internal/password"
 	"github.com/credshield/credshield/internal/scope"
 	"github.com/credshield/credshield/internal/store"
@@ -70,40 +71,18 @@ type Hasher interface {
 	DoFirst(ctx context.Context, key string, fn func()) error
 }
 
-// Guard decides, before any account is looked up, whether a login attempt
-// may reach the password hash (package guard).
-type Guard interface {
-	Check(ctx context.Context, now time.Time, a guard.Attempt) (guard.Verdict, error)
-	CheckAddress(ctx context.Context, now time.Time, ip netip.Addr) (guard.Verdict, error)
-	Record(ctx context.Context, now time.Time, v guard.Verdict, o guard.Outcome) error
-}
-
-// Devices issues and checks device credentials (package device).
-type Devices interface {
-	Issue(rand io.Reader, now time.Time, username string, epoch uint32) (device.Credential, error)
-	Verify(now time.Time, token, username string) (device.Credential, error)
-	Lifetime() time.Duration
-}
-
-// Challenges issues and verifies proof-of-work challenges (package
-// challenge).
-type Challenges interface {
-	Issue(ctx context.Context, now time.Time, clientKey []byte, difficulty int) (challenge.Challenge, error)
-	Verify(ctx context.Context, now time.Time, clientKey []byte, encoded, solution string) (challenge.Challenge, error)
-}
-
 // Deps are the parts a Server is built from. All are required except
 // Metrics.
 type Deps struct {
 	Users      Users
 	Keys       Keys
 	Hasher     Hasher
-	Guard      Guard
-	Devices    Devices
-	Challenges Challenges
+	Guard      gate.Guard
+	Devices    gate.Devices
+	Challenges gate.Challenges
 	ClientIP   *clientip.Resolver
 	Log        *slog.Logger
-	Metrics    *Metrics
+	Metrics    *gate.Metrics
 	// DPoP checks DPoP proofs (RFC 9449) at /token and for bound tokens;
 	// default a Checker with an in-memory replay cache and no nonces.
 	// Replicas must share its replay cache.
@@ -179,14 +158,17 @@ type Config struct {
 // Server serves the token service's HTTP API. Build it with New; it is safe
 // for concurrent use.
 type Server struct {
-	loginGate // the guard and its refusals, shared with Proxy
-	cfg       Config
-	users     Users
-	keys      Keys
-	clientIP  *clientip.Resolver
-	degraded  func() bool     // nil on one node
-	verifier  *token.Verifier // for POST /revoke
-	dpop      *dpop.Checker
+	gate     *gate.Gate // the guard, device credentials, challenges and refusals
+	log      *slog.Logger
+	metrics  *gate.Metrics
+	hasher   Hasher
+	cfg      Config
+	users    Users
+	keys     Keys
+	clientIP *clientip.Resolver
+	degraded func() bool     // nil on one node
+	verifier *token.Verifier // for POST /revoke
+	dpop     *dpop.Checker
 	// meVerifier and forwardVerifier check the requests of /users/me and
 	// /verify: package verify over the service's own keys.
 	meVerifier      *verify.Verifier
@@ -198,7 +180,8 @@ type Server struct {
 	screening     Screening         // nil: no screening at login
 	screen        password.Screener // nil: no screening at login
 	dummy         string            // argon2id hash verified when the user does not exist
-	floor         *floor
+	floor         *gate.Floor
+	calibrating   sync.Mutex // serialises RefreshFloor
 	openapi       []byte
 	metadata      []byte
 	handler       http.Handler
@@ -251,6 +234,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		return nil, fmt.Errorf("server: dummy hash: %w", err)
 	}
 	s := &Server{
+		log:           d.Log,
+		metrics:       d.Metrics,
+		hasher:        d.Hasher,
 		cfg:           cfg,
 		users:         d.Users,
 		keys:          d.Keys,
@@ -270,9 +256,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 			Type:     "at+jwt",
 			Leeway:   cfg.Leeway,
 		},
-		floor: newFloor(cfg.FailureFloor),
+		floor: gate.NewFloor(cfg.FailureFloor),
 	}
-	if s.loginGate, err = newLoginGate(d.Guard, d.Devices, d.Challenges, d.Hasher, d.Log, d.Metrics, cfg.Now, cfg.DeviceCookieSameSite); err != nil {
+	if s.gate, err = gate.New(gate.Deps{Guard: d.Guard, Devices: d.Devices, Challenges: d.Challenges, Pool: d.Hasher,
+		Log: d.Log, Metrics: d.Metrics, Now: cfg.Now, SameSite: cfg.DeviceCookieSameSite}); err != nil {
 		return nil, err
 	}
 	if s.meVerifier, err = s.newResourceVerifier(ctx, cfg.Issuer, nil); err != nil {
@@ -314,7 +301,7 @@ func (s *Server) routes() http.Handler {
 	r.handle("GET", "/openapi.json", s.serveStatic(s.openapi, "public, max-age=300"))
 	r.handle("GET", "/healthz", s.healthz)
 	r.handle("GET", "/readyz", s.readyz)
-	return s.recoverPanics(securityHeaders(newCORS(s.cfg.CORSOrigins).wrap(r.done())))
+	return httpapi.RecoverPanics(s.log, httpapi.SecurityHeaders(newCORS(s.cfg.CORSOrigins).wrap(r.done())))
 }
 
 // router registers handlers on a ServeMux and answers every other method
@@ -352,54 +339,9 @@ func (rt *router) done() http.Handler {
 // HTTPServer returns an http.Server for s with timeouts on every phase, so
 // slow clients cannot hold connections or goroutines open indefinitely.
 func (s *Server) HTTPServer(addr string) *http.Server {
-	hs := s.httpServer(addr, s)
+	hs := httpapi.NewServer(addr, s, s.log)
 	hs.ReadTimeout = 10 * time.Second
 	hs.WriteTimeout = 30 * time.Second
 	hs.MaxHeaderBytes = 16 << 10
 	return hs
-}
-
-// httpServer is an http.Server for h with the timeouts every listener
-// needs: the header phase and idle connections.
-func (g *loginGate) httpServer(addr string, h http.Handler) *http.Server {
-	return &http.Server{
-		Addr:              addr,
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
-	}
-}
-
-// recoverPanics turns a panic into a logged 500 with a generic body: a bug
-// must never send a stack trace to a client or kill the process.
-func (g *loginGate) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				g.log.LogAttrs(r.Context(), slog.LevelError, "panic in handler", slog.String("path", r.URL.Path), slog.Any("panic", v))
-				writeJSON(w, http.StatusInternalServerError, errorBody{Error: "server_error", Description: "internal error", Detail: "internal error"})
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// securityHeaders sets headers every response should carry: nothing here is
-// meant to be rendered or sniffed as HTML. The values are built once and
-// shared (never modified), which keeps a throttled login's cost down.
-func securityHeaders(next http.Handler) http.Handler {
-	nosniff := []string{"nosniff"}
-	noReferrer := []string{"no-referrer"}
-	csp := []string{"default-src 'none'; frame-ancestors 'none'"}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h["X-Content-Type-Options"] = nosniff
-		h["Referrer-Policy"] = noReferrer
-		h["Content-Security-Policy"] = csp
-		next.ServeHTTP(w, r)
-	})
 }

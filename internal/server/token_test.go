@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
 
+	"github.com/credshield/credshield/internal/httpapi"
 	"github.com/credshield/credshield/internal/password"
 )
 
@@ -72,7 +73,7 @@ func TestLoginFlow(t *testing.T) {
 func TestTokenRequestErrors(t *testing.T) {
 	e := newTestEnv(t, withScopes("read", "write"))
 	e.addUser("bob", "correct horse battery")
-	big := "username=bob&password=" + strings.Repeat("a", MaxFormBytes)
+	big := "username=bob&password=" + strings.Repeat("a", httpapi.MaxFormBytes)
 	var manyParams string
 	for i := 0; i < 40; i++ {
 		manyParams += fmt.Sprintf("p%d=1&", i)
@@ -167,14 +168,14 @@ func TestFailuresIndistinguishable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	argonOnly := e.srv.floor.get()
+	argonOnly := e.srv.floor.Get()
 	e.addUserHash("erin", string(bh))
 	// The server calibrated at start; an import into a running service is
 	// picked up by RefreshFloor (the serve command runs it every minute).
 	if err := e.srv.RefreshFloor(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	floor := e.srv.floor.get()
+	floor := e.srv.floor.Get()
 	bcryptCost, err := password.Calibrate("$2a$10$")
 	if err != nil {
 		t.Fatal(err)

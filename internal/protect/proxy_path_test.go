@@ -1,4 +1,4 @@
-package server
+package protect
 
 import (
 	"log/slog"
@@ -8,16 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credshield/credshield/internal/gate"
+	"github.com/credshield/credshield/internal/gate/gatetest"
 	"github.com/credshield/credshield/internal/limit"
-	"github.com/credshield/credshield/internal/server/proxytest"
+	"github.com/credshield/credshield/internal/protect/protecttest"
 )
 
 func TestCanonicalPath(t *testing.T) {
-	for _, tt := range proxytest.TokenSpellings() {
+	for _, tt := range protecttest.TokenSpellings() {
 		if got, ok := canonicalPath(tt.Path); got != "/token" || !ok {
 			t.Errorf("%s: canonicalPath(%q) = %q, %v; want /token", tt.Name, tt.Path, got, ok)
 		}
-		if tt.Lenient && proxytest.LenientRoute(tt.Path) != "/token" {
+		if tt.Lenient && protecttest.LenientRoute(tt.Path) != "/token" {
 			t.Errorf("%s: the lenient upstream does not route %q to /token", tt.Name, tt.Path)
 		}
 	}
@@ -56,7 +58,7 @@ func TestCanonicalPath(t *testing.T) {
 // folded decorations to a login path (or putting it in another case)
 // never takes it away from that login path.
 func FuzzCanonicalPath(f *testing.F) {
-	for _, tt := range proxytest.TokenSpellings() {
+	for _, tt := range protecttest.TokenSpellings() {
 		f.Add(tt.Path, "")
 	}
 	for _, s := range []string{"/token", "", "%", "%u", "%%32%65", "/..", "/.../", "\x00", "/\xff", "/İ", "/%C4%B0", "/ﬀ", "/%EF%BC%85%32%65", "/Api/V1/x_y-z", "/a//b", "/a/"} {
@@ -100,9 +102,9 @@ func TestProxyLoginPathSpellingsAreGuarded(t *testing.T) {
 	app.Lenient = true
 	e := oneFailureProxy(t, app)
 	form := url.Values{"username": {"alice"}, "password": {"a guess"}}.Encode()
-	for _, tt := range proxytest.TokenSpellings() {
+	for _, tt := range protecttest.TokenSpellings() {
 		for _, m := range []string{http.MethodPost, http.MethodPut, "post"} {
-			status, body, err := proxytest.Send(e.ts.URL, m, tt.Path, form, "Content-Type", "application/x-www-form-urlencoded")
+			status, body, err := protecttest.Send(e.ts.URL, m, tt.Path, form, "Content-Type", "application/x-www-form-urlencoded")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -118,10 +120,10 @@ func TestProxyLoginPathSpellingsAreGuarded(t *testing.T) {
 	if n := app.Logins(); n != 0 {
 		t.Fatalf("the app received %d logins sent to other spellings: %q", n, app.LoginTargets())
 	}
-	if got := e.attempts(outcomeInvalid); got != len(proxytest.TokenSpellings()) {
-		t.Errorf("invalid_request count %d, want %d", got, len(proxytest.TokenSpellings()))
+	if got := e.attempts("invalid_request"); got != len(protecttest.TokenSpellings()) {
+		t.Errorf("invalid_request count %d, want %d", got, len(protecttest.TokenSpellings()))
 	}
-	if status, body, err := proxytest.Send(e.ts.URL, http.MethodGet, "/TOKEN.js", ""); err != nil || status != http.StatusNotFound {
+	if status, body, err := protecttest.Send(e.ts.URL, http.MethodGet, "/TOKEN.js", ""); err != nil || status != http.StatusNotFound {
 		t.Errorf("GET /TOKEN.js: %d %s; want the app's 404", status, body)
 	}
 	if r := e.login("alice", "correct horse battery"); r.status != http.StatusOK || app.Logins() != 1 {
@@ -131,11 +133,11 @@ func TestProxyLoginPathSpellingsAreGuarded(t *testing.T) {
 
 // oneFailureProxy starts app behind a proxy whose only budget is one
 // failure per address an hour, so a charged refusal shows.
-func oneFailureProxy(t *testing.T, app *proxytest.App) *proxyEnv {
+func oneFailureProxy(t *testing.T, app *protecttest.App) *proxyEnv {
 	t.Helper()
-	pol := unlimited()
+	pol := gatetest.Unlimited()
 	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
-	return newProxyEnv(t, app, envParts{policy: pol}, nil)
+	return newProxyEnv(t, app, gatetest.Config{Policy: pol}, nil)
 }
 
 // TestProtectFoldedSpellingNeverEarnsTrust: an app whose catch-all route
@@ -149,11 +151,11 @@ func TestProtectFoldedSpellingNeverEarnsTrust(t *testing.T) {
 	form := url.Values{"username": {"mallory"}, "password": {"anything"}}.Encode()
 	for _, p := range []string{"/TOKEN", "/token/", "//token", "/a/../token", "/%2e/token"} {
 		r := e.post(p, "application/x-www-form-urlencoded", form)
-		if r.status != http.StatusBadRequest || r.header.Get(DeviceHeader) != "" || strings.Contains(r.header.Get("Set-Cookie"), deviceCookie) {
+		if r.status != http.StatusBadRequest || r.header.Get(DeviceHeader) != "" || strings.Contains(r.header.Get("Set-Cookie"), gate.DeviceCookie) {
 			t.Errorf("POST %s: %d, device %q, cookie %q; want 400 and no credential", p, r.status, r.header.Get(DeviceHeader), r.header.Get("Set-Cookie"))
 		}
 	}
-	if n := len(e.logs.events("device.issue")) + len(e.logs.events("login.success")); n != 0 {
+	if n := len(e.logs.Events("device.issue")) + len(e.logs.Events("login.success")); n != 0 {
 		t.Errorf("%d device.issue and login.success records; want none", n)
 	}
 	if r := e.login("alice", "correct horse battery"); r.status != http.StatusOK || app.Logins() != 1 {
@@ -164,7 +166,7 @@ func TestProtectFoldedSpellingNeverEarnsTrust(t *testing.T) {
 // TestProtectStripsRoutingOverrideHeaders: headers some frameworks route by
 // instead of the request path never reach the app, from any client.
 func TestProtectStripsRoutingOverrideHeaders(t *testing.T) {
-	e := newProxyEnv(t, newApp(), envParts{}, nil)
+	e := newProxyEnv(t, newApp(), gatetest.Config{}, nil)
 	got := e.headersSeen("X-Original-URL", "/token", "X-Rewrite-URL", "/token", "X_Original_URL", "/token",
 		"X-Original-URI", "/token", "X-Envoy-Original-Path", "/token", "X-Envoy-Internal", "true", "X-Other", "kept")
 	for name := range got {
@@ -192,14 +194,14 @@ func BenchmarkCanonicalPath(b *testing.B) {
 
 // A login path no request can spell exactly would refuse every login: it
 // is refused at start.
-func TestNewProxyRefusesUnmatchableLoginPaths(t *testing.T) {
-	gp := newTestGuardParts(t, envParts{policy: unlimited(), workers: 1, queue: 1})
-	deps := ProxyDeps{Guard: gp.guard, Devices: gp.devices, Challenges: gp.challenges, Hasher: gp.hasher,
-		ClientIP: gp.resolver, Log: slog.New(slog.DiscardHandler)}
+func TestNewRefusesUnmatchableLoginPaths(t *testing.T) {
+	gp := gatetest.New(t, gatetest.Config{Policy: gatetest.Unlimited(), Workers: 1, Queue: 1})
+	deps := Deps{Guard: gp.Guard, Devices: gp.Devices, Challenges: gp.Challenges, Hasher: gp.Hasher,
+		ClientIP: gp.Resolver, Log: slog.New(slog.DiscardHandler)}
 	for _, lp := range []string{"/my token", "token", "/a%zz", "/x/.../token", "/tok%65n"} {
-		cfg := ProxyConfig{Upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:1"}, LoginPaths: []string{lp}, UsernameField: "username",
+		cfg := Config{Upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:1"}, LoginPaths: []string{lp}, UsernameField: "username",
 			Success: func(s int) bool { return s == 200 }, Failure: func(s int) bool { return s == 401 }}
-		if _, err := NewProxy(cfg, deps); err == nil {
+		if _, err := New(cfg, deps); err == nil {
 			t.Errorf("login path %q accepted", lp)
 		}
 	}

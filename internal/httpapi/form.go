@@ -1,4 +1,4 @@
-package server
+package httpapi
 
 import (
 	"errors"
@@ -9,19 +9,21 @@ import (
 	"unicode/utf8"
 )
 
-// MaxFormBytes caps a token request body. A password form is a few hundred
+// MaxFormBytes caps a token request body (and a login body the gateway
+// reads). A password form is a few hundred
 // bytes; anything larger is refused before it is read, so a client cannot
 // make the server buffer or parse megabytes before the guard has spoken.
 const MaxFormBytes = 8 << 10
 
-// maxFormParams caps the number of parameters in one form.
-const maxFormParams = 32
+// MaxFormParams caps the number of parameters in one form (and members
+// in a JSON login).
+const MaxFormParams = 32
 
 var errContentType = errors.New("Content-Type must be application/x-www-form-urlencoded")
 
-// checkFormContentType accepts application/x-www-form-urlencoded, with at
+// CheckFormContentType accepts application/x-www-form-urlencoded, with at
 // most a UTF-8 charset parameter.
-func checkFormContentType(ct string) error {
+func CheckFormContentType(ct string) error {
 	if ct == "" {
 		return errContentType
 	}
@@ -31,19 +33,19 @@ func checkFormContentType(ct string) error {
 	}
 	for k, v := range params {
 		if k != "charset" || !strings.EqualFold(v, "utf-8") {
-			return fmt.Errorf("unsupported Content-Type parameter %s=%s; only charset=utf-8 is accepted", quoteShort(k), quoteShort(v))
+			return fmt.Errorf("unsupported Content-Type parameter %s=%s; only charset=utf-8 is accepted", QuoteShort(k), QuoteShort(v))
 		}
 	}
 	return nil
 }
 
-// parseForm parses an application/x-www-form-urlencoded body more strictly
+// ParseForm parses an application/x-www-form-urlencoded body more strictly
 // than net/url: a repeated parameter is an error (RFC 6749 §3.1 says
 // parameters MUST NOT repeat, and accepting the first or last one lets two
 // parsers in a chain disagree), and every name and value must be valid UTF-8
 // without NUL bytes. Parameters with empty values are dropped, as RFC 6749
 // §3.1 says to treat them as omitted.
-func parseForm(body []byte) (map[string]string, error) {
+func ParseForm(body []byte) (map[string]string, error) {
 	form := make(map[string]string, 8)
 	seen := 0
 	for rest := string(body); rest != ""; {
@@ -53,15 +55,15 @@ func parseForm(body []byte) (map[string]string, error) {
 			continue
 		}
 		seen++
-		if seen > maxFormParams {
-			return nil, fmt.Errorf("more than %d form parameters", maxFormParams)
+		if seen > MaxFormParams {
+			return nil, fmt.Errorf("more than %d form parameters", MaxFormParams)
 		}
 		rawKey, rawVal, _ := strings.Cut(pair, "=")
 		key, err := url.QueryUnescape(rawKey)
 		if err != nil {
 			return nil, errors.New("malformed percent-encoding in a parameter name")
 		}
-		if err := checkFormText(key); err != nil {
+		if err := CheckFormText(key); err != nil {
 			return nil, fmt.Errorf("parameter name %w", err)
 		}
 		if key == "" {
@@ -69,13 +71,13 @@ func parseForm(body []byte) (map[string]string, error) {
 		}
 		val, err := url.QueryUnescape(rawVal)
 		if err != nil {
-			return nil, fmt.Errorf("malformed percent-encoding in parameter %s", quoteShort(key))
+			return nil, fmt.Errorf("malformed percent-encoding in parameter %s", QuoteShort(key))
 		}
-		if err := checkFormText(val); err != nil {
-			return nil, fmt.Errorf("parameter %s %w", quoteShort(key), err)
+		if err := CheckFormText(val); err != nil {
+			return nil, fmt.Errorf("parameter %s %w", QuoteShort(key), err)
 		}
 		if _, dup := form[key]; dup {
-			return nil, fmt.Errorf("parameter %s is repeated", quoteShort(key))
+			return nil, fmt.Errorf("parameter %s is repeated", QuoteShort(key))
 		}
 		form[key] = val
 	}
@@ -87,7 +89,8 @@ func parseForm(body []byte) (map[string]string, error) {
 	return form, nil
 }
 
-func checkFormText(s string) error {
+// CheckFormText accepts valid UTF-8 without NUL bytes.
+func CheckFormText(s string) error {
 	if !utf8.ValidString(s) {
 		return errors.New("is not valid UTF-8")
 	}
@@ -97,9 +100,9 @@ func checkFormText(s string) error {
 	return nil
 }
 
-// quoteShort quotes s for an error message, cut to a length that cannot
+// QuoteShort quotes s for an error message, cut to a length that cannot
 // turn an error response into an echo of the request.
-func quoteShort(s string) string {
+func QuoteShort(s string) string {
 	const max = 40
 	if len(s) > max {
 		cut := max

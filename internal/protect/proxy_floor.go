@@ -1,4 +1,4 @@
-package server
+package protect
 
 import (
 	"sync"
@@ -19,7 +19,7 @@ const (
 // covers the app's slow path, and a fast "unknown user" failure is padded
 // to it. Old buckets fall out, so a stall (which an attacker may cause)
 // raises the floor for ten minutes at most, and floor.set caps it at
-// maxFloor. The zero value is empty and ready; safe for concurrent use.
+// gate.MaxFloor. The zero value is empty and ready; safe for concurrent use.
 type latencyWindow struct {
 	mu      sync.Mutex
 	buckets [latencyBuckets]struct {

@@ -1,4 +1,4 @@
-package server
+package gate
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
@@ -6,12 +6,14 @@ import (
 	"github.com/credshield/credshield/internal/guard"
 )
 
-// Metrics are the server's Prometheus collectors. They are registered on
+// Metrics are the login defence's Prometheus collectors, shared by the
+// token service and the gateway. They are registered on
 // the Registerer given to NewMetrics — never the global registry — so tests
 // and several servers in one process do not collide. A nil *Metrics records
 // nothing.
 type Metrics struct {
-	attempts     *prometheus.CounterVec
+	attempts     *prometheus.CounterVec // password grants and guarded logins
+	refreshes    *prometheus.CounterVec // refresh_token grants
 	verdicts     *prometheus.CounterVec
 	challenges   *prometheus.CounterVec
 	devices      *prometheus.CounterVec
@@ -29,12 +31,16 @@ const (
 	outcomeInvalid     = "invalid_request"
 )
 
-// NewMetrics creates and registers the server's collectors on reg.
+// NewMetrics creates and registers the collectors on reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "credshield_login_attempts_total",
-			Help: "Password-grant attempts at POST /token, by outcome: success, failure (wrong credentials), denied (guard, 429), challenged (guard, challenge_required), unavailable (503), invalid_request.",
+			Help: "Login attempts (password grants at POST /token, logins through protect), by outcome: success, failure (wrong credentials), denied (guard, 429), challenged (guard, challenge_required), unavailable (503), invalid_request.",
+		}, []string{"outcome"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "credshield_refresh_attempts_total",
+			Help: "Refresh-token grants at POST /token, by outcome: success, failure (a token that cannot be redeemed), denied (guard, 429), unavailable (503), invalid_request.",
 		}, []string{"outcome"}),
 		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "credshield_guard_verdicts_total",
@@ -58,20 +64,30 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: []float64{0.001, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5},
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.attempts, m.verdicts, m.challenges, m.devices, m.attack, m.hashDuration} {
+	for _, c := range []prometheus.Collector{m.attempts, m.refreshes, m.verdicts, m.challenges, m.devices, m.attack, m.hashDuration} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	for _, o := range []string{outcomeSuccess, outcomeFailure, outcomeDenied, outcomeChallenged, outcomeUnavailable, outcomeInvalid} {
 		m.attempts.WithLabelValues(o)
+		if o != outcomeChallenged {
+			m.refreshes.WithLabelValues(o)
+		}
 	}
 	return m, nil
 }
 
-func (m *Metrics) attempt(outcome string) {
-	if m != nil {
+// attempt counts one attempt of kind k; ResourceProof counts none.
+func (m *Metrics) attempt(k Kind, outcome string) {
+	if m == nil {
+		return
+	}
+	switch k {
+	case Login:
 		m.attempts.WithLabelValues(outcome).Inc()
+	case Refresh:
+		m.refreshes.WithLabelValues(outcome).Inc()
 	}
 }
 
@@ -95,7 +111,8 @@ func (m *Metrics) challenge(event string) {
 	}
 }
 
-func (m *Metrics) device(event string) {
+// Device counts a device-credential event (issued, revoked_seen).
+func (m *Metrics) Device(event string) {
 	if m != nil {
 		m.devices.WithLabelValues(event).Inc()
 	}
@@ -113,7 +130,8 @@ func (m *Metrics) UnderAttack(on bool) {
 	}
 }
 
-func (m *Metrics) observeHash(seconds float64) {
+// ObserveHash records the duration of one password verification.
+func (m *Metrics) ObserveHash(seconds float64) {
 	if m != nil {
 		m.hashDuration.Observe(seconds)
 	}

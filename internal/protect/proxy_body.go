@@ -1,4 +1,4 @@
-package server
+package protect
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"mime"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/credshield/credshield/internal/httpapi"
 )
 
 var errLoginContentType = errors.New("Content-Type must be application/x-www-form-urlencoded or application/json")
@@ -28,7 +30,7 @@ func parseLoginBody(contentType string, body []byte, usernameField string) (map[
 	}
 	switch {
 	case mt == "application/x-www-form-urlencoded":
-		if err := checkFormContentType(contentType); err != nil {
+		if err := httpapi.CheckFormContentType(contentType); err != nil {
 			return nil, err
 		}
 		if bytes.IndexByte(body, ';') >= 0 {
@@ -37,11 +39,11 @@ func parseLoginBody(contentType string, body []byte, usernameField string) (map[
 			// another account to the app than to the guard.
 			return nil, errors.New("a raw ';' is ambiguous in a form; percent-encode it")
 		}
-		return parseForm(body)
+		return httpapi.ParseForm(body)
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		for k, v := range params {
 			if k != "charset" || !strings.EqualFold(v, "utf-8") {
-				return nil, fmt.Errorf("unsupported Content-Type parameter %s=%s; only charset=utf-8 is accepted", quoteShort(k), quoteShort(v))
+				return nil, fmt.Errorf("unsupported Content-Type parameter %s=%s; only charset=utf-8 is accepted", httpapi.QuoteShort(k), httpapi.QuoteShort(v))
 			}
 		}
 		return parseJSONLogin(body, usernameField)
@@ -71,11 +73,11 @@ func parseJSONLogin(body []byte, usernameField string) (map[string]string, error
 		key, _ := tok.(string)
 		switch {
 		case seen[key]:
-			return nil, fmt.Errorf("member %s is repeated", quoteShort(key))
-		case len(seen) >= maxFormParams:
-			return nil, fmt.Errorf("more than %d members", maxFormParams)
+			return nil, fmt.Errorf("member %s is repeated", httpapi.QuoteShort(key))
+		case len(seen) >= httpapi.MaxFormParams:
+			return nil, fmt.Errorf("more than %d members", httpapi.MaxFormParams)
 		case key != usernameField && strings.EqualFold(key, usernameField):
-			return nil, fmt.Errorf("member %s differs from %s only in case", quoteShort(key), quoteShort(usernameField))
+			return nil, fmt.Errorf("member %s differs from %s only in case", httpapi.QuoteShort(key), httpapi.QuoteShort(usernameField))
 		}
 		seen[key] = true
 		var raw json.RawMessage
@@ -85,12 +87,12 @@ func parseJSONLogin(body []byte, usernameField string) (map[string]string, error
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			if key == usernameField {
-				return nil, fmt.Errorf("member %s must be a string", quoteShort(key))
+				return nil, fmt.Errorf("member %s must be a string", httpapi.QuoteShort(key))
 			}
 			continue
 		}
-		if err := checkFormText(s); err != nil {
-			return nil, fmt.Errorf("member %s %w", quoteShort(key), err)
+		if err := httpapi.CheckFormText(s); err != nil {
+			return nil, fmt.Errorf("member %s %w", httpapi.QuoteShort(key), err)
 		}
 		if s != "" {
 			fields[key] = s

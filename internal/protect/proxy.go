@@ -1,4 +1,10 @@
-package server
+// Package protect is `credshield protect`: a reverse proxy that puts the
+// login gate (package gate) in front of another app's own login endpoint.
+// Logins are matched on their canonical path (proxy_path.go), read the
+// way the app will read them (proxy_body.go), admitted by the gate and
+// passed through; the app's answer settles the reservation. Everything
+// else passes through untouched but for the forwarding headers.
+package protect
 
 import (
 	"bytes"
@@ -18,14 +24,15 @@ import (
 
 	"github.com/credshield/credshield/internal/clientip"
 	"github.com/credshield/credshield/internal/device"
-	"github.com/credshield/credshield/internal/guard"
-	"github.com/credshield/credshield/internal/store"
+	"github.com/credshield/credshield/internal/gate"
+	"github.com/credshield/credshield/internal/httpapi"
 	"github.com/credshield/credshield/internal/username"
 )
 
 // DeviceHeader carries the device credential for API clients of a
 // protected app: the proxy reads it on a login and sets it on a successful
-// one (browsers get the __Host- cookie serve sets). The app never sees it.
+// one (browsers get the __Host- cookie serve sets, gate.DeviceCookie). The
+// app never sees it.
 const DeviceHeader = "Credshield-Device"
 
 // loginReadTimeout bounds how long a client may take to send a login body;
@@ -33,9 +40,9 @@ const DeviceHeader = "Credshield-Device"
 // traffic (uploads, websockets) may take as long as it likes.
 const loginReadTimeout = 10 * time.Second
 
-// ProxyConfig is the proxy's part of the protect configuration, already
+// Config is the proxy's part of the protect configuration, already
 // validated by package config.
-type ProxyConfig struct {
+type Config struct {
 	// Upstream is the protected app; its path, if any, prefixes every
 	// forwarded path.
 	Upstream *url.URL
@@ -55,10 +62,6 @@ type ProxyConfig struct {
 	// than FailureFloor.
 	UniformFailureTiming bool
 	FailureFloor         time.Duration
-	// TrustedProxies are the peers whose X-Forwarded-Proto and
-	// X-Forwarded-Host are passed on (the client address comes from
-	// ClientIP, configured with the same prefixes).
-	TrustedProxies []netip.Prefix
 	// DeviceCookieSameSite is the SameSite of the device cookie (default
 	// Strict).
 	DeviceCookieSameSite http.SameSite
@@ -69,17 +72,17 @@ type ProxyConfig struct {
 	Now func() time.Time
 }
 
-// ProxyDeps are the parts a Proxy is built from; all are required except
+// Deps are the parts a Proxy is built from; all are required except
 // Metrics.
-type ProxyDeps struct {
-	Guard      Guard
-	Devices    Devices
-	Challenges Challenges
+type Deps struct {
+	Guard      gate.Guard
+	Devices    gate.Devices
+	Challenges gate.Challenges
 	// Hasher bounds challenge verification (one argon2id evaluation each).
-	Hasher   Hasher
+	Hasher   gate.Pool
 	ClientIP *clientip.Resolver
 	Log      *slog.Logger
-	Metrics  *Metrics
+	Metrics  *gate.Metrics
 }
 
 // Proxy is `credshield protect`: a reverse proxy that puts the guard in
@@ -89,21 +92,22 @@ type ProxyDeps struct {
 // 429 answers, allowed ones are forwarded unchanged and the app's status
 // settles the guard's reservation. Everything else passes through
 // untouched except for the forwarding headers, which the proxy owns. Build
-// it with NewProxy; it is safe for concurrent use.
+// it with New; it is safe for concurrent use.
 type Proxy struct {
-	loginGate
-	cfg      ProxyConfig
+	gate     *gate.Gate
+	log      *slog.Logger
+	cfg      Config
 	clientIP *clientip.Resolver
 	logins   map[string]bool // canonicalPath of each login path
 	exact    map[string]bool // each login path as configured: the only spelling forwarded
 	rp       *httputil.ReverseProxy
-	floor    *floor
+	floor    *gate.Floor
 	recent   *latencyWindow
 	handler  http.Handler
 }
 
-// NewProxy builds a Proxy.
-func NewProxy(cfg ProxyConfig, d ProxyDeps) (*Proxy, error) {
+// New builds a Proxy.
+func New(cfg Config, d Deps) (*Proxy, error) {
 	if cfg.Upstream == nil || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") || cfg.Upstream.Host == "" {
 		return nil, errors.New("proxy: an http or https upstream is required")
 	}
@@ -119,18 +123,20 @@ func NewProxy(cfg ProxyConfig, d ProxyDeps) (*Proxy, error) {
 	if cfg.Transport == nil {
 		cfg.Transport = upstreamTransport()
 	}
-	gate, err := newLoginGate(d.Guard, d.Devices, d.Challenges, d.Hasher, d.Log, d.Metrics, cfg.Now, cfg.DeviceCookieSameSite)
+	g, err := gate.New(gate.Deps{Guard: d.Guard, Devices: d.Devices, Challenges: d.Challenges, Pool: d.Hasher,
+		Log: d.Log, Metrics: d.Metrics, Now: cfg.Now, SameSite: cfg.DeviceCookieSameSite})
 	if err != nil {
 		return nil, err
 	}
 	p := &Proxy{
-		loginGate: gate,
-		cfg:       cfg,
-		clientIP:  d.ClientIP,
-		logins:    make(map[string]bool, len(cfg.LoginPaths)),
-		exact:     make(map[string]bool, len(cfg.LoginPaths)),
-		floor:     newFloor(cfg.FailureFloor),
-		recent:    &latencyWindow{},
+		gate:     g,
+		log:      d.Log,
+		cfg:      cfg,
+		clientIP: d.ClientIP,
+		logins:   make(map[string]bool, len(cfg.LoginPaths)),
+		exact:    make(map[string]bool, len(cfg.LoginPaths)),
+		floor:    gate.NewFloor(cfg.FailureFloor),
+		recent:   &latencyWindow{},
 	}
 	for _, lp := range cfg.LoginPaths {
 		unescaped, err := url.PathUnescape(lp)
@@ -151,7 +157,7 @@ func NewProxy(cfg ProxyConfig, d ProxyDeps) (*Proxy, error) {
 		ErrorHandler:   p.upstreamFailed,
 		ErrorLog:       slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
 	}
-	p.handler = p.recoverPanics(http.HandlerFunc(p.serve))
+	p.handler = httpapi.RecoverPanics(d.Log, http.HandlerFunc(p.serve))
 	return p, nil
 }
 
@@ -178,7 +184,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // connections are timed: pass-through traffic (uploads, downloads,
 // websockets) may last, and login bodies get their own read deadline.
 func (p *Proxy) HTTPServer(addr string) *http.Server {
-	return p.httpServer(addr, p)
+	return httpapi.NewServer(addr, p, p.log)
 }
 
 // exchange is one request's state, carried in its context from serve to
@@ -186,16 +192,18 @@ func (p *Proxy) HTTPServer(addr string) *http.Server {
 type exchange struct {
 	ip          netip.Addr
 	trustedPeer bool
-	w           http.ResponseWriter
-	login       *loginAttempt // nil for pass-through requests
+	// loginPath: the request's canonical path is a login path (any
+	// method, any spelling).
+	loginPath bool
+	w         http.ResponseWriter
+	login     *loginAttempt // nil for pass-through requests
 }
 
 // loginAttempt is an allowed login on its way to the upstream.
 type loginAttempt struct {
-	username string // normalised: the guard's
-	exact    string // as sent: the device credential's
+	exact    string // the username as sent: the device credential's
 	password bool   // a password grant: only its success proves a password
-	verdict  guard.Verdict
+	res      *gate.Reservation
 	start    time.Time // when it was forwarded
 }
 
@@ -215,14 +223,15 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{ip: ip, trustedPeer: p.peerTrusted(r.RemoteAddr), w: w}
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
 	if spelling := p.loginMatch(r.URL.EscapedPath()); spelling != notLogin {
+		ex.loginPath = true
 		switch r.Method {
 		case http.MethodPost:
 			if spelling == foldedLogin {
 				// Forwarded, it would be a login judged by the app's
 				// router, not ours; its answer cannot be trusted to
 				// settle anything. Never charged, never trusted.
-				p.metrics.attempt(outcomeInvalid)
-				p.writeError(w, r, invalidRequest("send a login to the login path exactly: without path parameters, suffix, encoding, other case or trailing slash"))
+				p.gate.Count(gate.Login, gate.Invalid)
+				p.writeError(w, r, httpapi.InvalidRequest("send a login to the login path exactly: without path parameters, suffix, encoding, other case or trailing slash"))
 				return
 			}
 			if err := p.login(w, r, ex); err != nil {
@@ -235,8 +244,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			// "post", PUT, PATCH...: some frameworks upper-case the
 			// method or route any of them to the login; none may reach
 			// it unguarded.
-			p.writeError(w, r, &oauthError{Status: http.StatusMethodNotAllowed, Code: "invalid_request",
-				Description: "method " + quoteShort(r.Method) + " is not allowed on a guarded login path; use POST"})
+			p.writeError(w, r, &httpapi.Error{Status: http.StatusMethodNotAllowed, Code: "invalid_request",
+				Description: "method " + httpapi.QuoteShort(r.Method) + " is not allowed on a guarded login path; use POST"})
 			return
 		}
 	}
@@ -257,79 +266,102 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 // login runs one login attempt: parse, guard, forward. Nothing reaches the
 // upstream unless the guard allowed it, and a body the proxy cannot read
 // the way the app would is refused rather than forwarded.
+//
+// The reservation is settled exactly once: by settle when the app
+// answers, by upstreamFailed when it cannot be reached, and otherwise
+// (a panic, a handler that never reached the app) by the deferred
+// Settle(Aborted) when the request ends.
 func (p *Proxy) login(w http.ResponseWriter, r *http.Request, ex *exchange) error {
 	ctx := r.Context()
-	req, body, exact, passwordGrant, err := p.readLogin(w, r)
+	req, body, err := p.readLogin(w, r)
 	if err != nil {
-		p.metrics.attempt(outcomeInvalid)
+		p.gate.Count(gate.Login, gate.Invalid)
 		return err
 	}
-	now := p.now()
-	verdict, ok, err := p.admit(ctx, w, now, ex.ip, req, p.trustedDevice(now, req.device, exact), exact)
-	if !ok {
-		return err
+	now := p.cfg.Now()
+	res, err := p.gate.Admit(ctx, now, gate.Attempt{Kind: gate.Login, Username: req.username, IP: ex.ip,
+		Device: p.trustedDevice(now, req.creds.Device, req.exact), TrustName: req.exact,
+		Challenge: req.creds.Challenge, Solution: req.creds.Solution})
+	if err != nil {
+		return err // a refusal or a guard that cannot decide
 	}
+	defer res.Settle(gate.Aborted)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	r.ContentLength = int64(len(body))
 	r.TransferEncoding = nil
-	ex.login = &loginAttempt{username: req.username, exact: exact, password: passwordGrant, verdict: verdict, start: time.Now()}
+	ex.login = &loginAttempt{exact: req.exact, password: req.password, res: res, start: time.Now()}
 	p.rp.ServeHTTP(w, r)
 	return nil
 }
 
-// readLogin reads a login body (capped at MaxFormBytes) and what the guard
-// needs from it: the grant (username normalised for the budgets), the
-// body to forward, the username exactly as sent (device credentials are
-// bound to it: the app may compare names exactly, and "ALICE" must earn
-// nothing for "alice"), and whether it is a password grant (grant_type
-// absent or "password"), the only kind whose success proves a password.
-func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request) (req passwordGrant, body []byte, exact string, passwordGrant bool, err error) {
+// writeError answers a request the proxy refuses itself.
+func (p *Proxy) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	httpapi.WriteError(w, r, p.log, err)
+}
+
+// loginRequest is what the gate needs from a login body.
+type loginRequest struct {
+	username string // normalised: the guard's
+	// exact is the username exactly as sent: device credentials are
+	// bound to it (the app may compare names exactly, and "ALICE" must
+	// earn nothing for "alice").
+	exact string
+	// password reports a password grant (grant_type absent or
+	// "password"), the only kind whose success proves a password.
+	password bool
+	creds    gate.Credentials
+}
+
+// readLogin reads a login body (capped at httpapi.MaxFormBytes), what
+// the gate needs from it and the body to forward.
+func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request) (req loginRequest, body []byte, err error) {
 	if err := checkLoginHeaders(r.Header); err != nil {
-		return req, nil, "", false, err
+		return req, nil, err
 	}
-	tooBig := &oauthError{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Description: fmt.Sprintf("request body exceeds %d bytes", MaxFormBytes)}
-	if r.ContentLength > MaxFormBytes {
-		return req, nil, "", false, tooBig
+	tooBig := &httpapi.Error{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Description: fmt.Sprintf("request body exceeds %d bytes", httpapi.MaxFormBytes)}
+	if r.ContentLength > httpapi.MaxFormBytes {
+		return req, nil, tooBig
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(loginReadTimeout))
-	body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, httpapi.MaxFormBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return req, nil, "", false, tooBig
+			return req, nil, tooBig
 		}
-		return req, nil, "", false, invalidRequest("cannot read request body")
+		return req, nil, httpapi.InvalidRequest("cannot read request body")
 	}
 	fields, err := parseLoginBody(r.Header.Get("Content-Type"), body, p.cfg.UsernameField)
 	if err != nil {
-		return req, nil, "", false, invalidRequest("%v", err)
+		return req, nil, httpapi.InvalidRequest("%v", err)
 	}
 	query, qerr := url.ParseQuery(r.URL.RawQuery)
 	if qerr != nil || strings.IndexByte(r.URL.RawQuery, ';') >= 0 {
 		// Parsers disagree on such a query (some split on ';'): it could
 		// carry a username the guard never saw.
-		return req, nil, "", false, invalidRequest("the query string of a login must be plain key=value pairs joined by '&'")
+		return req, nil, httpapi.InvalidRequest("the query string of a login must be plain key=value pairs joined by '&'")
 	}
 	for k := range query {
 		if strings.EqualFold(k, p.cfg.UsernameField) {
 			// An app that reads the name from the query would be judged
 			// on a name the guard never saw.
-			return req, nil, "", false, invalidRequest("%s must be sent in the body, not the query", quoteShort(p.cfg.UsernameField))
+			return req, nil, httpapi.InvalidRequest("%s must be sent in the body, not the query", httpapi.QuoteShort(p.cfg.UsernameField))
 		}
 	}
 	name, ok := fields[p.cfg.UsernameField]
 	if !ok {
-		return req, nil, "", false, invalidRequest("missing parameter: %s", p.cfg.UsernameField)
+		return req, nil, httpapi.InvalidRequest("missing parameter: %s", p.cfg.UsernameField)
 	}
 	if req.username, err = username.Normalize(name); err != nil {
-		return req, nil, "", false, invalidRequest("%v", err)
+		return req, nil, httpapi.InvalidRequest("%v", err)
 	}
-	if err := req.readAdaptive(r, fields, DeviceHeader); err != nil {
-		return req, nil, "", false, err
+	if req.creds, err = gate.ReadCredentials(r, fields, DeviceHeader); err != nil {
+		return req, nil, err
 	}
 	gt := fields["grant_type"]
-	return req, body, name, gt == "" || gt == "password", nil
+	req.exact, req.password = name, gt == "" || gt == "password"
+	return req, body, nil
 }
 
 // checkLoginHeaders refuses the headers of a login that the proxy and the
@@ -340,24 +372,24 @@ func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request) (req passwordG
 // any Upgrade.
 func checkLoginHeaders(h http.Header) error {
 	if len(h["Content-Type"]) != 1 {
-		return invalidRequest("a login must carry exactly one Content-Type")
+		return httpapi.InvalidRequest("a login must carry exactly one Content-Type")
 	}
 	for _, line := range h["Content-Encoding"] {
 		for _, ce := range strings.Split(line, ",") {
 			if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
-				return invalidRequest("a login body must not be compressed")
+				return httpapi.InvalidRequest("a login body must not be compressed")
 			}
 		}
 	}
 	for _, line := range h["Connection"] {
 		for _, tok := range strings.Split(line, ",") {
 			if tok = strings.TrimSpace(tok); tok != "" && !strings.EqualFold(tok, "keep-alive") && !strings.EqualFold(tok, "close") {
-				return invalidRequest("Connection may only say keep-alive or close on a login")
+				return httpapi.InvalidRequest("Connection may only say keep-alive or close on a login")
 			}
 		}
 	}
 	if len(h["Upgrade"]) > 0 {
-		return invalidRequest("a login cannot upgrade the connection")
+		return httpapi.InvalidRequest("a login cannot upgrade the connection")
 	}
 	return nil
 }
@@ -366,11 +398,8 @@ func checkLoginHeaders(h http.Header) error {
 // username exactly as sent, or "". The proxy has no accounts, so
 // credentials carry epoch 0 and there is no account read.
 func (p *Proxy) trustedDevice(now time.Time, token, exactUsername string) string {
-	if token == "" {
-		return ""
-	}
-	c, err := p.devices.Verify(now, token, exactUsername)
-	if err != nil || device.CheckEpoch(c, 0) != nil {
+	c, ok := p.gate.Device(now, token, exactUsername)
+	if !ok || device.CheckEpoch(c, 0) != nil {
 		return ""
 	}
 	return c.ID
@@ -379,48 +408,40 @@ func (p *Proxy) trustedDevice(now time.Time, token, exactUsername string) string
 // settle reads the upstream's answer to an allowed login: success refunds
 // the reservation and earns a device credential, failure keeps it (and,
 // with uniform timing, waits for the floor), anything else refunds it.
-// The response itself is passed back unchanged.
+// The response itself is passed back unchanged. The reservation is settled
+// even if the client has gone: the app judged the attempt.
 func (p *Proxy) settle(resp *http.Response) error {
 	ex := exchangeFrom(resp.Request.Context())
 	if ex == nil || ex.login == nil {
 		return nil
 	}
-	// Settle even if the client has gone: the app judged the attempt.
 	ctx := context.WithoutCancel(resp.Request.Context())
 	la := ex.login
 	took := time.Since(la.start)
 	resp.Header.Del(DeviceHeader)
-	attrs := []slog.Attr{slog.String("username", la.username), slog.String("ip", ex.ip.String()),
-		slog.String("trust", string(la.verdict.Trust)), slog.Int("upstream_status", resp.StatusCode)}
+	attrs := []slog.Attr{slog.String("trust", string(la.res.Verdict().Trust)), slog.Int("upstream_status", resp.StatusCode)}
 	switch {
 	case p.cfg.Success(resp.StatusCode) && la.password:
-		p.record(ctx, la.verdict, guard.Success)
-		p.metrics.attempt(outcomeSuccess)
+		la.res.Settle(gate.Success, attrs...)
 		p.recent.observe(time.Now(), took)
-		if tok := p.issueDevice(ctx, ex.w, p.now(), store.User{Username: la.exact}); tok != "" {
+		if tok := p.gate.IssueDevice(ctx, ex.w, p.cfg.Now(), "", la.exact, 0); tok != "" {
 			ex.w.Header().Set(DeviceHeader, tok)
 		}
-		p.log.LogAttrs(ctx, slog.LevelInfo, "login.success", attrs...)
 	case p.cfg.Failure(resp.StatusCode):
-		p.record(ctx, la.verdict, guard.Failure)
-		p.metrics.attempt(outcomeFailure)
+		la.res.Settle(gate.Failure, attrs...)
 		p.recent.observe(time.Now(), took)
-		p.log.LogAttrs(ctx, slog.LevelInfo, "login.failure", attrs...)
 		if p.cfg.UniformFailureTiming {
-			p.floor.set(p.recent.max(time.Now()))
-			p.floor.pad(ctx, la.start)
+			p.floor.Set(p.recent.max(time.Now()))
+			p.floor.Pad(ctx, la.start)
 		}
+	case resp.StatusCode >= 500:
+		// The app could not judge: refund, and no trust.
+		la.res.Settle(gate.Aborted, attrs...)
 	default:
 		// No password was judged (or the app would not say), or another
 		// grant succeeded (a refresh token proves no password): refund,
 		// and no trust.
-		p.record(ctx, la.verdict, guard.Aborted)
-		if resp.StatusCode >= 500 {
-			p.metrics.attempt(outcomeUnavailable)
-		} else {
-			p.metrics.attempt(outcomeInvalid)
-		}
-		p.log.LogAttrs(ctx, slog.LevelInfo, "login.unsettled", attrs...)
+		la.res.Settle(gate.Invalid, attrs...)
 	}
 	return nil
 }
@@ -429,10 +450,9 @@ func (p *Proxy) settle(resp *http.Response) error {
 // allowed login's reservation is refunded — the app judged nothing.
 func (p *Proxy) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if ex := exchangeFrom(r.Context()); ex != nil && ex.login != nil {
-		p.record(context.WithoutCancel(r.Context()), ex.login.verdict, guard.Aborted)
-		p.metrics.attempt(outcomeUnavailable)
+		ex.login.res.Settle(gate.Aborted, slog.String("error", "upstream unreachable"))
 	}
-	p.writeError(w, r, &oauthError{Status: http.StatusBadGateway, Code: "temporarily_unavailable", Description: "the upstream service did not answer", RetryAfter: 1, Cause: err})
+	p.writeError(w, r, &httpapi.Error{Status: http.StatusBadGateway, Code: "temporarily_unavailable", Description: "the upstream service did not answer", RetryAfter: 1, Cause: err})
 }
 
 // rewrite builds the upstream request. ReverseProxy has already removed
@@ -449,11 +469,12 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	configured := p.clientIP.Header()
 	for name := range h {
 		canon := textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(name, "_", "-"))
-		if strings.HasPrefix(canon, "X-Forwarded-") || strings.HasPrefix(canon, "X-Envoy-") || canon == configured || canon == DeviceHeader || forwardingHeaders[canon] {
+		if strings.HasPrefix(canon, "X-Forwarded-") || strings.HasPrefix(canon, "X-Envoy-") || canon == configured || canon == DeviceHeader || forwardingHeaders[canon] ||
+			(ex != nil && ex.loginPath && methodOverrideHeaders[canon]) {
 			delete(h, name)
 		}
 	}
-	stripCookie(h, deviceCookie)
+	stripCookie(h, gate.DeviceCookie)
 	if ex == nil {
 		return
 	}
@@ -489,6 +510,17 @@ var forwardingHeaders = map[string]bool{
 	"X-Client-Ip": true, "X-Cluster-Client-Ip": true, "Fastly-Client-Ip": true, "X-Original-Forwarded-For": true,
 	"X-Forwarded": true, "Client-Ip": true, "X-Originating-Ip": true, "X-Remote-Addr": true, "X-Remote-Ip": true,
 	"X-Original-Url": true, "X-Original-Uri": true, "X-Rewrite-Url": true,
+}
+
+// methodOverrideHeaders name the method some frameworks act on instead of
+// the request's own (Express's method-override, Laravel, Symfony, ASP.NET
+// and others; a few honour them on GET). A GET to a login path passes
+// through unguarded, since it is no login: with one of these it could be
+// one to the app. They are removed from every request to a login path,
+// in any spelling and from any client; elsewhere they are the app's
+// business.
+var methodOverrideHeaders = map[string]bool{
+	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
 }
 
 // inboundProto is the scheme the client used: a trusted proxy's word for

@@ -1,4 +1,4 @@
-package server
+package protect
 
 import (
 	"bufio"
@@ -19,53 +19,53 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
+	"github.com/credshield/credshield/internal/gate"
+	"github.com/credshield/credshield/internal/gate/gatetest"
 	"github.com/credshield/credshield/internal/guard"
+	"github.com/credshield/credshield/internal/httpapi"
 	"github.com/credshield/credshield/internal/limit"
-	"github.com/credshield/credshield/internal/server/proxytest"
+	"github.com/credshield/credshield/internal/protect/protecttest"
 )
 
 // proxyEnv is the protected app on loopback with a real Proxy in front.
 type proxyEnv struct {
 	t     testing.TB
-	app   *proxytest.App
+	app   *protecttest.App
 	up    *httptest.Server
 	proxy *Proxy
 	ts    *httptest.Server
-	gp    testGuardParts
-	logs  *logBuffer
+	gp    gatetest.Parts
+	logs  *gatetest.LogBuffer
 }
 
 // newProxyEnv starts app and a proxy before it with the guard built from
 // parts (default: the default policy, no trusted proxies) and cfg edited
 // by edit.
-func newProxyEnv(t testing.TB, app *proxytest.App, parts envParts, edit func(*ProxyConfig)) *proxyEnv {
+func newProxyEnv(t testing.TB, app *protecttest.App, parts gatetest.Config, edit func(*Config)) *proxyEnv {
 	t.Helper()
 	up := httptest.NewServer(app)
 	t.Cleanup(up.Close)
-	if parts.workers == 0 {
-		parts.workers, parts.queue = 2, 64
+	if parts.Workers == 0 {
+		parts.Workers, parts.Queue = 2, 64
 	}
-	if parts.policy.IP.Burst == 0 {
-		parts.policy = guard.DefaultPolicy()
+	if parts.Policy.IP.Burst == 0 {
+		parts.Policy = guard.DefaultPolicy()
 	}
-	gp := newTestGuardParts(t, parts)
+	gp := gatetest.New(t, parts)
 	u, _ := url.Parse(up.URL)
-	cfg := ProxyConfig{
+	cfg := Config{
 		Upstream:       u,
 		LoginPaths:     []string{"/token"},
 		UsernameField:  "username",
 		Success:        func(s int) bool { return s/100 == 2 },
 		Failure:        func(s int) bool { return s == 400 || s == 401 || s == 403 },
-		TrustedProxies: parts.trusted,
 	}
 	if edit != nil {
 		edit(&cfg)
 	}
-	logs := &logBuffer{}
-	p, err := NewProxy(cfg, ProxyDeps{Guard: gp.guard, Devices: gp.devices, Challenges: gp.challenges, Hasher: gp.hasher,
-		ClientIP: gp.resolver, Log: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: gp.metrics})
+	logs := &gatetest.LogBuffer{}
+	p, err := New(cfg, Deps{Guard: gp.GateGuard(), Devices: gp.Devices, Challenges: gp.Challenges, Hasher: gp.Hasher,
+		ClientIP: gp.Resolver, Log: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: gp.Metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +74,8 @@ func newProxyEnv(t testing.TB, app *proxytest.App, parts envParts, edit func(*Pr
 	return &proxyEnv{t: t, app: app, up: up, proxy: p, ts: ts, gp: gp, logs: logs}
 }
 
-func newApp() *proxytest.App {
-	return proxytest.New(map[string]string{"alice": "correct horse battery", "bob": "hunter2hunter2"})
+func newApp() *protecttest.App {
+	return protecttest.New(map[string]string{"alice": "correct horse battery", "bob": "hunter2hunter2"})
 }
 
 // post sends body to path through the proxy with a content type and
@@ -108,7 +108,7 @@ func (e *proxyEnv) login(name, pw string, header ...string) response {
 }
 
 func (e *proxyEnv) attempts(outcome string) int {
-	return int(testutil.ToFloat64(e.gp.metrics.attempts.WithLabelValues(outcome)))
+	return int(gatetest.Value(e.t, e.gp.Reg, "credshield_login_attempts_total", "outcome", outcome))
 }
 
 // A one-address stuffing burst (each leaked pair once, every name
@@ -117,7 +117,7 @@ func (e *proxyEnv) attempts(outcome string) int {
 // reaches the app: then challenges, then 429s, and the app receives no
 // attempt after the first refusal.
 func TestProxyStopsStuffingBurst(t *testing.T) {
-	e := newProxyEnv(t, newApp(), envParts{}, nil)
+	e := newProxyEnv(t, newApp(), gatetest.Config{}, nil)
 	var answers []string
 	refusedAt := int64(-1)
 	for i := range 40 {
@@ -149,11 +149,11 @@ func TestProxyStopsStuffingBurst(t *testing.T) {
 	if refusedAt != 10 || e.app.Logins() != refusedAt {
 		t.Errorf("app received %d attempts, %d of them before the first refusal; want 10 and none after", e.app.Logins(), refusedAt)
 	}
-	if e.attempts(outcomeFailure) != 10 || e.attempts(outcomeChallenged) != 10 || e.attempts(outcomeDenied) != 20 {
-		t.Errorf("metrics: failure %d challenged %d denied %d", e.attempts(outcomeFailure), e.attempts(outcomeChallenged), e.attempts(outcomeDenied))
+	if e.attempts("failure") != 10 || e.attempts("challenged") != 10 || e.attempts("denied") != 20 {
+		t.Errorf("metrics: failure %d challenged %d denied %d", e.attempts("failure"), e.attempts("challenged"), e.attempts("denied"))
 	}
-	if len(e.logs.events("guard.deny")) == 0 || len(e.logs.events("login.failure")) != 10 {
-		t.Errorf("logs: %d guard.deny, %d login.failure", len(e.logs.events("guard.deny")), len(e.logs.events("login.failure")))
+	if len(e.logs.Events("guard.deny")) == 0 || len(e.logs.Events("login.failure")) != 10 {
+		t.Errorf("logs: %d guard.deny, %d login.failure", len(e.logs.Events("guard.deny")), len(e.logs.Events("login.failure")))
 	}
 }
 
@@ -165,10 +165,10 @@ func TestProxyStopsStuffingBurst(t *testing.T) {
 func TestProxyKnownDeviceDuringAttack(t *testing.T) {
 	pol := guard.DefaultPolicy()
 	pol.User = limit.Limit{Burst: 2, Period: time.Hour}
-	e := newProxyEnv(t, newApp(), envParts{policy: pol, trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, nil)
+	e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol, Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, nil)
 	first := e.login("alice", "correct horse battery", "X-Forwarded-For", "198.51.100.7")
 	dev := first.header.Get(DeviceHeader)
-	if first.status != http.StatusOK || dev == "" || !strings.Contains(first.header.Get("Set-Cookie"), deviceCookie+"="+dev) {
+	if first.status != http.StatusOK || dev == "" || !strings.Contains(first.header.Get("Set-Cookie"), gate.DeviceCookie+"="+dev) {
 		t.Fatalf("first login: %d device %q cookie %q", first.status, dev, first.header.Get("Set-Cookie"))
 	}
 	var challenged int
@@ -193,7 +193,7 @@ func TestProxyKnownDeviceDuringAttack(t *testing.T) {
 			return e.login("alice", "correct horse battery", "X-Forwarded-For", "192.0.2.60", DeviceHeader, dev)
 		}, 4},
 		{"cookie", func() response {
-			return e.login("alice", "correct horse battery", "X-Forwarded-For", "192.0.2.61", "Cookie", deviceCookie+"="+dev)
+			return e.login("alice", "correct horse battery", "X-Forwarded-For", "192.0.2.61", "Cookie", gate.DeviceCookie+"="+dev)
 		}, 5},
 	}
 	for _, tt := range tests {
@@ -202,10 +202,10 @@ func TestProxyKnownDeviceDuringAttack(t *testing.T) {
 			t.Errorf("%s: %d %s, app logins %d", tt.name, r.status, r.body, e.app.Logins())
 		}
 	}
-	if n := len(e.logs.events("device.issue")); n != 3 {
+	if n := len(e.logs.Events("device.issue")); n != 3 {
 		t.Errorf("%d device.issue records, want 3", n)
 	}
-	for _, ev := range e.logs.events("login.success") {
+	for _, ev := range e.logs.Events("login.success") {
 		if ev["trust"] == "" || ev["username"] != "alice" {
 			t.Errorf("login.success record %v", ev)
 		}
@@ -218,7 +218,7 @@ func TestProxyKnownDeviceDuringAttack(t *testing.T) {
 func TestProxyPassesThrough(t *testing.T) {
 	app := newApp()
 	app.StreamNext = make(chan struct{})
-	e := newProxyEnv(t, app, envParts{}, nil)
+	e := newProxyEnv(t, app, gatetest.Config{}, nil)
 
 	t.Run("stream", func(t *testing.T) {
 		res, err := e.ts.Client().Get(e.ts.URL + "/stream")
@@ -338,22 +338,22 @@ func TestProxyForwardingHeaders(t *testing.T) {
 	spoof := []string{
 		"X-Forwarded-For", "6.6.6.6", "X-Real-IP", "6.6.6.7", "Forwarded", "for=6.6.6.8", "X-Forwarded-Host", "evil.example",
 		"X-Forwarded-Proto", "https", "X_Forwarded_For", "6.6.6.9", "True-Client-IP", "6.6.6.10", "X-Forwarded-Port", "1",
-		DeviceHeader, "secret", "Cookie", deviceCookie + "=secret; theirs=1",
+		DeviceHeader, "secret", "Cookie", gate.DeviceCookie + "=secret; theirs=1",
 	}
 	tests := []struct {
 		name    string
-		parts   envParts
+		parts   gatetest.Config
 		header  []string
 		want    map[string]string // header -> the one value the app must see
 		missing []string
 	}{
-		{"untrusted peer, X-Forwarded-For", envParts{}, spoof,
+		{"untrusted peer, X-Forwarded-For", gatetest.Config{}, spoof,
 			map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http", "Cookie": "theirs=1"},
 			[]string{"X-Real-Ip", "Forwarded", "X_forwarded_for", "True-Client-Ip", "X-Forwarded-Port", DeviceHeader}},
-		{"untrusted peer, X-Real-IP configured", envParts{clientIPHeader: "X-Real-IP"}, spoof,
+		{"untrusted peer, X-Real-IP configured", gatetest.Config{ClientIPHeader: "X-Real-IP"}, spoof,
 			map[string]string{"X-Real-Ip": "127.0.0.1"},
 			[]string{"X-Forwarded-For", "X-Forwarded-Host", "Forwarded", "X_forwarded_for", "True-Client-Ip"}},
-		{"trusted peer names the client", envParts{trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
+		{"trusted peer names the client", gatetest.Config{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 			[]string{"X-Forwarded-For", "6.6.6.6, 203.0.113.5", "X-Real-IP", "6.6.6.7", "X-Forwarded-Proto", "https"},
 			map[string]string{"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https"},
 			[]string{"X-Real-Ip"}},
@@ -382,25 +382,10 @@ func TestProxyForwardingHeaders(t *testing.T) {
 // An unreachable upstream is a 502, and costs no budget: with a hard
 // per-address budget of one failure, every later attempt still goes out.
 func TestProxyUpstreamDown(t *testing.T) {
-	pol := unlimited()
+	pol := gatetest.Unlimited()
 	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
-	// An upstream that hangs up on every connection, on a port held for
-	// the whole test (a closed port could be taken by another test).
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	e := newProxyEnv(t, newApp(), envParts{policy: pol}, func(c *ProxyConfig) { c.Upstream = &url.URL{Scheme: "http", Host: ln.Addr().String()} })
+	up := hangingUp(t)
+	e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol}, func(c *Config) { c.Upstream = up })
 	for i := range 3 {
 		r := e.login("alice", "correct horse battery")
 		if r.status != http.StatusBadGateway || errorCode(t, r) != "temporarily_unavailable" {
@@ -412,19 +397,19 @@ func TestProxyUpstreamDown(t *testing.T) {
 	} else {
 		res.Body.Close()
 	}
-	if e.attempts(outcomeUnavailable) != 3 || e.attempts(outcomeFailure) != 0 {
-		t.Errorf("metrics: unavailable %d failure %d", e.attempts(outcomeUnavailable), e.attempts(outcomeFailure))
+	if e.attempts("unavailable") != 3 || e.attempts("failure") != 0 {
+		t.Errorf("metrics: unavailable %d failure %d", e.attempts("unavailable"), e.attempts("failure"))
 	}
 }
 
 // Login bodies the proxy cannot read as the app would are refused — 413
 // above the cap, 400 otherwise — and neither forwarded nor charged.
 func TestProxyRefusesBadLoginBodies(t *testing.T) {
-	pol := unlimited()
+	pol := gatetest.Unlimited()
 	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
-	e := newProxyEnv(t, newApp(), envParts{policy: pol}, nil)
+	e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol}, nil)
 	const form, js = "application/x-www-form-urlencoded", "application/json"
-	big := "username=alice&password=" + strings.Repeat("x", MaxFormBytes)
+	big := "username=alice&password=" + strings.Repeat("x", httpapi.MaxFormBytes)
 	tests := []struct {
 		name, path, ct, body string
 		header               []string
@@ -486,8 +471,8 @@ func TestProxyRefusesBadLoginBodies(t *testing.T) {
 	if e.app.Logins() != 0 {
 		t.Fatalf("the app received %d of the refused bodies", e.app.Logins())
 	}
-	if e.attempts(outcomeInvalid) != len(tests)+2 {
-		t.Errorf("invalid_request count %d, want %d", e.attempts(outcomeInvalid), len(tests)+2)
+	if e.attempts("invalid_request") != len(tests)+2 {
+		t.Errorf("invalid_request count %d, want %d", e.attempts("invalid_request"), len(tests)+2)
 	}
 	// Any method but POST, GET, HEAD and OPTIONS on a login path, in any
 	// spelling (some frameworks upper-case "post"), never reaches the app.
@@ -511,9 +496,9 @@ func TestProxyRefusesBadLoginBodies(t *testing.T) {
 
 // JSON logins are read, guarded and forwarded like form logins.
 func TestProxyJSONLogin(t *testing.T) {
-	pol := unlimited()
+	pol := gatetest.Unlimited()
 	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
-	e := newProxyEnv(t, newApp(), envParts{policy: pol}, nil)
+	e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol}, nil)
 	tests := []struct {
 		body   string
 		status int
@@ -541,7 +526,7 @@ func TestProxyJSONLogin(t *testing.T) {
 func TestProxyUniformFailureTiming(t *testing.T) {
 	app := newApp()
 	app.SlowPath = 150 * time.Millisecond
-	e := newProxyEnv(t, app, envParts{policy: unlimited()}, func(c *ProxyConfig) { c.UniformFailureTiming = true })
+	e := newProxyEnv(t, app, gatetest.Config{Policy: gatetest.Unlimited()}, func(c *Config) { c.UniformFailureTiming = true })
 	if r := e.login("bob", "wrong password"); r.status != http.StatusUnauthorized {
 		t.Fatalf("known user: %d", r.status)
 	}
@@ -598,10 +583,10 @@ func TestParseLoginBodyKeepsStrings(t *testing.T) {
 // an attacker can register) must buy nothing against the second; a
 // success of another grant (a refresh token) proves no password.
 func TestProxyTrustNeedsThePasswordOfThatExactName(t *testing.T) {
-	pol := unlimited()
+	pol := gatetest.Unlimited()
 	pol.IP = limit.Limit{Burst: 1, Period: time.Hour}
-	app := proxytest.New(map[string]string{"alice": "correct horse battery", "ALICE": "attacker's own", "bob": "hunter2hunter2"})
-	e := newProxyEnv(t, app, envParts{policy: pol}, nil)
+	app := protecttest.New(map[string]string{"alice": "correct horse battery", "ALICE": "attacker's own", "bob": "hunter2hunter2"})
+	e := newProxyEnv(t, app, gatetest.Config{Policy: pol}, nil)
 
 	upper := e.login("ALICE", "attacker's own")
 	dev := upper.header.Get(DeviceHeader)
@@ -626,10 +611,10 @@ func TestProxyTrustNeedsThePasswordOfThatExactName(t *testing.T) {
 	}
 
 	// A refresh-style grant that the app answers 200 earns no credential.
-	e2 := newProxyEnv(t, newApp(), envParts{policy: unlimited()}, nil)
+	e2 := newProxyEnv(t, newApp(), gatetest.Config{Policy: gatetest.Unlimited()}, nil)
 	form := url.Values{"grant_type": {"refresh_token"}, "username": {"alice"}, "password": {"correct horse battery"}}
 	r := e2.post("/token", "application/x-www-form-urlencoded", form.Encode())
-	if r.status != http.StatusOK || r.header.Get(DeviceHeader) != "" || strings.Contains(r.header.Get("Set-Cookie"), deviceCookie) {
+	if r.status != http.StatusOK || r.header.Get(DeviceHeader) != "" || strings.Contains(r.header.Get("Set-Cookie"), gate.DeviceCookie) {
 		t.Errorf("refresh_token grant: %d, device %q, cookie %q; want the app's 200 and no credential", r.status, r.header.Get(DeviceHeader), r.header.Get("Set-Cookie"))
 	}
 }

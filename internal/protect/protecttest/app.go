@@ -1,11 +1,11 @@
-// Package proxytest is a stand-in for the app `credshield protect` guards,
+// Package protecttest is a stand-in for the app `credshield protect` guards,
 // for tests: a FastAPI-style service with its own POST /token, its own
 // user table and the seed's only defence — a per-username limit of 5
 // attempts in 300 s that counts every attempt — plus endpoints that show
 // what passes through a proxy untouched: a streamed response, a body echo,
 // the request headers and a protocol upgrade. Serve it with httptest on
 // loopback.
-package proxytest
+package protecttest
 
 import (
 	"bufio"

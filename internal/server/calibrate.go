@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/credshield/credshield/internal/password"
+)
+
+// RefreshFloor measures one verification of every hash class stored in the
+// user table (plus the current argon2id parameters) and sets the failure
+// floor to cover the slowest. Imported bcrypt hashes are typically slower
+// than argon2id; without this, failures against such accounts would stand
+// out. New calls it once; the serve command calls it every minute, so a
+// `user import` into a running service's database is covered within a
+// minute and a floor measured under load comes back down.
+func (s *Server) RefreshFloor(ctx context.Context) error {
+	s.calibrating.Lock()
+	defer s.calibrating.Unlock()
+	classes, err := s.users.HashClasses(ctx)
+	if err != nil {
+		return fmt.Errorf("server: calibrate failure floor: %w", err)
+	}
+	own, err := password.Check(s.dummy)
+	if err != nil {
+		return fmt.Errorf("server: calibrate failure floor: %w", err)
+	}
+	if !slices.Contains(classes, own) {
+		classes = append(classes, own)
+	}
+	var slowest time.Duration
+	for _, class := range classes {
+		d, err := password.Calibrate(class)
+		if err != nil {
+			// A class we cannot compute is one we cannot verify either;
+			// such users fail to log in, which the import step prevents.
+			s.log.LogAttrs(ctx, slog.LevelWarn, "cannot calibrate hash class", slog.String("class", class), slog.String("error", err.Error()))
+			continue
+		}
+		slowest = max(slowest, d)
+	}
+	before := s.floor.Get()
+	s.floor.Set(slowest)
+	if after := s.floor.Get(); after != before {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "failure floor calibrated", slog.String("floor", after.String()), slog.Int("hash_classes", len(classes)))
+	}
+	return nil
+}
