@@ -54,11 +54,11 @@ func newProxyEnv(t testing.TB, app *protecttest.App, parts gatetest.Config, edit
 	gp := gatetest.New(t, parts)
 	u, _ := url.Parse(up.URL)
 	cfg := Config{
-		Upstream:       u,
-		LoginPaths:     []string{"/token"},
-		UsernameField:  "username",
-		Success:        func(s int) bool { return s/100 == 2 },
-		Failure:        func(s int) bool { return s == 400 || s == 401 || s == 403 },
+		Upstream:      u,
+		LoginPaths:    []string{"/token"},
+		UsernameField: "username",
+		Success:       func(s int) bool { return s/100 == 2 },
+		Failure:       func(s int) bool { return s == 400 || s == 401 || s == 403 },
 	}
 	if edit != nil {
 		edit(&cfg)
