@@ -37,7 +37,7 @@ func newHash(password string) hash {
 }
 
 func derive(password string, salt []byte) []byte {
-	return argon2.IDKey([]byte(password), salt, 1, 1024, 1, 32)
+	return argon2.IDKey([]byte(password), salt, 1, 1<<10, 1, 32)
 }
 
 func (h hash) matches(password string) bool {
