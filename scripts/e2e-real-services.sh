@@ -46,35 +46,30 @@ module_copy() {
 	chmod -R u+w "$3"
 }
 
-build_authelia() {
-	local bin=$cache/bin/authelia-$authelia_version
+# build NAME MODULE VERSION PACKAGE [PREPARE]: build PACKAGE of a
+# writable copy of MODULE@VERSION to $cache/bin/NAME-VERSION, once;
+# PREPARE runs in the copy first.
+build() {
+	local name=$1 module=$2 version=$3 pkg=$4 prepare=${5:-}
+	local bin=$cache/bin/$name-$version src=$cache/src/$name
 	[ -x "$bin" ] && return
-	log "building Authelia $authelia_version"
-	local src=$cache/src/authelia
+	log "building $name $version"
 	mkdir -p "$cache/src"
-	module_copy github.com/authelia/authelia/v4 "$authelia_version" "$src"
+	module_copy "$module" "$version" "$src"
+	[ -z "$prepare" ] || (cd "$src" && "$prepare")
 	local t0=$SECONDS
-	(cd "$src" && GOFLAGS=-mod=mod nice go build -trimpath -o "$bin" ./cmd/authelia)
-	log "Authelia built in $((SECONDS - t0)) s"
+	(cd "$src" && GOFLAGS=-mod=mod nice go build -trimpath -o "$bin" "$pkg")
+	log "$name built in $((SECONDS - t0)) s"
 }
 
-build_kratos() {
-	local bin=$cache/bin/kratos-$kratos_version
-	[ -x "$bin" ] && return
-	log "building Kratos $kratos_version"
-	local src=$cache/src/kratos
-	mkdir -p "$cache/src"
-	module_copy github.com/ory/kratos "$kratos_version" "$src"
-	# go.mod replaces github.com/ory/client-go with ./internal/client-go,
-	# which the module zip leaves out (a directory with its own go.mod is
-	# another module); it is generated from the same spec as
-	# internal/httpclient.
-	mkdir -p "$src/internal/client-go"
-	cp "$src"/internal/httpclient/*.go "$src/internal/client-go/"
-	printf 'module github.com/ory/client-go\n\ngo 1.18\n\nrequire golang.org/x/oauth2 v0.21.0\n' >"$src/internal/client-go/go.mod"
-	local t0=$SECONDS
-	(cd "$src" && GOFLAGS=-mod=mod nice go build -trimpath -o "$bin" .)
-	log "Kratos built in $((SECONDS - t0)) s"
+# kratos_client_go recreates internal/client-go: go.mod replaces
+# github.com/ory/client-go with it, and the module zip leaves it out (a
+# directory with its own go.mod is another module). It is generated from
+# the same spec as internal/httpclient.
+kratos_client_go() {
+	mkdir -p internal/client-go
+	cp internal/httpclient/*.go internal/client-go/
+	printf 'module github.com/ory/client-go\n\ngo 1.18\n\nrequire golang.org/x/oauth2 v0.21.0\n' >internal/client-go/go.mod
 }
 
 build_credshield() {
@@ -336,8 +331,8 @@ check_protect() {
 	esac
 }
 
-build_authelia
-build_kratos
+build authelia github.com/authelia/authelia/v4 "$authelia_version" ./cmd/authelia
+build kratos github.com/ory/kratos "$kratos_version" . kratos_client_go
 [ "${1:-}" = build ] && exit 0
 
 work=$(mktemp -d)
