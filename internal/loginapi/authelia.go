@@ -16,9 +16,10 @@ import (
 //
 //   - POST /api/firstfactor, a JSON object {"username", "password",
 //     "keepMeLoggedIn", "targetURL", ...} decoded with encoding/json
-//     (internal/handlers/handler_firstfactor.go, bodyFirstFactorRequest in
-//     internal/handlers/types.go, AutheliaCtx.ParseBody in
-//     internal/middlewares/authelia_context.go);
+//     whatever the Content-Type says (internal/handlers/handler_firstfactor.go,
+//     bodyFirstFactorRequest in internal/handlers/types.go,
+//     AutheliaCtx.ParseBody in internal/middlewares/authelia_context.go),
+//     so only JSON bodies are accepted (FormBodies is false);
 //   - success: 200 {"status":"OK"} or {"status":"OK","data":{"redirect":…}}
 //     (ReplyOK, SetJSONBody, Handle1FAResponse in response.go), with the
 //     session cookie regenerated, so the answer sets authelia_session

@@ -39,6 +39,10 @@ func TestParseBody(t *testing.T) {
 		{"multipart", "multipart/form-data; boundary=x", "--x--", nil, "Content-Type"},
 		{"odd charset", js + "; charset=latin1", `{}`, nil, "charset"},
 		{"no content type", "", `{}`, nil, "Content-Type"},
+		// ory/x httpx.HasContentType splits on ',' and matches any
+		// element, so Kratos would read this form as JSON.
+		{"a list of types", form + ", " + js, `{"identifier":"a"}`, nil, "Content-Type"},
+		{"a list of types, JSON first", js + ", " + form, `identifier=a`, nil, "Content-Type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,6 +42,7 @@ func newFastAPI(o Options) *Profile {
 		Sources: []string{"fastapi/security/oauth2.py (OAuth2PasswordRequestForm)", "RFC 6749 §4.3.2, §5.1, §5.2"},
 		// Uvicorn and most ASGI stacks behind a proxy read the leftmost
 		// X-Forwarded-For (ProxyHeadersMiddleware).
+		FormBodies:          true,
 		ClientIPHeader:      "X-Forwarded-For",
 		ClientIPHeadersRead: []string{"X-Forwarded-For"},
 		api:                 f,

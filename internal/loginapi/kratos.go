@@ -67,6 +67,7 @@ func newKratos(o Options) *Profile {
 			{Method: http.MethodGet, Path: "/self-service/login/browser"},
 			{Method: http.MethodGet, Path: "/self-service/login/flows"},
 		},
+		FormBodies:          true,
 		ClientIPHeader:      "True-Client-Ip",
 		ClientIPHeadersRead: []string{"True-Client-Ip", "Cf-Connecting-Ip", "X-Real-Ip", "X-Forwarded-For"},
 		api:                 kratos{cookie: cookie},

@@ -20,6 +20,7 @@ package loginapi
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -51,6 +52,12 @@ type Profile struct {
 	// PassThrough are routes the login needs that carry no secret (for
 	// Kratos, creating a flow); the proxy forwards them like any request.
 	PassThrough []Route
+	// FormBodies reports that the service reads a login body sent as
+	// application/x-www-form-urlencoded as a form. Without it only JSON
+	// is accepted: a service that parses every body as JSON whatever its
+	// Content-Type (Authelia) would read a form whose text is also a JSON
+	// object as naming another account than the guard read.
+	FormBodies bool
 	// ClientIPHeader is the one header the proxy sets to the resolved
 	// client address, replacing whatever the client sent in it.
 	ClientIPHeader string
@@ -206,6 +213,9 @@ func (p *Profile) ReadAttempt(contentType string, body []byte, rawQuery string) 
 				return Attempt{}, fmt.Errorf("%s must be sent in the body, not the query", QuoteShort(f))
 			}
 		}
+	}
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == "application/x-www-form-urlencoded" && !p.FormBodies {
+		return Attempt{}, fmt.Errorf("%s reads only JSON login bodies: send Content-Type: application/json", p.Name)
 	}
 	fields, err := ParseBody(contentType, body, p.api.fields()...)
 	if err != nil {

@@ -286,3 +286,15 @@ func TestFastAPIOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestAutheliaFormBodyNamesAnotherUser: Authelia parses every body as
+// JSON whatever its Content-Type, so a body sent as a form that is also
+// a JSON object would name one user to the guard (the form's) and
+// another to Authelia (the JSON's): it must be refused.
+func TestAutheliaFormBodyNamesAnotherUser(t *testing.T) {
+	body := `{"username":"victim","password":"guess","x":"=1&username=decoy"}`
+	a, err := mustProfile(t, "authelia", Options{}).ReadAttempt("application/x-www-form-urlencoded", []byte(body), "")
+	if err == nil {
+		t.Fatalf("a form body was read as an attempt on %q; Authelia would judge \"victim\"", a.Identifier)
+	}
+}

@@ -32,7 +32,6 @@ type Kratos struct {
 
 	mu    sync.Mutex
 	flows map[string]bool
-	base  string
 }
 
 // NewKratos returns a stand-in with the given identities (identifier to
