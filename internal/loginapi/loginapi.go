@@ -8,7 +8,9 @@
 // scanner read the same profiles to attack and audit it. The package makes
 // decisions only: it parses bytes it is given and answers values. It never
 // reads a request or writes a response, so the proxy keeps the order of
-// things (read, admit, forward, settle) and its undo.
+// things (read, admit, forward, settle) and its undo; its one helper that
+// touches a body, ReadAnswer, buffers the start of an answer for Classify
+// and gives the client every byte.
 //
 // The rule all profiles keep: a success is recognised by a specific
 // response field or cookie, never by status alone. A failure read as a
