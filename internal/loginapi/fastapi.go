@@ -67,11 +67,12 @@ func (f fastapi) attempt(fields map[string]string, _ url.Values) (Attempt, error
 	if !ok {
 		return Attempt{}, missing(f.usernameField)
 	}
-	// Only a password grant proves a password: a refresh_token grant at
-	// the same endpoint succeeds without one.
+	// Every attempt is a guess: an app may ignore grant_type (or match
+	// it loosely) and judge the password whatever it says. Only a
+	// password grant's success proves a password: a refresh_token grant
+	// at the same endpoint succeeds without one.
 	gt := fields["grant_type"]
-	pw := gt == "" || gt == "password"
-	return Attempt{Identifier: name, Guess: pw, Earns: pw}, nil
+	return Attempt{Identifier: name, Guess: true, Earns: gt == "" || gt == "password"}, nil
 }
 
 func (f fastapi) classify(_ time.Time, a Answer) Outcome {

@@ -95,10 +95,11 @@ type Attempt struct {
 	// Method is the service's name for the kind of secret ("password",
 	// "code"); "" when the service has one kind.
 	Method string
-	// Guess reports an attempt that submits a guessable secret: budget
-	// it and settle it by the answer. An attempt that carries none (a
-	// Kratos request to send a one-time code, a passkey assertion) is
-	// forwarded without spending budget and earns nothing.
+	// Guess reports an attempt that submits a guessable secret, settled
+	// by the answer. The proxy admits every attempt all the same (the
+	// budgets also stop floods); one that is no guess (a Kratos request
+	// to send a one-time code, a passkey assertion) is refunded whatever
+	// the answer, and earns nothing.
 	Guess bool
 	// Earns reports that a success of this attempt proves the secret for
 	// Identifier, so it may earn a device credential. A second factor

@@ -85,7 +85,8 @@ func TestReadAttempt(t *testing.T) {
 	}{
 		{"fastapi form", "fastapi", "application/x-www-form-urlencoded", "username=alice&password=x", "", Attempt{Identifier: "alice", Guess: true, Earns: true}, ""},
 		{"fastapi json", "fastapi", js, `{"username":"alice","password":"x"}`, "", Attempt{Identifier: "alice", Guess: true, Earns: true}, ""},
-		{"fastapi refresh grant proves nothing", "fastapi", "application/x-www-form-urlencoded", "username=alice&grant_type=refresh_token&refresh_token=r", "", Attempt{Identifier: "alice"}, ""},
+		{"fastapi refresh grant proves nothing", "fastapi", "application/x-www-form-urlencoded", "username=alice&grant_type=refresh_token&refresh_token=r", "", Attempt{Identifier: "alice", Guess: true}, ""},
+		{"fastapi other grant is still a guess", "fastapi", "application/x-www-form-urlencoded", "username=alice&password=x&grant_type=passwordX", "", Attempt{Identifier: "alice", Guess: true}, ""},
 		{"fastapi no username", "fastapi", js, `{"password":"x"}`, "", Attempt{}, "missing"},
 		{"fastapi username in query", "fastapi", js, `{"username":"alice"}`, "Username=bob", Attempt{}, "not the query"},
 		{"fastapi case variant", "fastapi", js, `{"username":"alice","USERNAME":"bob"}`, "", Attempt{}, "only in case"},
