@@ -78,7 +78,8 @@ build_credshield() {
 
 # fresh_db NAME: drop and create a database for one service.
 fresh_db() {
-	psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+	psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null 2>&1
+	dbs+=("$1")
 }
 
 # wait_http URL: until URL answers at all (any status), at most 60 s.
@@ -93,9 +94,11 @@ wait_http() {
 rand_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 pids=()
+dbs=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	for db in "${dbs[@]}"; do psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done
 }
 
 start_authelia() {
