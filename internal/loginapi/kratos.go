@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/credshield/credshield/internal/challenge"
@@ -31,8 +32,12 @@ import (
 //   - methods "totp" and "lookup_secret" are second factors of a session:
 //     guesses with no identifier in the body, budgeted by address;
 //   - methods "oidc", "saml", "webauthn", "passkey" and "identifier_first"
-//     carry no guessable secret; any other method is refused, since it
-//     may be a secret this profile does not know how to budget;
+//     carry no guessable secret, but with MFA by code enabled the code
+//     strategy verifies a "code" sent to an "address" whatever the method
+//     names ("In this special case we only expect `address` to be set"),
+//     so any body with a secret field is a guess, and a body with two
+//     (a password and a code) is refused; any other method is refused,
+//     since it may be a secret this profile does not know how to budget;
 //   - success of an API flow: 200 {"session_token": …, "session": …}; of a
 //     browser flow: the ory_kratos_session cookie set (Options.SessionCookie);
 //   - failure: 400 with the flow, whose ui.messages carry id 4000006
@@ -84,9 +89,22 @@ func (kratos) fields() []string {
 	return []string{"method", "identifier", "password_identifier", "password", "code", "address", "totp_code", "lookup_secret"}
 }
 
+// kratosSecrets are the body fields that carry a guessable secret.
+var kratosSecrets = []string{"password", "code", "totp_code", "lookup_secret"}
+
 func (kratos) attempt(f map[string]string, query url.Values) (Attempt, error) {
 	if query.Get("flow") == "" {
 		return Attempt{}, missing("flow")
+	}
+	var secrets []string
+	for _, k := range kratosSecrets {
+		if f[k] != "" {
+			secrets = append(secrets, k)
+		}
+	}
+	if len(secrets) > 1 {
+		// Two strategies could each judge one of them.
+		return Attempt{}, fmt.Errorf("a login carries one secret, not %s", strings.Join(secrets, " and "))
 	}
 	m := f["method"]
 	a := Attempt{Method: m}
@@ -105,6 +123,16 @@ func (kratos) attempt(f map[string]string, query url.Values) (Attempt, error) {
 		a.Guess = true
 		return a, nil
 	case "oidc", "saml", "webauthn", "passkey", "identifier_first":
+		if f["code"] != "" {
+			// With MFA by code enabled, the code strategy verifies a
+			// code sent to "address" whatever the method names.
+			a.Identifier = cmp.Or(f["address"], f["identifier"])
+			a.Guess = true
+			break
+		}
+		// A stray password, TOTP or lookup secret is judged by no
+		// strategy under another method, but costs its budget anyway.
+		a.Guess = len(secrets) > 0
 		return a, nil
 	case "":
 		return Attempt{}, missing("method")

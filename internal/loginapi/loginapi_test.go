@@ -299,3 +299,23 @@ func TestAutheliaFormBodyNamesAnotherUser(t *testing.T) {
 		t.Fatalf("a form body was read as an attempt on %q; Authelia would judge \"victim\"", a.Identifier)
 	}
 }
+
+// TestKratosCodeWithAnotherMethodIsAGuess: with MFA by code enabled,
+// Kratos's code strategy verifies a "code" sent to an "address" even when
+// "method" names another strategy (strategy_login.go: "In this special
+// case we only expect `address` to be set"), so such a body is a guess at
+// the code whatever its method says, and must be budgeted.
+func TestKratosCodeWithAnotherMethodIsAGuess(t *testing.T) {
+	p := mustProfile(t, "kratos", Options{})
+	for _, method := range []string{"passkey", "webauthn", "oidc", "saml", "identifier_first"} {
+		body := `{"method":"` + method + `","address":"victim@example.com","code":"123456"}`
+		a, err := p.ReadAttempt("application/json", []byte(body), "flow=f")
+		if err == nil && (!a.Guess || a.Identifier != "victim@example.com") {
+			t.Errorf("method %s with a code: %+v, want a guess at victim@example.com's code", method, a)
+		}
+	}
+	// Two secrets in one body could be judged by two strategies.
+	if _, err := p.ReadAttempt("application/json", []byte(`{"method":"password","identifier":"a","password":"x","address":"b","code":"1"}`), "flow=f"); err == nil {
+		t.Error("a body with a password and a code was accepted")
+	}
+}
