@@ -20,8 +20,10 @@ import (
 //     (selfservice/flow/login/handler.go, RegisterPublicRoutes);
 //   - POST /self-service/login?flow=ID submits it, a JSON object or a
 //     form (ory/x decoderx; multipart is refused here). The handler also
-//     answers GET on that path, reading the query as the body: the proxy
-//     refuses every method but POST on a login path, which closes it;
+//     answers GET on that path, but every login strategy decodes its
+//     secret with decoderx's default methods (POST, PUT, PATCH), so a GET
+//     judges no secret and may pass through as on any login path; the
+//     proxy answers PUT and PATCH there with 405;
 //   - method "password" (selfservice/strategy/password/login.go, types.go):
 //     the identifier is "identifier", or the legacy "password_identifier"
 //     when that is empty (stringsx.Coalesce), the secret "password";
