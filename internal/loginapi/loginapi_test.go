@@ -3,9 +3,12 @@ package loginapi
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credshield/credshield/internal/loginapi/standin"
 )
 
 func mustProfile(t *testing.T, name string, o Options) *Profile {
@@ -174,69 +177,28 @@ func TestClassifySuccess(t *testing.T) {
 	}
 }
 
-// TestFailureNeverSuccess is the table of failure answers, per profile,
-// that must never classify as a success: a failure read as a success
-// refunds the attacker's attempt and earns them a device credential.
+// TestFailureNeverSuccess runs the table of failure answers, per profile,
+// that must never classify as a success (standin.Failures, which the
+// gateway's tests run too): a failure read as a success refunds the
+// attacker's attempt and earns them a device credential. Each answer goes
+// through ReadAnswer as the proxy reads it.
 func TestFailureNeverSuccess(t *testing.T) {
-	big := `{"access_token":"t","pad":"` + strings.Repeat("x", 100) + `"}`
-	truncated := answer(200, big)
-	truncated.Truncated = true
-	kTruncated := answer(200, `{"session_token":"t"}`)
-	kTruncated.Truncated = true
-	aTruncated := answer(200, `{"status":"OK"}`, "authelia_session=abc")
-	aTruncated.Truncated = true
-	tests := []struct {
-		name, profile string
-		a             Answer
-	}{
-		{"fastapi 200 without a token", "fastapi", answer(200, `{"detail":"ok"}`)},
-		{"fastapi 200 empty token", "fastapi", answer(200, `{"access_token":""}`)},
-		{"fastapi 200 token not a string", "fastapi", answer(200, `{"access_token":{"v":"t"}}`)},
-		{"fastapi 200 token nested", "fastapi", answer(200, `{"data":{"access_token":"t"}}`)},
-		{"fastapi 200 not JSON", "fastapi", answer(200, `access_token=t`)},
-		{"fastapi 200 truncated", "fastapi", truncated},
-		{"fastapi 204", "fastapi", answer(204, ``)},
-		{"fastapi 401 with a token", "fastapi", answer(401, `{"access_token":"t"}`)},
-		{"fastapi 400", "fastapi", answer(400, `{"error":"invalid_grant"}`)},
-		{"fastapi 302", "fastapi", answer(302, `{"access_token":"t"}`)},
-		{"fastapi 500", "fastapi", answer(500, `{"access_token":"t"}`)},
-
-		{"authelia 401 KO", "authelia", answer(401, `{"status":"KO","message":"Authentication failed. Check your credentials."}`)},
-		{"authelia 401 KO with a cookie", "authelia", answer(401, `{"status":"KO"}`, "authelia_session=abc")},
-		{"authelia 200 KO with a cookie", "authelia", answer(200, `{"status":"KO"}`, "authelia_session=abc")},
-		{"authelia 200 OK without the cookie", "authelia", answer(200, `{"status":"OK"}`)},
-		{"authelia 200 OK another cookie", "authelia", answer(200, `{"status":"OK"}`, "other_session=abc")},
-		{"authelia 200 OK empty cookie", "authelia", answer(200, `{"status":"OK"}`, "authelia_session=; Path=/")},
-		{"authelia 200 OK cookie deleted", "authelia", answer(200, `{"status":"OK"}`, "authelia_session=abc; Max-Age=0")},
-		{"authelia 200 OK cookie expired", "authelia", answer(200, `{"status":"OK"}`, "authelia_session=abc; Expires=Thu, 01 Jan 1970 00:00:00 GMT")},
-		{"authelia 200 OK cookie set then deleted", "authelia", answer(200, `{"status":"OK"}`, "authelia_session=abc", "authelia_session=; Max-Age=0")},
-		{"authelia 200 ok lower case", "authelia", answer(200, `{"status":"ok"}`, "authelia_session=abc")},
-		{"authelia 200 not JSON", "authelia", answer(200, `OK`, "authelia_session=abc")},
-		{"authelia 201 OK", "authelia", answer(201, `{"status":"OK"}`, "authelia_session=abc")},
-		{"authelia 302 with a cookie", "authelia", answer(302, ``, "authelia_session=abc")},
-		{"authelia 429", "authelia", answer(429, `{"status":"KO"}`)},
-		{"authelia 500 OK", "authelia", answer(500, `{"status":"OK"}`, "authelia_session=abc")},
-		{"authelia truncated", "authelia", aTruncated},
-
-		{"kratos 200 without session_token", "kratos", answer(200, `{"session":{"id":"s"}}`)},
-		{"kratos 200 empty session_token", "kratos", answer(200, `{"session_token":"","session":{"id":"s"}}`)},
-		{"kratos 200 session_token null", "kratos", answer(200, `{"session_token":null}`)},
-		{"kratos 200 flow", "kratos", answer(200, `{"id":"f","type":"api","ui":{"messages":[]}}`)},
-		{"kratos 400 flow 4000006", "kratos", answer(400, `{"id":"f","ui":{"messages":[{"id":4000006,"type":"error"}]}}`)},
-		{"kratos 400 with a session_token", "kratos", answer(400, `{"session_token":"t"}`)},
-		{"kratos 400 with the cookie", "kratos", answer(400, `{"id":"f"}`, "ory_kratos_session=abc")},
-		{"kratos 303 to the login UI", "kratos", answer(303, ``, "csrf_token_x=abc")},
-		{"kratos 303 cookie deleted", "kratos", answer(303, ``, "ory_kratos_session=; Max-Age=0")},
-		{"kratos 422 browser location change", "kratos", answer(422, `{"error":{"id":"browser_location_change_required"},"redirect_browser_to":"/"}`)},
-		{"kratos 403 csrf", "kratos", answer(403, `{"error":{"id":"security_csrf_violation"}}`)},
-		{"kratos 410 expired", "kratos", answer(410, `{"error":{"id":"self_service_flow_expired"}}`)},
-		{"kratos 500", "kratos", answer(500, `{"session_token":"t"}`)},
-		{"kratos 201 with a session_token", "kratos", answer(201, `{"session_token":"t"}`)},
-		{"kratos truncated", "kratos", kTruncated},
+	seen := map[string]int{}
+	for _, c := range standin.Failures {
+		rec := httptest.NewRecorder()
+		c.ServeHTTP(rec, nil)
+		a, err := ReadAnswer(rec.Result())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mustProfile(t, c.Profile, Options{}).Classify(now, a); got == Success {
+			t.Errorf("%s %s: Classify = success", c.Profile, c.Name)
+		}
+		seen[c.Profile]++
 	}
-	for _, tt := range tests {
-		if got := mustProfile(t, tt.profile, Options{}).Classify(now, tt.a); got == Success {
-			t.Errorf("%s: Classify = success", tt.name)
+	for _, name := range Names() {
+		if seen[name] < 10 {
+			t.Errorf("only %d failure answers for %s", seen[name], name)
 		}
 	}
 }
