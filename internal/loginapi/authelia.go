@@ -79,10 +79,7 @@ func (a authelia) classify(now time.Time, ans Answer) Outcome {
 	if ans.Status != http.StatusOK || ans.Truncated {
 		return Failure
 	}
-	var body struct {
-		Status string `json:"status"`
-	}
-	if json.Unmarshal(ans.Body, &body) != nil || body.Status != "OK" || !cookieSet(now, ans.Header, a.cookie) {
+	if jsonString(ans.Body, "status") != "OK" || !cookieSet(now, ans.Header, a.cookie) {
 		return Failure
 	}
 	return Success
