@@ -44,7 +44,11 @@ func TestLayering(t *testing.T) {
 		// service, and the browser driver of their tests stays out of the
 		// binary.
 		{"internal/challenge/browser", []string{in + "server", in + "store", in + "guard", "github.com/chromedp/chromedp"}},
-		{"cmd/credshield", []string{"github.com/chromedp/chromedp", in + "challenge/browser/browsertest"}},
+		{"cmd/credshield", []string{"github.com/chromedp/chromedp", in + "challenge/browser/browsertest", in + "loginapi/standin", "github.com/ory/client-go"}},
+		// A login profile describes a service's API; it decides nothing
+		// about budgets and reaches no store, so simulate and scan can
+		// read the same profiles.
+		{"internal/loginapi", []string{in + "server", in + "guard", in + "store", in + "limit", in + "password"}},
 		// The public packages must not expose or pull in the service's
 		// internals beyond the token and DPoP types verify is built on.
 		{"verify", []string{in + "server", in + "store", in + "guard", "github.com/spf13/cobra"}},
