@@ -3,6 +3,7 @@ package simulate
 import (
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -141,5 +142,43 @@ func TestProcessCPU(t *testing.T) {
 	}
 	if _, err := processCPU(-1); err == nil {
 		t.Error("a missing process has CPU time")
+	}
+}
+
+// TestReportHashNotMeasured: with --target no population hash is timed
+// here; the report said "argon2id hash 0.0 ms", which reads as a
+// measurement. It says "not measured", and the JSON holds null.
+func TestReportHashNotMeasured(t *testing.T) {
+	mean, p99 := 41.25, 60.5
+	for _, tc := range []struct {
+		name     string
+		rep      Report
+		text     string
+		jsonHash string
+	}{
+		{"target", Report{}, "argon2id hash not measured;", `"hash_ms":null`},
+		{"measured", Report{HashMs: &mean, HashP99Ms: &p99}, "argon2id hash 41.2 ms (p99 60.5 ms);", `"hash_ms":41.25`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var text, page, js strings.Builder
+			if err := tc.rep.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text.String(), tc.text) {
+				t.Errorf("text lacks %q:\n%s", tc.text, text.String())
+			}
+			if err := tc.rep.WriteHTML(&page); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(page.String(), "0.0 ms") {
+				t.Error("HTML reports a hash time of 0.0 ms")
+			}
+			if err := tc.rep.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			if compact := strings.Join(strings.Fields(js.String()), ""); !strings.Contains(compact, tc.jsonHash) {
+				t.Errorf("JSON lacks %s: %s", tc.jsonHash, compact)
+			}
+		})
 	}
 }

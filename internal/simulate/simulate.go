@@ -145,11 +145,12 @@ type Second [numKinds]int
 type Report struct {
 	Results []Result `json:"results"`
 	// Machine, HashMs and Calibration say what the numbers were
-	// measured on.
+	// measured on. HashMs and HashP99Ms are nil (JSON null) when no hash
+	// was measured: with --target the target hashed its own population.
 	Machine     string      `json:"machine"`
 	Date        string      `json:"date"`
-	HashMs      float64     `json:"hash_ms"`
-	HashP99Ms   float64     `json:"hash_p99_ms"`
+	HashMs      *float64    `json:"hash_ms"`
+	HashP99Ms   *float64    `json:"hash_p99_ms"`
 	Calibration Calibration `json:"calibration"`
 }
 
@@ -178,7 +179,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		rep.HashMs, rep.HashP99Ms = ms(hashed.MeanHash), ms(hashed.P99Hash)
+		mean, p99 := ms(hashed.MeanHash), ms(hashed.P99Hash)
+		rep.HashMs, rep.HashP99Ms = &mean, &p99
 		if err := pop.WriteJSONL(usersFile, hashed); err != nil {
 			return nil, err
 		}

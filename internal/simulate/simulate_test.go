@@ -57,8 +57,8 @@ func TestRunSeedVersusDefault(t *testing.T) {
 	if len(rep.Results) != 2 {
 		t.Fatalf("%d results, want seed and default", len(rep.Results))
 	}
-	if rep.HashMs <= 0 || rep.HashP99Ms < rep.HashMs/2 {
-		t.Errorf("hash %.2f ms, p99 %.2f ms: want both measured", rep.HashMs, rep.HashP99Ms)
+	if rep.HashMs == nil || rep.HashP99Ms == nil || *rep.HashMs <= 0 || *rep.HashP99Ms < *rep.HashMs/2 {
+		t.Errorf("hash %v ms, p99 %v ms: want both measured", rep.HashMs, rep.HashP99Ms)
 	}
 	seed, def := rep.Results[0], rep.Results[1]
 	if seed.Defence != DefenceSeed || def.Defence != DefenceDefault {
