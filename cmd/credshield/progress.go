@@ -19,8 +19,9 @@ import (
 type progressLine struct {
 	w    io.Writer
 	mu   sync.Mutex
-	last time.Time // when the line was last written; requires mu held
-	on   bool      // the line shows something; requires mu held
+	last   time.Time // when show last drew the line; requires mu held
+	on     bool      // the cursor is not at the start of a clean line; requires mu held
+	status bool      // the line is show's, to be erased before other text; requires mu held
 }
 
 const progressEvery = 100 * time.Millisecond
@@ -43,11 +44,34 @@ func (p *progressLine) show(now time.Time, text string) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.on && now.Sub(p.last) < progressEvery {
+	if p.status && now.Sub(p.last) < progressEvery {
 		return
 	}
-	p.last, p.on = now, true
+	p.last, p.on, p.status = now, true, true
 	fmt.Fprintf(p.w, "\r\x1b[K%s", text)
+}
+
+// Write writes b (text of its own, such as a finished phase's line) in
+// place of show's status line, which the next show draws again; text that
+// Write itself left unfinished (a count rewritten with "\r") is continued,
+// not erased. A nil line discards b.
+func (p *progressLine) Write(b []byte) (int, error) {
+	if p == nil {
+		return len(b), nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.status {
+		if _, err := io.WriteString(p.w, "\r\x1b[K"); err != nil {
+			return 0, err
+		}
+		p.on, p.status = false, false
+	}
+	n, err := p.w.Write(b)
+	if len(b) > 0 {
+		p.on = b[len(b)-1] != '\n'
+	}
+	return n, err
 }
 
 // clear erases the line, so what is written next starts on a clean line.
@@ -59,6 +83,6 @@ func (p *progressLine) clear() {
 	defer p.mu.Unlock()
 	if p.on {
 		fmt.Fprint(p.w, "\r\x1b[K")
-		p.on = false
+		p.on, p.status = false, false
 	}
 }

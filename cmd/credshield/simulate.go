@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/credshield/credshield/internal/config"
 	"github.com/credshield/credshield/internal/simulate"
@@ -68,13 +67,19 @@ every number.`,
 				o.ServerBin = self
 			}
 			o.SolverBin = self
-			if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				o.Progress = e.stderr
+			// On a terminal: a status line per attack, redrawn in place;
+			// off one (a CI log, a file) nothing.
+			progress := newProgressLine(e.stderr)
+			if progress != nil {
+				o.Progress = progress
+				o.Status = func(s simulate.Status) { progress.show(time.Now(), simulateStatus(s)) }
 			}
 			if popOut != "" {
+				defer progress.clear()
 				return writePopulation(cmd.Context(), e, o, popOut)
 			}
 			rep, runErr := simulate.Run(cmd.Context(), o)
+			progress.clear() // before the report, which may go to the same terminal
 			if errors.Is(runErr, simulate.ErrOptions) {
 				return usageError{runErr}
 			}
@@ -122,6 +127,19 @@ every number.`,
 	f.StringVar(&htmlOut, "html", "", "also write a self-contained HTML page with charts to FILE")
 	pw.RegisterFlags(f)
 	return cmd
+}
+
+// simulateStatus is the status line of an attack in progress.
+func simulateStatus(s simulate.Status) string {
+	eta := "ETA …" // nothing to estimate from yet
+	switch {
+	case s.ETA >= time.Second:
+		eta = "ETA " + s.ETA.Round(time.Second).String()
+	case s.ETA > 0:
+		eta = "ETA <1s"
+	}
+	return fmt.Sprintf("%s vs %s: %d/%d attempts, %d compromised, budget %.1f/%.1f CPU-s, %s",
+		s.Scenario, s.Defence, s.Attempts, s.Pairs, s.Compromised, s.Spent.Seconds(), s.Budget.Seconds(), eta)
 }
 
 // pick expands "all" or checks one name against the known ones.

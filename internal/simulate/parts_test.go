@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseServing(t *testing.T) {
@@ -180,5 +181,29 @@ func TestReportHashNotMeasured(t *testing.T) {
 				t.Errorf("JSON lacks %s: %s", tc.jsonHash, compact)
 			}
 		})
+	}
+}
+
+// TestAttackStatus: the status line's numbers — attempts, compromised,
+// budget spent — and an ETA from whichever bound ends the attack first.
+func TestAttackStatus(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := &attack{cal: Calibration{NsPerRequest: float64(time.Millisecond)}, budget: 10 * time.Second,
+		duration: time.Hour, total: 1000, start: start, compromised: map[string]bool{"u1": true, "u2": true}}
+	a.next.Store(250)    // a quarter of the list
+	a.requests.Store(50) // 50 ms of a 10 s budget
+	st := a.status(start.Add(10*time.Second), ScenarioBotnet, DefenceDefault)
+	want := Status{Scenario: ScenarioBotnet, Defence: DefenceDefault, Attempts: 250, Pairs: 1000, Compromised: 2,
+		Spent: 50 * time.Millisecond, Budget: 10 * time.Second, Elapsed: 10 * time.Second, ETA: 30 * time.Second}
+	if st != want {
+		t.Errorf("status\n got %+v\nwant %+v", st, want)
+	}
+	a.next.Store(1010) // workers overshoot the list by one each
+	if st := a.status(start.Add(20*time.Second), ScenarioBotnet, DefenceDefault); st.Attempts != 1000 || st.ETA != 0 {
+		t.Errorf("at the end of the list: %d attempts, ETA %v; want 1000 and 0", st.Attempts, st.ETA)
+	}
+	fresh := &attack{budget: time.Second, duration: time.Hour, total: 10, start: start, compromised: map[string]bool{}}
+	if st := fresh.status(start, ScenarioBotnet, DefenceDefault); st.ETA != 0 {
+		t.Errorf("nothing done yet: ETA %v, want 0 (unknown)", st.ETA)
 	}
 }
