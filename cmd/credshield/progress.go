@@ -17,8 +17,8 @@ import (
 // and escape codes would only litter the log. The nil value is ready and
 // does nothing. Safe for concurrent use.
 type progressLine struct {
-	w    io.Writer
-	mu   sync.Mutex
+	w      io.Writer
+	mu     sync.Mutex
 	last   time.Time // when show last drew the line; requires mu held
 	on     bool      // the cursor is not at the start of a clean line; requires mu held
 	status bool      // the line is show's, to be erased before other text; requires mu held
