@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,20 +123,9 @@ func TestScanTokenAloneExitsZero(t *testing.T) {
 		t.Fatalf("user add: %s", stderr)
 	}
 	base := startServe(t, append([]string{"--data-dir", dir}, cheapHash...)...)
-	res, err := http.PostForm(base+"/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"correct horse battery"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	err = json.NewDecoder(res.Body).Decode(&tok)
-	res.Body.Close()
-	if err != nil || tok.AccessToken == "" {
-		t.Fatalf("login: %d %v", res.StatusCode, err)
-	}
+	tok := passwordToken(t, base, "alice", "correct horse battery")
 	args := append([]string{"scan", base, "--fail-on", "medium"}, fastScan...)
-	code, stdout, stderr := credshield(t, "", map[string]string{"CREDSHIELD_SCAN_TOKEN": tok.AccessToken}, args...)
+	code, stdout, stderr := credshield(t, "", map[string]string{"CREDSHIELD_SCAN_TOKEN": tok}, args...)
 	if code != 0 {
 		t.Errorf("scan --token alone: exit %d, want 0\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
