@@ -57,11 +57,11 @@ func (r *Report) hashTime() string {
 }
 
 // Ratios compares, per scenario, the default defence's cost per
-// compromised account with the seed's.
+// compromised account with the username-limit defence's.
 func (r *Report) Ratios() []string {
 	var out []string
 	for _, s := range r.Results {
-		if s.Defence != DefenceSeed {
+		if s.Defence != DefenceUsernameLimit {
 			continue
 		}
 		for _, d := range r.Results {
@@ -70,12 +70,12 @@ func (r *Report) Ratios() []string {
 			}
 			switch {
 			case s.CostPerCompromiseSeconds == nil:
-				out = append(out, fmt.Sprintf("%s: the seed defence lost no account", s.Scenario))
+				out = append(out, fmt.Sprintf("%s: the username-limit defence lost no account", s.Scenario))
 			case d.CostPerCompromiseSeconds == nil:
-				out = append(out, fmt.Sprintf("%s: default lost no account for %.1f CPU-s of attack; seed lost one per %.4f CPU-s (ratio > %.0f×)",
+				out = append(out, fmt.Sprintf("%s: default lost no account for %.1f CPU-s of attack; username-limit lost one per %.4f CPU-s (ratio > %.0f×)",
 					s.Scenario, d.AttackerCostSeconds, *s.CostPerCompromiseSeconds, d.AttackerCostSeconds / *s.CostPerCompromiseSeconds))
 			default:
-				out = append(out, fmt.Sprintf("%s: cost per compromise default/seed = %.0f×", s.Scenario, *d.CostPerCompromiseSeconds / *s.CostPerCompromiseSeconds))
+				out = append(out, fmt.Sprintf("%s: cost per compromise default/username-limit = %.0f×", s.Scenario, *d.CostPerCompromiseSeconds / *s.CostPerCompromiseSeconds))
 			}
 		}
 	}

@@ -365,7 +365,7 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 	}
 	defer sv.close()
 	solveSem := make(chan struct{}, o.SolveWorkers)
-	l := &legit{c: c, pop: pop, useDevices: defence != DefenceSeed, solver: sv, solveSem: solveSem, devices: make([]string, o.LegitUsers)}
+	l := &legit{c: c, pop: pop, useDevices: defence != DefenceUsernameLimit, solver: sv, solveSem: solveSem, devices: make([]string, o.LegitUsers)}
 	l.warmUp(ctx, o.LegitUsers)
 	if o.QuietLogins > 0 {
 		// The baseline of the latency goal, measured in the same run:

@@ -36,7 +36,7 @@ const (
 )
 
 // Defences, in the order "all" runs them.
-var Defences = []string{DefenceSeed, DefenceDefault}
+var Defences = []string{DefenceUsernameLimit, DefenceDefault}
 
 // Options configure a simulation. Start from DefaultOptions.
 type Options struct {
