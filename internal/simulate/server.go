@@ -22,7 +22,7 @@ import (
 // Defences the simulator knows how to configure.
 const (
 	DefenceUsernameLimit = "username-limit"
-	DefenceDefault = "default"
+	DefenceDefault       = "default"
 	// DefenceTarget labels results against an already running --target.
 	DefenceTarget = "target"
 )
