@@ -39,11 +39,16 @@ type env struct {
 	dataDir        string
 	db             string // --db: which store (config.ParseDB)
 	logLevel       string
+	onLogger       func(*slog.Logger) // told of the command's logger (see routeRedisLogs); may be nil
 }
 
 // run executes credshield with args and returns the process exit code.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+// Options adjust the process-wide parts only main may set (routeRedisLogs).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), opts ...func(*env)) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}
+	for _, opt := range opts {
+		opt(e)
+	}
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -95,7 +100,11 @@ func (e *env) logger() (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(e.logLevel)); err != nil {
 		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
 	}
-	return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})), nil
+	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	if e.onLogger != nil {
+		e.onLogger(log)
+	}
+	return log, nil
 }
 
 // openStore opens the store --db names (SQLite in the data directory by

@@ -64,9 +64,23 @@ them (ps): give the password in CREDSHIELD_SCAN_PASSWORD or a file
 CREDSHIELD_SCAN_TOKEN or --token-file. --password and --token still work
 but warn.
 
-Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
-2 usage or runtime error, 3 inconclusive checks (and nothing at or above
---fail-on). docs/scan.md documents the checks and the JSON output.`,
+On a terminal a progress line on stderr shows the probe running and the
+requests sent; it is cleared before the report and absent when stderr is
+not a terminal (CI logs).
+
+Exit codes, for CI:
+  0  pass: no finding at or above --fail-on, and every check that ran was
+     decided
+  1  fail: a finding at or above --fail-on
+  2  the scan did not run: bad flags, an unreachable target, a login that
+     failed, a report that could not be written
+  3  no finding at or above --fail-on, but a check that ran could not
+     decide (request budget spent, throttled too early): raise
+     --max-requests or rerun, then it can pass or fail
+Checks that need an input you did not give (the enumeration checks need
+--username, the token checks a token) are listed as skipped in the report
+and do not change the exit code. docs/scan.md documents the checks and the
+JSON output.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
@@ -195,17 +209,16 @@ func readSecretLine(e *env, path string) (string, error) {
 }
 
 func runScan(cmd *cobra.Command, e *env, opts scan.Options, format, out, artifact string, threshold scan.Severity) error {
-	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		last := time.Time{}
+	progress := newProgressLine(e.stderr)
+	if progress != nil {
 		opts.Progress = func(p scan.Progress) {
-			if now := time.Now(); now.Sub(last) > 100*time.Millisecond {
-				last = now
-				fmt.Fprintf(e.stderr, "\r\x1b[K%-32s %d/%d requests", p.Probe, p.Sent, p.Budget)
-			}
+			progress.show(time.Now(), fmt.Sprintf("%-32s %d/%d requests", p.Probe, p.Sent, p.Budget))
 		}
-		defer fmt.Fprint(e.stderr, "\r\x1b[K")
 	}
 	rep, err := scan.Run(cmd.Context(), opts)
+	// Before anything else is written: the report may go to the same
+	// terminal, and must not start on the progress line's remains.
+	progress.clear()
 	if err != nil {
 		return exitCodeError{exitUsage, err} // the contract: 2 for usage or runtime errors
 	}

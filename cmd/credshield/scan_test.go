@@ -71,8 +71,9 @@ func TestScanSelf(t *testing.T) {
 // against small loopback targets.
 func TestScanExitCodes(t *testing.T) {
 	// An API whose login is open to stuffing: no rate limit, so
-	// ratelimit.missing (high) is found; its tokens are opaque, so the
-	// token checks are inconclusive.
+	// ratelimit.missing (high) is found. No username nor token is given,
+	// so the token and enumeration checks are skipped, which alone does
+	// not exit 3.
 	open := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Path == "/token" && r.Method == http.MethodPost {
@@ -91,10 +92,11 @@ func TestScanExitCodes(t *testing.T) {
 		want string
 	}{
 		{"high finding", []string{open.URL}, 1, "ratelimit.missing"},
-		{"below fail-on, undecided checks", []string{open.URL, "--fail-on", "critical"}, 3, "inconclusive"},
-		{"json", []string{open.URL, "--format", "json", "--fail-on", "critical"}, 3, `"requests_sent"`},
+		{"below fail-on, skipped checks", []string{open.URL, "--fail-on", "critical"}, 0, "enum.timing: needs --username"},
+		{"json", []string{open.URL, "--format", "json", "--fail-on", "critical"}, 0, `"skipped": [`},
+		{"opaque token", []string{open.URL, "--token", "opaque", "--fail-on", "critical"}, 0, "not a JWT"},
 		{"sarif", []string{open.URL, "--format", "sarif"}, 1, `"security-severity"`},
-		{"budget", []string{open.URL, "--max-requests", "10", "--fail-on", "critical"}, 3, "budget"},
+		{"budget spent: undecided", []string{open.URL, "--max-requests", "10", "--fail-on", "critical"}, 3, "budget"},
 		{"bad fail-on", []string{open.URL, "--fail-on", "severe"}, 2, ""},
 		{"bad format", []string{open.URL, "--format", "xml"}, 2, ""},
 		{"no URL", nil, 2, ""},
@@ -108,5 +110,28 @@ func TestScanExitCodes(t *testing.T) {
 				t.Errorf("exit %d, want %d with %q\nstdout %s\nstderr %s", code, tt.code, tt.want, stdout, stderr)
 			}
 		})
+	}
+}
+
+// TestScanTokenAloneExitsZero: a token without a username cannot run the
+// enumeration checks, which need a real account. That is a check skipped
+// for want of an input, listed in the report, not an inconclusive one:
+// the scan exited 3 for it, failing CI jobs that had nothing to fix.
+func TestScanTokenAloneExitsZero(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if code, _, stderr := credshield(t, "correct horse battery\n", nil, append([]string{"user", "add", "alice", "--data-dir", dir}, cheapHash...)...); code != 0 {
+		t.Fatalf("user add: %s", stderr)
+	}
+	base := startServe(t, append([]string{"--data-dir", dir}, cheapHash...)...)
+	tok := passwordToken(t, base, "alice", "correct horse battery")
+	args := append([]string{"scan", base, "--fail-on", "medium"}, fastScan...)
+	code, stdout, stderr := credshield(t, "", map[string]string{"CREDSHIELD_SCAN_TOKEN": tok}, args...)
+	if code != 0 {
+		t.Errorf("scan --token alone: exit %d, want 0\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	for _, want := range []string{"skipped:", "enum.response: needs --username", "enum.timing: needs --username"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/credshield/credshield/internal/config"
 	"github.com/credshield/credshield/internal/simulate"
@@ -25,7 +24,7 @@ func newSimulateCmd(e *env) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",
-		Short: "Measure the defences against credential stuffing, side by side with the seed's per-username limit",
+		Short: "Measure the defences against credential stuffing, side by side with a plain per-username limit",
 		Long: `Start credshield serve on loopback with a fresh data dir and a population of
 --users accounts (real argon2id hashes), replay a combo list of --pairs pairs
 (1% valid, 30% known names with a wrong password, 69% unknown names) from a
@@ -34,8 +33,8 @@ legitimate users in during the attack. Each defence faces the same list until
 the attacker has spent --attacker-budget CPU-seconds (calibrated in the same
 run) or --duration passed.
 
-Defences: seed (only a per-username limit of 5 failures per 300 s) and default
-(the full guard). Scenarios: single-ip, subnet (/24), botnet (--botnet-size
+Defences: username-limit (only a per-username limit of 5 failures per 300 s,
+what many apps do on their own) and default (the full guard). Scenarios: single-ip, subnet (/24), botnet (--botnet-size
 addresses over many /16s), low-and-slow. --target URL attacks an already
 running server on loopback instead (import --population-out FILE into it
 first, with the same --seed, --users and --pairs). docs/simulate.md explains
@@ -68,13 +67,19 @@ every number.`,
 				o.ServerBin = self
 			}
 			o.SolverBin = self
-			if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				o.Progress = e.stderr
+			// On a terminal: a status line per attack, redrawn in place;
+			// off one (a CI log, a file) nothing.
+			progress := newProgressLine(e.stderr)
+			if progress != nil {
+				o.Progress = progress
+				o.Status = func(s simulate.Status) { progress.show(time.Now(), simulateStatus(s)) }
 			}
 			if popOut != "" {
+				defer progress.clear()
 				return writePopulation(cmd.Context(), e, o, popOut)
 			}
 			rep, runErr := simulate.Run(cmd.Context(), o)
+			progress.clear() // before the report, which may go to the same terminal
 			if errors.Is(runErr, simulate.ErrOptions) {
 				return usageError{runErr}
 			}
@@ -99,7 +104,7 @@ every number.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&scenario, "scenario", "all", "single-ip, subnet, botnet, low-and-slow or all")
-	f.StringVar(&defence, "defence", "all", "seed, default or all")
+	f.StringVar(&defence, "defence", "all", "username-limit, default or all")
 	f.IntVar(&o.Users, "users", o.Users, "accounts in the population")
 	f.IntVar(&o.Pairs, "pairs", o.Pairs, "pairs in the combo list, each tried once")
 	f.Float64Var(&budget, "attacker-budget", o.AttackerBudget.Seconds(), "attacker CPU-seconds per scenario and defence (requests and challenge evaluations)")
@@ -112,7 +117,7 @@ every number.`,
 	f.IntVar(&o.AttackWorkers, "attack-workers", o.AttackWorkers, "attacker connections in parallel")
 	f.IntVar(&o.SolveWorkers, "solve-workers", o.SolveWorkers, "attacker cores solving challenges")
 	f.DurationVar(&o.SlowInterval, "slow-interval", o.SlowInterval, "pause between low-and-slow attempts")
-	f.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the population and the combo list")
+	f.Uint64Var(&o.Seed, "seed", o.Seed, "random seed that draws the population and the combo list (the same seed draws the same list)")
 	f.StringVar(&o.ServerBin, "server-bin", "", "credshield binary to start (default: this one)")
 	f.StringArrayVar(&o.ServerArgs, "server-arg", nil, "extra flag for every server started, repeatable (--server-arg=--challenge-difficulty=4)")
 	f.StringVar(&o.Target, "target", "", "attack this running server instead (loopback only)")
@@ -122,6 +127,19 @@ every number.`,
 	f.StringVar(&htmlOut, "html", "", "also write a self-contained HTML page with charts to FILE")
 	pw.RegisterFlags(f)
 	return cmd
+}
+
+// simulateStatus is the status line of an attack in progress.
+func simulateStatus(s simulate.Status) string {
+	eta := "ETA …" // nothing to estimate from yet
+	switch {
+	case s.ETA >= time.Second:
+		eta = "ETA " + s.ETA.Round(time.Second).String()
+	case s.ETA > 0:
+		eta = "ETA <1s"
+	}
+	return fmt.Sprintf("%s vs %s: %d/%d attempts, %d compromised, budget %.1f/%.1f CPU-s, %s",
+		s.Scenario, s.Defence, s.Attempts, s.Pairs, s.Compromised, s.Spent.Seconds(), s.Budget.Seconds(), eta)
 }
 
 // pick expands "all" or checks one name against the known ones.

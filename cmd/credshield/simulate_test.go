@@ -17,7 +17,7 @@ func TestSimulateRefuses(t *testing.T) {
 		{"remote target", []string{"--target", "http://example.com"}, "not on loopback"},
 		{"remote target by address", []string{"--target", "https://192.0.2.1:8443"}, "not on loopback"},
 		{"target not a URL", []string{"--target", "127.0.0.1:8080"}, "not an http(s) URL"},
-		{"target with defence", []string{"--target", "http://127.0.0.1:1", "--defence", "seed"}, "--defence"},
+		{"target with defence", []string{"--target", "http://127.0.0.1:1", "--defence", "username-limit"}, "--defence"},
 		{"unknown scenario", []string{"--scenario", "ddos"}, "--scenario"},
 		{"unknown defence", []string{"--defence", "none"}, "--defence"},
 		{"format", []string{"--format", "xml"}, "--format"},

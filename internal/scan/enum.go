@@ -32,7 +32,7 @@ const (
 func (s *scanner) enumChecks(ctx context.Context) error {
 	if s.opts.Username == "" {
 		for _, id := range []string{EnumResponse, EnumTiming} {
-			s.inconclusive(id, "needs a real username: pass --username")
+			s.skip(id, "needs --username (a real account)")
 		}
 		return nil
 	}

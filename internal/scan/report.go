@@ -13,6 +13,11 @@ type Report struct {
 	Findings     []Finding      `json:"findings"`
 	RequestsSent int            `json:"requests_sent"`
 	Inconclusive []Inconclusive `json:"inconclusive"`
+	// Skipped lists the checks that did not run because an input they
+	// need was not given (a username, a token) or does not apply (an
+	// access token that is not a JWT). Unlike inconclusive checks they do
+	// not change the exit code: nothing was attempted and left undecided.
+	Skipped []Skipped `json:"skipped"`
 	// MaxRequests is the budget the scan ran under.
 	MaxRequests int `json:"max_requests"`
 	// Discovery says where the scan found the endpoints it probed.
@@ -52,6 +57,12 @@ type Exchange struct {
 // Inconclusive names a check the scan could not decide, and why (budget
 // spent, throttled too early, no baseline to compare with).
 type Inconclusive struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// Skipped names a check that did not run, and what it needs.
+type Skipped struct {
 	ID     string `json:"id"`
 	Reason string `json:"reason"`
 }

@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,7 +133,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		target: target,
 		rand:   opts.Rand,
 		now:    opts.Now,
-		rep:    &Report{Target: target.String(), Findings: []Finding{}, Inconclusive: []Inconclusive{}, MaxRequests: opts.MaxRequests},
+		rep:    &Report{Target: target.String(), Findings: []Finding{}, Inconclusive: []Inconclusive{}, Skipped: []Skipped{}, MaxRequests: opts.MaxRequests},
 		c: &client{
 			hc:       opts.Client,
 			lim:      rate.NewLimiter(rate.Limit(opts.RPS), 1),
@@ -167,7 +168,7 @@ func (s *scanner) run(ctx context.Context) error {
 		}
 	} else {
 		for _, id := range tokenCheckIDs {
-			s.inconclusive(id, "no access token: pass --username and --password, or --token")
+			s.skip(id, "needs --username and --password, or --token")
 		}
 	}
 	if err := s.corsCheck(ctx); err != nil {
@@ -205,7 +206,7 @@ func (s *scanner) login(ctx context.Context) error {
 	t, err := parseJWT(raw)
 	if err != nil {
 		for _, id := range tokenCheckIDs {
-			s.inconclusive(id, "the access token is not a JWT")
+			s.skip(id, "the access token is not a JWT")
 		}
 		return nil
 	}
@@ -234,6 +235,13 @@ func (s *scanner) inconclusive(id, reason string) {
 		}
 	}
 	s.rep.Inconclusive = append(s.rep.Inconclusive, Inconclusive{ID: id, Reason: reason})
+}
+
+// skip records that check id did not run, and what it needs.
+func (s *scanner) skip(id, reason string) {
+	if !slices.ContainsFunc(s.rep.Skipped, func(sk Skipped) bool { return sk.ID == id }) {
+		s.rep.Skipped = append(s.rep.Skipped, Skipped{ID: id, Reason: reason})
+	}
 }
 
 // undecided turns a check's error into an inconclusive verdict. Only the

@@ -44,8 +44,25 @@ func (s *Server) RefreshFloor(ctx context.Context) error {
 	}
 	before := s.floor.Get()
 	s.floor.Set(slowest)
-	if after := s.floor.Get(); after != before {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "failure floor calibrated", slog.String("floor", after.String()), slog.Int("hash_classes", len(classes)))
-	}
+	after := s.floor.Get()
+	s.log.LogAttrs(ctx, floorLogLevel(before, after), "failure floor calibrated", slog.String("floor", after.String()), slog.String("was", before.String()), slog.Int("hash_classes", len(classes)))
 	return nil
+}
+
+// floorLogLevel is the level at which a change of the failure floor from
+// before to after is logged: info when it moved by more than 10%, debug
+// otherwise. Calibration runs every minute and the measured time jitters
+// by a few percent with the machine's load, so logging every change at
+// info filled operators' logs with a line a minute that said nothing; a
+// move beyond 10% means the stored hashes or the machine changed, which
+// is worth seeing.
+func floorLogLevel(before, after time.Duration) slog.Level {
+	diff := after - before
+	if diff < 0 {
+		diff = -diff
+	}
+	if diff*10 > before {
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
 }

@@ -3,7 +3,9 @@ package simulate
 import (
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseServing(t *testing.T) {
@@ -141,5 +143,67 @@ func TestProcessCPU(t *testing.T) {
 	}
 	if _, err := processCPU(-1); err == nil {
 		t.Error("a missing process has CPU time")
+	}
+}
+
+// TestReportHashNotMeasured: with --target no population hash is timed
+// here; the report said "argon2id hash 0.0 ms", which reads as a
+// measurement. It says "not measured", and the JSON holds null.
+func TestReportHashNotMeasured(t *testing.T) {
+	mean, p99 := 41.25, 60.5
+	for _, tc := range []struct {
+		name     string
+		rep      Report
+		text     string
+		jsonHash string
+	}{
+		{"target", Report{}, "argon2id hash not measured;", `"hash_ms":null`},
+		{"measured", Report{HashMs: &mean, HashP99Ms: &p99}, "argon2id hash 41.2 ms (p99 60.5 ms);", `"hash_ms":41.25`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var text, page, js strings.Builder
+			if err := tc.rep.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text.String(), tc.text) {
+				t.Errorf("text lacks %q:\n%s", tc.text, text.String())
+			}
+			if err := tc.rep.WriteHTML(&page); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(page.String(), "0.0 ms") {
+				t.Error("HTML reports a hash time of 0.0 ms")
+			}
+			if err := tc.rep.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			if compact := strings.Join(strings.Fields(js.String()), ""); !strings.Contains(compact, tc.jsonHash) {
+				t.Errorf("JSON lacks %s: %s", tc.jsonHash, compact)
+			}
+		})
+	}
+}
+
+// TestAttackStatus: the status line's numbers — attempts, compromised,
+// budget spent — and an ETA from whichever bound ends the attack first.
+func TestAttackStatus(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := &attack{cal: Calibration{NsPerRequest: float64(time.Millisecond)}, budget: 10 * time.Second,
+		duration: time.Hour, total: 1000, start: start, compromised: map[string]bool{"u1": true, "u2": true}}
+	a.next.Store(250)    // a quarter of the list
+	a.requests.Store(50) // 50 ms of a 10 s budget
+	st := a.status(start.Add(10*time.Second), ScenarioBotnet, DefenceDefault)
+	want := Status{Scenario: ScenarioBotnet, Defence: DefenceDefault, Attempts: 250, Pairs: 1000, Compromised: 2,
+		Spent: 50 * time.Millisecond, Budget: 10 * time.Second, Elapsed: 10 * time.Second, ETA: 30 * time.Second}
+	if st != want {
+		t.Errorf("status\n got %+v\nwant %+v", st, want)
+	}
+	a.next.Store(1010) // workers overshoot the list by one each
+	if st := a.status(start.Add(20*time.Second), ScenarioBotnet, DefenceDefault); st.Attempts != 1000 || st.ETA != 0 {
+		t.Errorf("at the end of the list: %d attempts, ETA %v; want 1000 and 0", st.Attempts, st.ETA)
+	}
+	fresh := &attack{budget: time.Second, duration: time.Hour, total: 10, start: start, compromised: map[string]bool{}}
+	if st := fresh.status(start, ScenarioBotnet, DefenceDefault); st.ETA != 0 {
+		t.Errorf("nothing done yet: ETA %v, want 0 (unknown)", st.ETA)
 	}
 }

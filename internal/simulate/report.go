@@ -34,20 +34,34 @@ func (r *Report) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	fmt.Fprintf(w, "\nmachine: %s; %s; argon2id hash %.1f ms (p99 %.1f ms); %.0f µs/evaluation, %.0f µs/request (attacker CPU)\n",
-		r.Machine, r.Date, r.HashMs, r.HashP99Ms, r.Calibration.NsPerEvaluation/1e3, r.Calibration.NsPerRequest/1e3)
+	fmt.Fprintf(w, "\nmachine: %s; %s; argon2id hash %s; %.0f µs/evaluation, %.0f µs/request (attacker CPU)\n",
+		r.Machine, r.Date, r.hashTime(), r.Calibration.NsPerEvaluation/1e3, r.Calibration.NsPerRequest/1e3)
 	for _, line := range r.Ratios() {
 		fmt.Fprintln(w, line)
 	}
 	return nil
 }
 
+// hashTime says how long one population hash took, or that it was not
+// measured (with --target the target hashed the population, not
+// simulate); "0.0 ms" would read as a measurement.
+func (r *Report) hashTime() string {
+	if r.HashMs == nil {
+		return "not measured"
+	}
+	s := fmt.Sprintf("%.1f ms", *r.HashMs)
+	if r.HashP99Ms != nil {
+		s += fmt.Sprintf(" (p99 %.1f ms)", *r.HashP99Ms)
+	}
+	return s
+}
+
 // Ratios compares, per scenario, the default defence's cost per
-// compromised account with the seed's.
+// compromised account with the username-limit defence's.
 func (r *Report) Ratios() []string {
 	var out []string
 	for _, s := range r.Results {
-		if s.Defence != DefenceSeed {
+		if s.Defence != DefenceUsernameLimit {
 			continue
 		}
 		for _, d := range r.Results {
@@ -56,12 +70,12 @@ func (r *Report) Ratios() []string {
 			}
 			switch {
 			case s.CostPerCompromiseSeconds == nil:
-				out = append(out, fmt.Sprintf("%s: the seed defence lost no account", s.Scenario))
+				out = append(out, fmt.Sprintf("%s: the username-limit defence lost no account", s.Scenario))
 			case d.CostPerCompromiseSeconds == nil:
-				out = append(out, fmt.Sprintf("%s: default lost no account for %.1f CPU-s of attack; seed lost one per %.4f CPU-s (ratio > %.0f×)",
+				out = append(out, fmt.Sprintf("%s: default lost no account for %.1f CPU-s of attack; username-limit lost one per %.4f CPU-s (ratio > %.0f×)",
 					s.Scenario, d.AttackerCostSeconds, *s.CostPerCompromiseSeconds, d.AttackerCostSeconds / *s.CostPerCompromiseSeconds))
 			default:
-				out = append(out, fmt.Sprintf("%s: cost per compromise default/seed = %.0f×", s.Scenario, *d.CostPerCompromiseSeconds / *s.CostPerCompromiseSeconds))
+				out = append(out, fmt.Sprintf("%s: cost per compromise default/username-limit = %.0f×", s.Scenario, *d.CostPerCompromiseSeconds / *s.CostPerCompromiseSeconds))
 			}
 		}
 	}
@@ -87,8 +101,8 @@ func (r *Report) WriteHTML(w io.Writer) error {
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}
 th{background:#f4f4f4}.c{display:inline-block;margin:0 1em 1em 0;vertical-align:top}svg{background:#fafafa;border:1px solid #ddd}</style></head><body>
 <h1>credshield simulate</h1>`)
-	fmt.Fprintf(&b, "<p>%s — %s; argon2id hash %.1f ms; attacker CPU %.0f µs per challenge evaluation, %.0f µs per request.</p>\n",
-		html.EscapeString(r.Machine), html.EscapeString(r.Date), r.HashMs, r.Calibration.NsPerEvaluation/1e3, r.Calibration.NsPerRequest/1e3)
+	fmt.Fprintf(&b, "<p>%s — %s; argon2id hash %s; attacker CPU %.0f µs per challenge evaluation, %.0f µs per request.</p>\n",
+		html.EscapeString(r.Machine), html.EscapeString(r.Date), html.EscapeString(r.hashTime()), r.Calibration.NsPerEvaluation/1e3, r.Calibration.NsPerRequest/1e3)
 	var text strings.Builder
 	_ = r.WriteText(&text)
 	b.WriteString("<pre>" + html.EscapeString(text.String()) + "</pre>\n")

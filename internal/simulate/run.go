@@ -78,6 +78,40 @@ func (a *attack) progress(now time.Time) float64 {
 		float64(now.Sub(a.start))/float64(a.duration))
 }
 
+// status reports how far the attack has come at now.
+func (a *attack) status(now time.Time, scenario, defence string) Status {
+	a.mu.Lock()
+	compromised := len(a.compromised)
+	a.mu.Unlock()
+	st := Status{
+		Scenario: scenario, Defence: defence,
+		Attempts: int(min(a.next.Load(), int64(a.total))), Pairs: a.total,
+		Compromised: compromised, Spent: a.spent(), Budget: a.budget,
+		Elapsed: now.Sub(a.start),
+	}
+	if p := min(a.progress(now), 1); p > 0 {
+		st.ETA = time.Duration(float64(st.Elapsed) * (1 - p) / p)
+	}
+	return st
+}
+
+// reportStatus calls o.Status every StatusEvery until done is closed.
+func (a *attack) reportStatus(o Options, scenario, defence string, done <-chan struct{}) {
+	if o.Status == nil {
+		return
+	}
+	t := time.NewTicker(StatusEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			o.Status(a.status(now, scenario, defence))
+		}
+	}
+}
+
 func (a *attack) record(ans answer) {
 	a.requests.Add(1)
 	if ans.kind == KindChallenged || ans.kind == KindDenied {
@@ -331,7 +365,7 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 	}
 	defer sv.close()
 	solveSem := make(chan struct{}, o.SolveWorkers)
-	l := &legit{c: c, pop: pop, useDevices: defence != DefenceSeed, solver: sv, solveSem: solveSem, devices: make([]string, o.LegitUsers)}
+	l := &legit{c: c, pop: pop, useDevices: defence != DefenceUsernameLimit, solver: sv, solveSem: solveSem, devices: make([]string, o.LegitUsers)}
 	l.warmUp(ctx, o.LegitUsers)
 	if o.QuietLogins > 0 {
 		// The baseline of the latency goal, measured in the same run:
@@ -367,6 +401,9 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 		attackWG.Go(func() { a.worker(attackCtx, c, pop, addrs, sv, solveSem, pause) })
 	}
 	go func() { attackWG.Wait(); close(attackDone) }()
+	statusDone := make(chan struct{})
+	go func() { a.reportStatus(o, scenario, defence, attackDone); close(statusDone) }()
+	defer func() { <-statusDone }()
 
 	// Legitimate login j starts when the attack is j/LegitLogins of the
 	// way through, so the logins spread over the whole attack.

@@ -21,8 +21,8 @@ import (
 
 // Defences the simulator knows how to configure.
 const (
-	DefenceSeed    = "seed"
-	DefenceDefault = "default"
+	DefenceUsernameLimit = "username-limit"
+	DefenceDefault       = "default"
 	// DefenceTarget labels results against an already running --target.
 	DefenceTarget = "target"
 )
@@ -31,15 +31,16 @@ const (
 // 1<<30.
 const huge = "1073741824/1h"
 
-// defenceArgs are the serve flags of a defence. seed reduces the guard to
-// the seed's remediation, a per-username limit of 5 failures per 300 s:
-// every other budget is out of reach, the detector never fires, and no
-// network becomes known. default changes nothing.
+// defenceArgs are the serve flags of a defence. username-limit reduces
+// the guard to what a typical app does on its own, a per-username limit
+// of 5 failures per 300 s: every other budget is out of reach, the
+// detector never fires, and no network becomes known. default changes
+// nothing.
 func defenceArgs(defence string) ([]string, error) {
 	switch defence {
 	case DefenceDefault:
 		return nil, nil
-	case DefenceSeed:
+	case DefenceUsernameLimit:
 		return []string{
 			"--guard-user-limit", "5/5m", "--guard-user-hard-limit", "5/5m",
 			"--guard-ip-limit", huge, "--guard-ip-soft-limit", huge, "--guard-subnet-limit", huge,
@@ -48,7 +49,7 @@ func defenceArgs(defence string) ([]string, error) {
 			"--attack-min-failures", "1073741824",
 		}, nil
 	}
-	return nil, fmt.Errorf("defence %q: want seed or default", defence)
+	return nil, fmt.Errorf("defence %q: want username-limit or default", defence)
 }
 
 // server is a `credshield serve` child process on loopback.

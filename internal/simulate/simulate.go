@@ -36,7 +36,7 @@ const (
 )
 
 // Defences, in the order "all" runs them.
-var Defences = []string{DefenceSeed, DefenceDefault}
+var Defences = []string{DefenceUsernameLimit, DefenceDefault}
 
 // Options configure a simulation. Start from DefaultOptions.
 type Options struct {
@@ -85,11 +85,34 @@ type Options struct {
 	Seed uint64
 	// Progress, if not nil, receives progress lines.
 	Progress io.Writer
+	// Status, if not nil, is called about every StatusEvery while an
+	// attack runs, to show how far it has come (the command draws it on a
+	// terminal's status line). It must not block.
+	Status func(Status)
 	// WorkDir holds the data dirs; a temporary directory if empty.
 	WorkDir string
 }
 
-// DefaultOptions are the issue's sizes: 2,000 users, 50,000 pairs, a
+// StatusEvery is how often Options.Status is called during an attack.
+const StatusEvery = 250 * time.Millisecond
+
+// Status is how far one attack (one scenario against one defence) has
+// come.
+type Status struct {
+	Scenario, Defence string
+	// Attempts is the pairs of the combo list tried so far, of Pairs.
+	Attempts, Pairs int
+	// Compromised is the accounts the attacker has logged in to so far.
+	Compromised int
+	// Spent is the attacker's cost so far, of Budget (calibrated CPU).
+	Spent, Budget time.Duration
+	// Elapsed is the wall time since the attack began; ETA estimates
+	// the time left until the first bound (list, budget, --duration) ends
+	// it, 0 until there is something to estimate from.
+	Elapsed, ETA time.Duration
+}
+
+// DefaultOptions are the default sizes: 2,000 users, 50,000 pairs, a
 // 60-second attacker, 1,000 logins by 200 legitimate users.
 func DefaultOptions() Options {
 	return Options{
@@ -145,11 +168,12 @@ type Second [numKinds]int
 type Report struct {
 	Results []Result `json:"results"`
 	// Machine, HashMs and Calibration say what the numbers were
-	// measured on.
+	// measured on. HashMs and HashP99Ms are nil (JSON null) when no hash
+	// was measured: with --target the target hashed its own population.
 	Machine     string      `json:"machine"`
 	Date        string      `json:"date"`
-	HashMs      float64     `json:"hash_ms"`
-	HashP99Ms   float64     `json:"hash_p99_ms"`
+	HashMs      *float64    `json:"hash_ms"`
+	HashP99Ms   *float64    `json:"hash_p99_ms"`
 	Calibration Calibration `json:"calibration"`
 }
 
@@ -178,7 +202,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		rep.HashMs, rep.HashP99Ms = ms(hashed.MeanHash), ms(hashed.P99Hash)
+		mean, p99 := ms(hashed.MeanHash), ms(hashed.P99Hash)
+		rep.HashMs, rep.HashP99Ms = &mean, &p99
 		if err := pop.WriteJSONL(usersFile, hashed); err != nil {
 			return nil, err
 		}

@@ -39,7 +39,7 @@ func testOptions(bin string) Options {
 	return o
 }
 
-func TestRunSeedVersusDefault(t *testing.T) {
+func TestRunUsernameLimitVersusDefault(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers")
 	}
@@ -55,23 +55,23 @@ func TestRunSeedVersusDefault(t *testing.T) {
 	}
 	t.Log("\n" + text.String())
 	if len(rep.Results) != 2 {
-		t.Fatalf("%d results, want seed and default", len(rep.Results))
+		t.Fatalf("%d results, want username-limit and default", len(rep.Results))
 	}
-	if rep.HashMs <= 0 || rep.HashP99Ms < rep.HashMs/2 {
-		t.Errorf("hash %.2f ms, p99 %.2f ms: want both measured", rep.HashMs, rep.HashP99Ms)
+	if rep.HashMs == nil || rep.HashP99Ms == nil || *rep.HashMs <= 0 || *rep.HashP99Ms < *rep.HashMs/2 {
+		t.Errorf("hash %v ms, p99 %v ms: want both measured", rep.HashMs, rep.HashP99Ms)
 	}
-	seed, def := rep.Results[0], rep.Results[1]
-	if seed.Defence != DefenceSeed || def.Defence != DefenceDefault {
-		t.Fatalf("defences %s, %s", seed.Defence, def.Defence)
+	limited, def := rep.Results[0], rep.Results[1]
+	if limited.Defence != DefenceUsernameLimit || def.Defence != DefenceDefault {
+		t.Fatalf("defences %s, %s", limited.Defence, def.Defence)
 	}
-	if seed.Compromised < 1 {
-		t.Errorf("seed: %d accounts compromised; the attacker is not real", seed.Compromised)
+	if limited.Compromised < 1 {
+		t.Errorf("username-limit: %d accounts compromised; the attacker is not real", limited.Compromised)
 	}
 	if def.AttackerChallengesSolved < 1 {
 		t.Errorf("default: %d challenges solved; the attacker never met the defence", def.AttackerChallengesSolved)
 	}
-	if def.Compromised >= seed.Compromised {
-		t.Errorf("default lost %d accounts, seed %d: want fewer at equal budget", def.Compromised, seed.Compromised)
+	if def.Compromised >= limited.Compromised {
+		t.Errorf("default lost %d accounts, username-limit %d: want fewer at equal budget", def.Compromised, limited.Compromised)
 	}
 	for _, r := range rep.Results {
 		if r.LegitLogins != o.LegitLogins {

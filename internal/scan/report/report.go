@@ -66,15 +66,21 @@ func Text(w io.Writer, rep *scan.Report, color bool) error {
 			fmt.Fprintf(&b, "  %s: %s\n", in.ID, in.Reason)
 		}
 	}
+	if len(rep.Skipped) > 0 {
+		b.WriteString("\nskipped:\n")
+		for _, sk := range rep.Skipped {
+			fmt.Fprintf(&b, "  %s: %s\n", sk.ID, sk.Reason)
+		}
+	}
 	for _, n := range rep.Discovery.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
 	if c := rep.Crack; c != nil {
 		fmt.Fprintf(&b, "offline %s secret search: %d candidates, %.0f guesses/s\n", c.Alg, c.Candidates, c.GuessesPerSec)
 	}
-	fmt.Fprintf(&b, "\n%d findings (%d critical, %d high, %d medium, %d low), %d inconclusive, %d of %d requests\n",
+	fmt.Fprintf(&b, "\n%d findings (%d critical, %d high, %d medium, %d low), %d inconclusive, %d skipped, %d of %d requests\n",
 		len(rep.Findings), rep.Count(scan.Critical), rep.Count(scan.High), rep.Count(scan.Medium), rep.Count(scan.Low),
-		len(rep.Inconclusive), rep.RequestsSent, rep.MaxRequests)
+		len(rep.Inconclusive), len(rep.Skipped), rep.RequestsSent, rep.MaxRequests)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -141,6 +147,9 @@ func SARIF(w io.Writer, rep *scan.Report, artifact, version string) error {
 	var notes []map[string]any
 	for _, in := range rep.Inconclusive {
 		notes = append(notes, map[string]any{"level": "warning", "message": map[string]string{"text": in.ID + " inconclusive: " + in.Reason}})
+	}
+	for _, sk := range rep.Skipped {
+		notes = append(notes, map[string]any{"level": "note", "message": map[string]string{"text": sk.ID + " skipped: " + sk.Reason}})
 	}
 	run := map[string]any{
 		"tool": map[string]any{"driver": map[string]any{

@@ -99,3 +99,34 @@ func TestTextAndJSON(t *testing.T) {
 		t.Errorf("finding %v", f)
 	}
 }
+
+// TestSkippedListed: checks skipped for want of an input appear in every
+// format, apart from the inconclusive ones.
+func TestSkippedListed(t *testing.T) {
+	rep := sample()
+	rep.Skipped = []scan.Skipped{{ID: scan.EnumResponse, Reason: "needs --username (a real account)"}}
+	for _, tc := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+		want  []string
+	}{
+		{"text", func(b *bytes.Buffer) error { return Text(b, rep, false) },
+			[]string{"\nskipped:\n  enum.response: needs --username (a real account)\n", "1 inconclusive, 1 skipped,"}},
+		{"json", func(b *bytes.Buffer) error { return JSON(b, rep) },
+			[]string{`"skipped": [`, `"reason": "needs --username (a real account)"`}},
+		{"sarif", func(b *bytes.Buffer) error { return SARIF(b, rep, "openapi.json", "v1") },
+			[]string{`"level": "note"`, "enum.response skipped: needs --username"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tc.write(&b); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("lacks %q:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}
