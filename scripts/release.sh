@@ -9,8 +9,10 @@
 # VERSION defaults to `git describe --tags --dirty` (v0.0.0-dev without a
 # tag). TARGETs are GOOS/GOARCH pairs; the default is every supported one:
 # linux/amd64 linux/arm64 darwin/amd64 darwin/arm64. Output goes to
-# dist/VERSION/ (override with DIST=dir). Run it from a clean checkout of
-# the commit being released; a dirty tree is refused unless ALLOW_DIRTY=1.
+# dist/VERSION/ (override with DIST=dir). Run it from a clean clone of the
+# commit being released (Go stamps the revision from a clone's .git
+# directory, not from a `git worktree`); a dirty tree is refused unless
+# ALLOW_DIRTY=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +42,9 @@ for target in "${targets[@]}"; do
 	echo "building $out"
 	CGO_ENABLED=0 GOOS="$goos" GOARCH="$goarch" go build -trimpath -buildvcs=true \
 		-ldflags "-s -w -X main.version=$version" -o "$out" ./cmd/credshield
+	if ! go version -m "$out" | grep -q vcs.revision; then
+		echo "release: warning: $out carries no source revision (not built from a git clone?)" >&2
+	fi
 done
 (
 	cd "$dist"
