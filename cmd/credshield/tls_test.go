@@ -3,7 +3,9 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,5 +105,37 @@ func TestServePrintsWhatItSpeaks(t *testing.T) {
 				t.Errorf("start-up line %q: want %q, not %q", line, tt.want, tt.avoid)
 			}
 		})
+	}
+}
+
+// TestProtectTLS: protect shares serve's TLS listener: a client that
+// trusts the certificate reaches the app through it over HTTP/2.
+func TestProtectTLS(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "app")
+	}))
+	defer app.Close()
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	cert := tlscerttest.WritePair(t, certFile, keyFile, 1)
+	base, line, err := launchLine(t, "protect", "--upstream", app.URL, "--data-dir", filepath.Join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(line, "(https)") {
+		t.Errorf("start-up line %q does not say https", line)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get(strings.Replace(base, "http://", "https://", 1) + "/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || string(body) != "app" {
+		t.Errorf("through protect: %s %q, want HTTP/2 and the app's answer", resp.Proto, body)
 	}
 }
