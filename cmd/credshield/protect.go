@@ -35,7 +35,9 @@ Device and challenge keys live in --data-dir/secrets; with a key-encryption
 key (CREDSHIELD_KEK or --kek-file) they live sealed in the --db store instead,
 so several proxies on one PostgreSQL accept each other's device credentials
 and challenges. --guard-store shares the budgets between several proxies. Every flag can also be set as
-CREDSHIELD_<FLAG> (for example CREDSHIELD_UPSTREAM).`,
+CREDSHIELD_<FLAG> (for example CREDSHIELD_UPSTREAM) or as a key of the
+--config file (upstream: http://127.0.0.1:8000); --tls-cert and --tls-key
+make the proxy speak HTTPS and HTTP/2 itself.`,
 		Args: cobra.NoArgs,
 		// PreRunE is the whole check of the settings, which
 		// `config check` runs without starting anything.

@@ -37,7 +37,10 @@ postgres://... keeps accounts, refresh tokens and revocations in PostgreSQL
 instead, shared by every replica. With a key-encryption key (CREDSHIELD_KEK,
 or --kek-file) signing keys and HMAC secrets live sealed in the store too, so
 replicas share them; PostgreSQL requires one. Every flag can also be set as
-CREDSHIELD_<FLAG> (for example CREDSHIELD_ISSUER).`,
+CREDSHIELD_<FLAG> (for example CREDSHIELD_ISSUER) or as a key of the
+--config file (issuer: https://login.example.com); docs/config.example.yaml
+is an annotated example. --tls-cert and --tls-key serve HTTPS and HTTP/2,
+re-reading the certificate when its files change.`,
 		Args: cobra.NoArgs,
 		// PreRunE is the whole check of the settings, which
 		// `config check` runs without starting anything.
