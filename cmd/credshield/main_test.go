@@ -20,8 +20,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// cheap argon2id settings for tests, passed the way a user would.
-var cheapHash = []string{"--argon2-memory", "64", "--argon2-time", "1"}
+// cheap argon2id settings for tests, passed the way a user would: below
+// OWASP's minimum, so they need --insecure-weak-hash.
+var cheapHash = []string{"--argon2-memory", "64", "--argon2-time", "1", "--insecure-weak-hash"}
 
 // credshield runs the command in-process and returns its exit code and
 // output.
@@ -56,6 +57,23 @@ func startCommand(t *testing.T, command string, args ...string) string {
 // t, so tests may start several replicas at once from goroutines. The
 // error carries the command's stderr.
 func launch(t *testing.T, command string, args ...string) (string, error) {
+	base, _, err := launchLine(t, command, args...)
+	return base, err
+}
+
+// startupLine starts a command as startCommand does and returns its
+// start-up line.
+func startupLine(t *testing.T, command string, args ...string) string {
+	t.Helper()
+	_, line, err := launchLine(t, command, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return line
+}
+
+// launchLine is launch returning the start-up line too.
+func launchLine(t *testing.T, command string, args ...string) (string, string, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
@@ -78,14 +96,14 @@ func launch(t *testing.T, command string, args ...string) (string, error) {
 	if err != nil {
 		stderr.mu.Lock()
 		defer stderr.mu.Unlock()
-		return "", fmt.Errorf("%s printed no startup line: %v; stderr: %s", command, err, errBuf.String())
+		return "", "", fmt.Errorf("%s printed no startup line: %v; stderr: %s", command, err, errBuf.String())
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	m := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
 	if m == nil {
-		return "", fmt.Errorf("no address in %q", line)
+		return "", line, fmt.Errorf("no address in %q", line)
 	}
-	return "http://" + m[1], nil
+	return "http://" + m[1], line, nil
 }
 
 func TestUserCommands(t *testing.T) {

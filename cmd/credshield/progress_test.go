@@ -90,7 +90,7 @@ func TestProgressOnTerminalOnly(t *testing.T) {
 			regexp.MustCompile(`\S+ +\d+/400 requests`), "credshield scan http"},
 		{"simulate", []string{"simulate", "--scenario", "botnet", "--defence", "default", "--users", "40", "--pairs", "600",
 			"--legit-users", "10", "--legit-logins", "40", "--legit-rate", "1000", "--quiet-logins", "0", "--attacker-budget", "1",
-			"--botnet-size", "300", "--argon2-memory", "64", "--argon2-time", "1",
+			"--botnet-size", "300", "--argon2-memory", "64", "--argon2-time", "1", "--insecure-weak-hash",
 			"--server-arg=--challenge-difficulty=2", "--server-arg=--challenge-attack-difficulty=3"},
 			regexp.MustCompile(`botnet vs default: \d+/600 attempts, \d+ compromised, budget \d+\.\d/1\.0 CPU-s, ETA (\S+)`), "scenario"},
 	}

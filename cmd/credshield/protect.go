@@ -35,13 +35,20 @@ Device and challenge keys live in --data-dir/secrets; with a key-encryption
 key (CREDSHIELD_KEK or --kek-file) they live sealed in the --db store instead,
 so several proxies on one PostgreSQL accept each other's device credentials
 and challenges. --guard-store shares the budgets between several proxies. Every flag can also be set as
-CREDSHIELD_<FLAG> (for example CREDSHIELD_UPSTREAM).`,
+CREDSHIELD_<FLAG> (for example CREDSHIELD_UPSTREAM) or as a key of the
+--config file (upstream: http://127.0.0.1:8000); --tls-cert and --tls-key
+make the proxy speak HTTPS and HTTP/2 itself.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		// PreRunE is the whole check of the settings, which
+		// `config check` runs without starting anything.
+		PreRunE: func(*cobra.Command, []string) error {
 			cfg.DataDir = e.dataDir
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			return protect(cmd.Context(), e, cfg, kek)
 		},
 	}
@@ -111,10 +118,12 @@ func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) er
 	if err := serveAssets(hs, cfg.AssetsPrefix); err != nil {
 		return err
 	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	log.InfoContext(ctx, "protecting", "listen", ln.Addr().String(), "upstream", cfg.UpstreamURL.Redacted(), "login_paths", cfg.LoginPaths)
-	fmt.Fprintf(e.stdout, "credshield is protecting %s on %s — guarded logins: POST %s\n", cfg.UpstreamURL.Redacted(), ln.Addr(), strings.Join(cfg.LoginPaths, ", "))
+	served, err := startServing(hs, ln, cfg.TLS, log)
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "protecting", "listen", ln.Addr().String(), "scheme", cfg.Scheme(), "upstream", cfg.UpstreamURL.Redacted(), "login_paths", cfg.LoginPaths)
+	fmt.Fprintf(e.stdout, "credshield is protecting %s on %s (%s) — guarded logins: POST %s\n", cfg.UpstreamURL.Redacted(), ln.Addr(), cfg.Scheme(), strings.Join(cfg.LoginPaths, ", "))
 
 	select {
 	case err := <-served:

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/credshield/credshield/internal/config"
 )
@@ -40,6 +41,7 @@ type env struct {
 	db             string // --db: which store (config.ParseDB)
 	logLevel       string
 	onLogger       func(*slog.Logger) // told of the command's logger (see routeRedisLogs); may be nil
+	configFile     string             // --config: read by config.Apply through the flag
 }
 
 // run executes credshield with args and returns the process exit code.
@@ -79,19 +81,39 @@ func newRoot(e *env) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.ApplyEnv(cmd.Flags(), e.lookupEnv); err != nil {
+			if _, err := config.Apply(cmd.Flags(), e.lookupEnv, settingOfAny(cmd.Root())); err != nil {
 				return usageError{err}
 			}
 			return nil
 		},
 	}
+	root.PersistentFlags().StringVar(&e.configFile, config.ConfigFlag, "", "YAML file of settings: each key is a flag name (listen: 127.0.0.1:8080); flags and CREDSHIELD_* variables override it (docs/config.example.yaml)")
 	root.PersistentFlags().StringVar(&e.dataDir, "data-dir", config.Default().DataDir, "directory for the database and signing keys")
 	root.PersistentFlags().StringVar(&e.db, "db", "", "the store: sqlite://PATH, or a postgres:// URL shared by replicas (default: SQLite in --data-dir)")
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(e), newUserCmd(e), newKeysCmd(e), newVersionCmd(e), newChallengeCmd(e), newScanCmd(e), newSimulateCmd(e))
-	root.AddCommand(newProtectCmd(e), newPasswordsCmd(e))
+	root.AddCommand(newProtectCmd(e), newPasswordsCmd(e), newConfigCmd(e))
 	return root
+}
+
+// settingOfAny reports whether key is a flag of some command under root:
+// one settings file may serve serve, user add and keys rotate alike, each
+// taking the keys it has, while a key no command has is a mistake.
+func settingOfAny(root *cobra.Command) func(string) bool {
+	names := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		add := func(f *pflag.Flag) { names[f.Name] = true }
+		c.LocalFlags().VisitAll(add)
+		c.PersistentFlags().VisitAll(add)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	delete(names, "help")
+	return func(key string) bool { return names[key] }
 }
 
 // logger returns the JSON logger on stderr at the configured level.

@@ -38,14 +38,22 @@ postgres://... keeps accounts, refresh tokens and revocations in PostgreSQL
 instead, shared by every replica. With a key-encryption key (CREDSHIELD_KEK,
 or --kek-file) signing keys and HMAC secrets live sealed in the store too, so
 replicas share them; PostgreSQL requires one. Every flag can also be set as
-CREDSHIELD_<FLAG> (for example CREDSHIELD_ISSUER).`,
+CREDSHIELD_<FLAG> (for example CREDSHIELD_ISSUER) or as a key of the
+--config file (issuer: https://login.example.com); docs/config.example.yaml
+is an annotated example. --tls-cert and --tls-key serve HTTPS and HTTP/2,
+re-reading the certificate when its files change.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		// PreRunE is the whole check of the settings, which
+		// `config check` runs without starting anything.
+		PreRunE: func(*cobra.Command, []string) error {
 			cfg.DataDir = e.dataDir
 			cfg.DB = e.db
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), e, cfg, kek)
 		},
 	}
@@ -146,10 +154,12 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error 
 	if err := serveAssets(hs, cfg.AssetsPrefix); err != nil {
 		return err
 	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	log.InfoContext(ctx, "serving", "listen", ln.Addr().String(), "issuer", cfg.Issuer, "signing_alg", cfg.SigningAlg, "kid", keys.Active().ID)
-	fmt.Fprintf(e.stdout, "credshield is serving %s on %s — add a user with: credshield user add NAME --data-dir %s\n", cfg.Issuer, ln.Addr(), e.dataDir)
+	served, err := startServing(hs, ln, cfg.TLS, log)
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "serving", "listen", ln.Addr().String(), "scheme", cfg.Scheme(), "issuer", cfg.Issuer, "signing_alg", cfg.SigningAlg, "kid", keys.Active().ID)
+	fmt.Fprintf(e.stdout, "credshield is serving %s — add a user with: credshield user add NAME --data-dir %s\n", servingWhat(cfg.TLS, cfg.Issuer, ln.Addr()), e.dataDir)
 
 	refresh := time.NewTicker(time.Minute)
 	defer refresh.Stop()

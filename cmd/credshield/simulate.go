@@ -55,7 +55,10 @@ every number.`,
 				return usageError{fmt.Errorf("--attacker-budget %v: want between 0 and 86400 CPU-seconds", budget)}
 			}
 			o.AttackerBudget = time.Duration(budget * float64(time.Second))
-			o.Argon = pw.Argon
+			if err := pw.Validate(); err != nil {
+				return usageError{err}
+			}
+			o.Argon, o.InsecureWeakHash = pw.Argon, pw.InsecureWeakHash
 			if o.Target != "" && cmd.Flags().Changed("defence") {
 				return usageError{errors.New("--defence applies to servers simulate starts; with --target the defence is the target's")}
 			}

@@ -59,6 +59,7 @@ const (
 type Serve struct {
 	Defence
 	Passwords
+	TLS
 
 	DataDir     string
 	DB          string // the store, --db (see ParseDB); "" is SQLite in DataDir
@@ -118,7 +119,7 @@ func (c *Serve) BindIssuer(addr string) {
 	if !c.issuerFromListen {
 		return
 	}
-	c.Issuer = "http://" + addr
+	c.Issuer = c.Scheme() + "://" + addr
 	if c.audienceFromIssuer {
 		c.Audience = c.Issuer
 	}
@@ -152,7 +153,8 @@ func Default() Serve {
 // environment variable twin (see ApplyEnv).
 func (c *Serve) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (host:port)")
-	fs.StringVar(&c.Issuer, "issuer", c.Issuer, "public base URL of this service: the iss claim, metadata URLs and every URL the service compares against; https, or http on loopback (default http://<listen>)")
+	c.TLS.RegisterFlags(fs)
+	fs.StringVar(&c.Issuer, "issuer", c.Issuer, "public base URL of this service: the iss claim, metadata URLs and every URL the service compares against; https, or http on loopback (default http://<listen>, https://<listen> with --tls-cert); https without --tls-cert means a proxy in front ends TLS")
 	fs.StringVar(&c.Audience, "audience", c.Audience, "aud claim of access tokens (default: the issuer)")
 	fs.StringVar(&c.SigningAlg, "signing-alg", c.SigningAlg, "access-token signing algorithm: EdDSA, ES256 or RS256")
 	fs.DurationVar(&c.AccessTTL, "access-token-ttl", c.AccessTTL, "lifetime of access tokens")
@@ -231,17 +233,23 @@ func (c *Serve) Validate() error {
 		if host == "" || isUnspecified(host) {
 			errs = append(errs, fmt.Errorf("--issuer is required when --listen %q is not a single host: the issuer is the public URL clients use", c.Listen))
 		} else {
-			c.Issuer = "http://" + c.Listen
+			c.Issuer = c.Scheme() + "://" + c.Listen
 			c.issuerFromListen = true
 		}
 	}
 	if c.Issuer != "" {
 		iss, err := ValidateIssuer(c.Issuer)
-		if err != nil {
+		switch {
+		case err != nil:
 			errs = append(errs, fmt.Errorf("--issuer: %w", err))
-		} else {
+		case c.TLS.Enabled() && strings.HasPrefix(iss, "http:"):
+			errs = append(errs, fmt.Errorf("--issuer %q is http, but --tls-cert makes this service speak https: clients would be told the wrong URL", iss))
+		default:
 			c.Issuer = iss
 		}
+	}
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Audience == "" {
 		c.Audience = c.Issuer

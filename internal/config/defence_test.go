@@ -84,8 +84,8 @@ func TestDefenceValidate(t *testing.T) {
 	}
 }
 
-// TestProtectFlagsAreDefenceAndItsOwn: protect binds the defence's flags
-// and its own, nothing of serve's token service.
+// TestProtectFlagsAreDefenceAndItsOwn: protect binds the defence's flags,
+// the listener's TLS flags and its own, nothing of serve's token service.
 func TestProtectFlagsAreDefenceAndItsOwn(t *testing.T) {
 	names := func(register func(*pflag.FlagSet)) []string {
 		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
@@ -94,17 +94,18 @@ func TestProtectFlagsAreDefenceAndItsOwn(t *testing.T) {
 		fs.VisitAll(func(f *pflag.Flag) { n = append(n, f.Name) })
 		return n
 	}
-	d, p, s := DefaultDefence(), DefaultProtect(), Default()
+	d, p, s, tl := DefaultDefence(), DefaultProtect(), Default(), TLS{}
 	defence := names(d.RegisterFlags)
+	shared := append(names(tl.RegisterFlags), defence...)
 	protect := names(p.RegisterFlags)
 	serve := names(s.RegisterFlags)
 	own := []string{"failure-floor", "failure-status", "listen", "login-path", "shutdown-timeout", "success-status", "uniform-failure-timing", "upstream", "username-field"}
 	for _, n := range protect {
-		if !slices.Contains(defence, n) && !slices.Contains(own, n) {
-			t.Errorf("protect registers --%s, neither the defence's nor its own", n)
+		if !slices.Contains(shared, n) && !slices.Contains(own, n) {
+			t.Errorf("protect registers --%s, neither the defence's, the listener's nor its own", n)
 		}
 	}
-	for _, n := range defence {
+	for _, n := range shared {
 		if !slices.Contains(protect, n) || !slices.Contains(serve, n) {
 			t.Errorf("--%s is not registered by both serve and protect", n)
 		}

@@ -21,6 +21,7 @@ import (
 // The zero value is not usable; start from DefaultProtect.
 type Protect struct {
 	Defence
+	TLS
 
 	// DataDir holds the HMAC keys of device credentials and challenges
 	// (unless a key-encryption key puts them in the store).
@@ -74,6 +75,7 @@ func DefaultProtect() Protect {
 func (p *Protect) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&p.Upstream, "upstream", p.Upstream, "the app to protect: http(s)://host:port[/prefix] (required)")
 	fs.StringVar(&p.Listen, "listen", p.Listen, "address to listen on (host:port)")
+	p.TLS.RegisterFlags(fs)
 	fs.StringArrayVar(&p.LoginPaths, "login-path", p.LoginPaths, "the app's login path; a POST to it is guarded (repeat the flag for several)")
 	fs.StringVar(&p.UsernameField, "username-field", p.UsernameField, "form or JSON field of a login request that holds the username")
 	fs.Var(&p.SuccessStatus, "success-status", "the app's login answers that mean success: codes and classes, comma separated (200,201 or 2xx)")
@@ -135,6 +137,9 @@ func (p *Protect) Validate() error {
 	}
 	if p.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", p.ShutdownTimeout))
+	}
+	if err := p.TLS.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := p.Defence.Validate(p.Listen); err != nil {
 		errs = append(errs, err)

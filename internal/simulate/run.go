@@ -347,7 +347,7 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 	base := o.Target
 	var srv *server
 	if o.Target == "" {
-		if srv, err = startServer(ctx, o.ServerBin, dir, usersFile, o.Argon, defence, o.ServerArgs); err != nil {
+		if srv, err = startServer(ctx, o.ServerBin, dir, usersFile, o.Argon, o.InsecureWeakHash, defence, o.ServerArgs); err != nil {
 			return res, err
 		}
 		defer srv.stop()

@@ -63,7 +63,7 @@ type server struct {
 // startServer imports usersFile into a fresh data dir under dir and starts
 // bin serve on 127.0.0.1:0, trusting loopback as the proxy that sets
 // X-Forwarded-For.
-func startServer(ctx context.Context, bin, dir, usersFile string, params password.Params, defence string, extra []string) (*server, error) {
+func startServer(ctx context.Context, bin, dir, usersFile string, params password.Params, weakHash bool, defence string, extra []string) (*server, error) {
 	dargs, err := defenceArgs(defence)
 	if err != nil {
 		return nil, err
@@ -76,6 +76,9 @@ func startServer(ctx context.Context, bin, dir, usersFile string, params passwor
 		"--argon2-memory", strconv.FormatUint(uint64(params.MemoryKiB), 10),
 		"--argon2-time", strconv.FormatUint(uint64(params.Time), 10),
 		"--argon2-threads", strconv.FormatUint(uint64(params.Threads), 10),
+	}
+	if weakHash {
+		argon = append(argon, "--insecure-weak-hash")
 	}
 	imp := exec.CommandContext(ctx, bin, append([]string{"user", "import", usersFile, "--data-dir", dataDir}, argon...)...)
 	imp.Env = cleanEnv()

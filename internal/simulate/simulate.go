@@ -60,6 +60,9 @@ type Options struct {
 	LegitRate   float64
 	// Argon are the hash parameters of the population and of the server.
 	Argon password.Params
+	// InsecureWeakHash lets the servers simulate starts accept Argon
+	// below OWASP's minimum (serve's --insecure-weak-hash), for cheap runs.
+	InsecureWeakHash bool
 	// ServerBin is the credshield binary to start; ServerArgs are extra
 	// serve flags for every defence (they override the defence's own).
 	ServerBin  string

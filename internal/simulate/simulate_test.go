@@ -33,6 +33,7 @@ func testOptions(bin string) Options {
 	o.LegitUsers, o.LegitLogins, o.LegitRate, o.QuietLogins = 10, 40, 1000, 10
 	o.AttackerBudget, o.Duration = 300*time.Millisecond, 45*time.Second
 	o.Argon = password.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	o.InsecureWeakHash = true
 	o.ServerBin, o.SolverBin = bin, bin
 	o.ServerArgs = []string{"--challenge-difficulty", "2", "--challenge-attack-difficulty", "3"}
 	o.BotnetSize = 300
