@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/loginapi"
 )
 
 // Kind is how the server answered one login request.
@@ -38,21 +39,33 @@ type answer struct {
 	latency     time.Duration
 }
 
-// client posts login forms to one server, presenting each simulated
-// client's address in X-Forwarded-For (the server trusts loopback as the
-// proxy). It is safe for concurrent use.
+// client posts logins to one server, presenting each simulated client's
+// address in X-Forwarded-For (the server, or the gateway in front of a
+// --target, trusts loopback as the proxy; the services the profiles
+// describe read it too). Without a profile it speaks credshield serve's
+// password grant; with one, the service's own login API. It is safe for
+// concurrent use.
 type client struct {
 	http     *http.Client
+	base     string
 	tokenURL string
+	profile  *loginapi.Profile // nil: credshield serve's POST /token
 }
 
-func newClient(base string) *client {
+func newClient(base string, profile *loginapi.Profile) *client {
 	tr := &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128, IdleConnTimeout: 30 * time.Second}
-	return &client{http: &http.Client{Transport: tr, Timeout: 60 * time.Second}, tokenURL: base + "/token"}
+	c := &client{http: &http.Client{Transport: tr, Timeout: 60 * time.Second}, base: base, tokenURL: base + "/token", profile: profile}
+	if profile != nil {
+		c.tokenURL = base + profile.Logins[0].Path
+	}
+	return c
 }
 
-// login sends one password-grant request from ip.
+// login sends one login from ip: a password grant, or the profile's login.
 func (c *client) login(ctx context.Context, ip, user, pw, device, chal, solution string) answer {
+	if c.profile != nil {
+		return c.profileLogin(ctx, ip, user, pw, device, chal, solution)
+	}
 	form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}}
 	if device != "" {
 		form.Set("device_token", device)
@@ -90,7 +103,7 @@ func (c *client) post(ctx context.Context, ip, body string) answer {
 		// serve answers the device credential in the body; `credshield
 		// protect` in front of another app, in its header
 		// (server.DeviceHeader).
-		a.kind, a.deviceToken = KindSuccess, cmp.Or(b.DeviceToken, resp.Header.Get("Credshield-Device"))
+		a.kind, a.deviceToken = KindSuccess, cmp.Or(b.DeviceToken, resp.Header.Get(deviceHeader))
 	case resp.StatusCode == http.StatusTooManyRequests:
 		a.kind = KindDenied
 	case resp.StatusCode == http.StatusBadRequest && b.Error == challenge.ErrorCode && b.Challenge.Token != "":
@@ -103,3 +116,54 @@ func (c *client) post(ctx context.Context, ip, body string) answer {
 	}
 	return a
 }
+
+// profileLogin sends the profile's login (and the requests it needs
+// first, a Kratos flow) from ip and judges the answer as the gateway
+// would: a gateway's refusal (429, a challenge in the service's shape)
+// first, then the profile's Classify. The device credential goes in the
+// gateway's header, which every profile's clients may send.
+func (c *client) profileLogin(ctx context.Context, ip, user, pw, device, chal, solution string) answer {
+	h := http.Header{"X-Forwarded-For": {ip}}
+	if device != "" {
+		h.Set(deviceHeader, device)
+	}
+	l := loginapi.Login{Base: c.base, Identifier: user, Secret: pw, Header: h}
+	if chal != "" {
+		l.Extra = map[string]string{challenge.FormToken: chal, challenge.FormSolution: solution}
+	}
+	t0 := time.Now()
+	req, _, err := c.profile.NewAttempt(ctx, c.http, l)
+	if err != nil {
+		return answer{kind: KindOther, latency: time.Since(t0)}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return answer{kind: KindOther, latency: time.Since(t0)}
+	}
+	defer resp.Body.Close()
+	ans, err := loginapi.ReadAnswer(resp)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	a := answer{latency: time.Since(t0), kind: KindOther}
+	if err != nil {
+		return a
+	}
+	switch kind, tok := c.profile.ReadRefusal(ans); kind {
+	case loginapi.Throttled:
+		a.kind = KindDenied
+		return a
+	case loginapi.ChallengeRequired:
+		a.kind, a.challenge = KindChallenged, tok
+		return a
+	}
+	switch c.profile.Classify(time.Now(), ans) {
+	case loginapi.Success:
+		a.kind, a.deviceToken = KindSuccess, resp.Header.Get(deviceHeader)
+	case loginapi.Failure:
+		a.kind = KindFailure
+	}
+	return a
+}
+
+// deviceHeader is where `credshield protect` hands API clients their
+// device credential and reads it back (protect.DeviceHeader).
+const deviceHeader = "Credshield-Device"

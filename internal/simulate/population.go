@@ -70,6 +70,24 @@ func NewPopulation(seed uint64, users, pairs int) (*Population, error) {
 	return p, nil
 }
 
+// WithDomain returns the population with every identifier, the combo
+// list's too, made an address at domain (user000001@example.com); the
+// passwords and the order stay. An empty domain returns p itself.
+func (p *Population) WithDomain(domain string) *Population {
+	if domain == "" {
+		return p
+	}
+	q := &Population{Usernames: make([]string, len(p.Usernames)), Passwords: p.Passwords, Combo: make([]Pair, len(p.Combo))}
+	for i, u := range p.Usernames {
+		q.Usernames[i] = u + "@" + domain
+	}
+	for i, c := range p.Combo {
+		c.Username += "@" + domain
+		q.Combo[i] = c
+	}
+	return q
+}
+
 func seedBytes(seed uint64) [32]byte {
 	var b [32]byte
 	for i := range 8 {

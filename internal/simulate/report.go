@@ -36,6 +36,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nmachine: %s; %s; argon2id hash %s; %.0f µs/evaluation, %.0f µs/request (attacker CPU)\n",
 		r.Machine, r.Date, r.hashTime(), r.Calibration.NsPerEvaluation/1e3, r.Calibration.NsPerRequest/1e3)
+	if r.Profile != "" {
+		fmt.Fprintf(w, "login profile: %s (written against %s); target version: %s\n", r.Profile, r.ProfileVersion, r.TargetVersion)
+	}
 	for _, line := range r.Ratios() {
 		fmt.Fprintln(w, line)
 	}

@@ -353,7 +353,7 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 		defer srv.stop()
 		base = srv.base
 	}
-	c := newClient(base)
+	c := newClient(base, o.Profile)
 	defer c.http.CloseIdleConnections()
 	if rep.Calibration.NsPerRequest == 0 {
 		rep.Calibration.NsPerRequest = calibrateRequests(ctx, c, 300)

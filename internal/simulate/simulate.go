@@ -13,10 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/credshield/credshield/internal/loginapi"
 	"github.com/credshield/credshield/internal/password"
 )
 
@@ -75,6 +77,14 @@ type Options struct {
 	// Target, if set, is an already running server on loopback holding
 	// the population (see WriteJSONL); no server is started.
 	Target string
+	// Profile, with Target, is the login API the target speaks (a
+	// service such as Kratos or Authelia, alone or behind credshield
+	// protect); nil is credshield serve's password grant.
+	Profile *loginapi.Profile
+	// IdentifierDomain, if set, makes every identifier an address at
+	// it (user000001@example.com), for services whose identities are
+	// email addresses (Kratos with an email identity schema).
+	IdentifierDomain string
 	// AttackWorkers is the attacker's parallel connections: enough to
 	// keep the server's hashers busy while failures wait out the
 	// server's failure floor. SolveWorkers is the number of cores that
@@ -178,6 +188,12 @@ type Report struct {
 	HashMs      *float64    `json:"hash_ms"`
 	HashP99Ms   *float64    `json:"hash_p99_ms"`
 	Calibration Calibration `json:"calibration"`
+	// Profile is the login API spoken (--profile), ProfileVersion the
+	// service version it was written against, and TargetVersion what
+	// the target says it runs, or why it is not known.
+	Profile        string `json:"profile,omitempty"`
+	ProfileVersion string `json:"profile_version,omitempty"`
+	TargetVersion  string `json:"target_version,omitempty"`
 }
 
 // Run simulates every scenario in o against every defence and reports.
@@ -191,6 +207,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	pop, err := NewPopulation(o.Seed, o.Users, o.Pairs)
 	if err != nil {
 		return nil, err
+	}
+	pop = pop.WithDomain(o.IdentifierDomain)
+	if o.Profile != nil {
+		rep.Profile, rep.ProfileVersion = o.Profile.Name, o.Profile.Version
+		rep.TargetVersion = targetVersion(ctx, o.Profile, o.Target)
 	}
 	dir := o.WorkDir
 	if dir == "" {
@@ -266,6 +287,9 @@ func (o Options) validate() error {
 	} else if o.ServerBin == "" {
 		errs = append(errs, errors.New("no server binary to start"))
 	}
+	if o.Profile != nil && o.Target == "" {
+		errs = append(errs, errors.New("a login profile needs --target: the servers simulate starts speak credshield's own API"))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrOptions, errors.Join(errs...))
 	}
@@ -292,4 +316,19 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%s, %d CPUs", model, numCPU())
+}
+
+// targetVersion asks the target for its version where its service tells
+// it, and otherwise says why it is not known.
+func targetVersion(ctx context.Context, p *loginapi.Profile, base string) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := p.ServiceVersion(ctx, &http.Client{Timeout: 5 * time.Second}, base)
+	switch {
+	case errors.Is(err, loginapi.ErrNoVersion):
+		return "not known: " + p.Name + " publishes no version"
+	case err != nil:
+		return "not known: " + err.Error()
+	}
+	return v
 }
