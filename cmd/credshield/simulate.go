@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/loginapi"
 	"github.com/credshield/credshield/internal/simulate"
 )
 
@@ -20,6 +22,7 @@ func newSimulateCmd(e *env) *cobra.Command {
 	pw := config.DefaultPasswords()
 	var (
 		scenario, defence, format, out, htmlOut, popOut string
+		profile, popFormat                              string
 		budget                                          float64
 	)
 	cmd := &cobra.Command{
@@ -37,8 +40,13 @@ Defences: username-limit (only a per-username limit of 5 failures per 300 s,
 what many apps do on their own) and default (the full guard). Scenarios: single-ip, subnet (/24), botnet (--botnet-size
 addresses over many /16s), low-and-slow. --target URL attacks an already
 running server on loopback instead (import --population-out FILE into it
-first, with the same --seed, --users and --pairs). docs/simulate.md explains
-every number.`,
+first, with the same --seed, --users and --pairs). With --profile NAME the
+attacker and the users speak that service's login API (kratos, authelia,
+fastapi...), to measure the service alone or behind credshield protect;
+--population-format writes the population for the service's own import:
+kratos-identities (kratos import identities), authelia-yaml
+(users_database.yml) or userpass (name:password lines). docs/simulate.md
+explains every number.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -59,6 +67,22 @@ every number.`,
 				return usageError{err}
 			}
 			o.Argon, o.InsecureWeakHash = pw.Argon, pw.InsecureWeakHash
+			if !slices.Contains(simulate.PopulationFormats, popFormat) {
+				return usageError{fmt.Errorf("--population-format %q: want one of %v", popFormat, simulate.PopulationFormats)}
+			}
+			if profile != "" {
+				if o.Profile, err = loginapi.New(profile, loginapi.Options{}); err != nil {
+					return usageError{err}
+				}
+				if o.Target == "" && popOut == "" {
+					return usageError{errors.New("--profile needs --target: simulate attacks a running service that speaks it")}
+				}
+			}
+			if profile == "kratos" || popFormat == simulate.FormatKratosIdentities {
+				// Kratos identities are email addresses here, as in
+				// its default identity schema.
+				o.IdentifierDomain = "example.com"
+			}
 			if o.Target != "" && cmd.Flags().Changed("defence") {
 				return usageError{errors.New("--defence applies to servers simulate starts; with --target the defence is the target's")}
 			}
@@ -79,7 +103,7 @@ every number.`,
 			}
 			if popOut != "" {
 				defer progress.clear()
-				return writePopulation(cmd.Context(), e, o, popOut)
+				return writePopulation(cmd.Context(), e, o, popOut, popFormat)
 			}
 			rep, runErr := simulate.Run(cmd.Context(), o)
 			progress.clear() // before the report, which may go to the same terminal
@@ -124,7 +148,9 @@ every number.`,
 	f.StringVar(&o.ServerBin, "server-bin", "", "credshield binary to start (default: this one)")
 	f.StringArrayVar(&o.ServerArgs, "server-arg", nil, "extra flag for every server started, repeatable (--server-arg=--challenge-difficulty=4)")
 	f.StringVar(&o.Target, "target", "", "attack this running server instead (loopback only)")
-	f.StringVar(&popOut, "population-out", "", "write the population as JSONL for credshield user import, and exit")
+	f.StringVar(&popOut, "population-out", "", "write the population to FILE for the target's import, and exit")
+	f.StringVar(&popFormat, "population-format", simulate.FormatCredshield, "format of --population-out: credshield (credshield user import), kratos-identities, authelia-yaml or userpass")
+	f.StringVar(&profile, "profile", "", "the login API of the --target: "+strings.Join(loginapi.Names(), ", ")+" (default: credshield serve's)")
 	f.StringVar(&format, "format", "text", "text or json")
 	f.StringVar(&out, "out", "", "write the report to FILE instead of stdout")
 	f.StringVar(&htmlOut, "html", "", "also write a self-contained HTML page with charts to FILE")
@@ -178,18 +204,27 @@ func writeReport(stdout io.Writer, path string, write func(io.Writer) error) err
 
 // writePopulation hashes the population and writes it for an import into
 // a --target server.
-func writePopulation(ctx context.Context, e *env, o simulate.Options, path string) error {
+func writePopulation(ctx context.Context, e *env, o simulate.Options, path, format string) error {
 	pop, err := simulate.NewPopulation(o.Seed, o.Users, o.Pairs)
 	if err != nil {
 		return usageError{err}
 	}
-	h, err := pop.Hash(ctx, o.Argon, o.Progress)
-	if err != nil {
+	pop = pop.WithDomain(o.IdentifierDomain)
+	var h simulate.HashedUsers
+	if simulate.NeedsHashes(format) {
+		if h, err = pop.Hash(ctx, o.Argon, o.Progress); err != nil {
+			return err
+		}
+	}
+	if err := pop.WritePopulation(path, format, h); err != nil {
 		return err
 	}
-	if err := pop.WriteJSONL(path, h); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "wrote %d users to %s: import them with credshield user import %s\n", len(pop.Usernames), path, path)
+	how := map[string]string{
+		simulate.FormatCredshield:       "credshield user import " + path,
+		simulate.FormatKratosIdentities: "kratos import identities " + path,
+		simulate.FormatAutheliaYAML:     "authentication_backend.file.path: " + path + " in Authelia's configuration",
+		simulate.FormatUserPass:         "the service's own tools (the file holds plain passwords: delete it after)",
+	}[format]
+	fmt.Fprintf(e.stdout, "wrote %d users to %s: import them with %s\n", len(pop.Usernames), path, how)
 	return nil
 }

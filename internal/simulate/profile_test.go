@@ -1,0 +1,104 @@
+package simulate
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credshield/credshield/internal/loginapi"
+	"github.com/credshield/credshield/internal/loginapi/standin"
+)
+
+// checker is a stand-in that counts its password checks.
+type checker interface {
+	http.Handler
+	Checks() int64
+}
+
+// TestRunTargetProfileStandins runs a small botnet attack with --target
+// and --profile against each stand-in: the attacker and the users speak
+// the service's login API and take accounts (every valid pair tried
+// against the Kratos-like service, which has no limit; some against the
+// Authelia-like one, whose per-username ban also catches accounts the
+// list hits with wrong passwords first), and the report names the profile
+// and what the target says of its version.
+func TestRunTargetProfileStandins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an attack")
+	}
+	tests := []struct {
+		profile, domain, version string
+		limited                  bool // the service bans usernames
+		start                    func(map[string]string) checker
+	}{
+		{"kratos", "example.com", standin.KratosVersion, false, func(a map[string]string) checker { return standin.NewKratos(a) }},
+		{"authelia", "", "not known: authelia publishes no version", true, func(a map[string]string) checker { return standin.NewAuthelia(a) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			o := testOptions("")
+			o.SolverBin = ""
+			o.Users, o.Pairs = 30, 400
+			o.LegitUsers, o.LegitLogins, o.QuietLogins = 6, 20, 0
+			o.AttackerBudget, o.Duration = 10*time.Second, 20*time.Second
+			o.AttackWorkers = 4
+			o.IdentifierDomain = tt.domain
+			p, err := loginapi.New(tt.profile, loginapi.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Profile = p
+			pop, err := NewPopulation(o.Seed, o.Users, o.Pairs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pop = pop.WithDomain(o.IdentifierDomain)
+			accounts := map[string]string{}
+			for i, u := range pop.Usernames {
+				accounts[u] = pop.Passwords[i]
+			}
+			svc := tt.start(accounts)
+			srv := httptest.NewServer(svc)
+			defer srv.Close()
+			o.Target = srv.URL
+
+			rep, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text bytes.Buffer
+			if err := rep.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			t.Log("\n" + text.String())
+			if len(rep.Results) != 1 {
+				t.Fatalf("%d results, want one against the target", len(rep.Results))
+			}
+			r := rep.Results[0]
+			if r.Compromised == 0 || (!tt.limited && r.Compromised != r.ValidPairsTried) {
+				t.Errorf("compromised %d of %d valid pairs tried; want some, and every one without a limit", r.Compromised, r.ValidPairsTried)
+			}
+			if r.AttackerRequests != int64(o.Pairs) {
+				t.Errorf("%d attacker requests, want the whole list of %d (nothing throttles a client)", r.AttackerRequests, o.Pairs)
+			}
+			// Every attempt reached the password check, but those of a
+			// banned username.
+			if got := svc.Checks(); got < int64(o.Pairs)/2 || (!tt.limited && got < int64(o.Pairs)) {
+				t.Errorf("the service hashed %d times for %d attempts: the logins did not reach its password check", got, o.Pairs)
+			}
+			if r.LegitLogins == 0 || r.LegitKnownDeviceSuccess == 0 {
+				t.Errorf("legitimate users: %d logins, %.0f%% known-device success; want them to log in", r.LegitLogins, 100*r.LegitKnownDeviceSuccess)
+			}
+			if rep.Profile != tt.profile || rep.TargetVersion != tt.version || rep.HashMs != nil {
+				t.Errorf("report: profile %q, target version %q, hash %v; want %q, %q, not measured", rep.Profile, rep.TargetVersion, rep.HashMs, tt.profile, tt.version)
+			}
+			if !strings.Contains(text.String(), "login profile: "+tt.profile) || !strings.Contains(text.String(), "argon2id hash not measured") {
+				t.Errorf("text report does not name the profile or say the hash time was not measured:\n%s", text.String())
+			}
+		})
+	}
+}
