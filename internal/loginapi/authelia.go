@@ -54,6 +54,8 @@ func newAuthelia(o Options) *Profile {
 		Logins:              []Route{{Method: http.MethodPost, Path: "/api/firstfactor"}},
 		ClientIPHeader:      "X-Forwarded-For",
 		ClientIPHeadersRead: []string{"X-Forwarded-For"},
+		SilentUsernameBan:   true,
+		SessionTokens:       true,
 		api:                 authelia{cookie: cookie},
 	}
 }

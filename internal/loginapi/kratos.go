@@ -77,6 +77,7 @@ func newKratos(o Options) *Profile {
 		FormBodies:          true,
 		ClientIPHeader:      "True-Client-Ip",
 		ClientIPHeadersRead: []string{"True-Client-Ip", "Cf-Connecting-Ip", "X-Real-Ip", "X-Forwarded-For"},
+		SessionTokens:       true,
 		api:                 kratos{cookie: cookie},
 	}
 }

@@ -68,6 +68,15 @@ type Profile struct {
 	// but ClientIPHeader (its own list of forwarding headers is a
 	// superset today, and must stay one).
 	ClientIPHeadersRead []string
+	// SilentUsernameBan reports that the service's own limit bans a
+	// username after failures, never an address, and answers a banned
+	// username exactly as a wrong password (Authelia's regulation), so a
+	// client cannot see it: the scanner says so rather than "no limit".
+	SilentUsernameBan bool
+	// SessionTokens reports that a login is answered with an opaque
+	// session (a Kratos session token, Authelia's cookie), never a JWT:
+	// the scanner's JWT checks do not apply.
+	SessionTokens bool
 
 	api api
 }

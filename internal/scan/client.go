@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -190,8 +191,19 @@ func (c *client) renderResponse(r *response) string {
 	return b.String()
 }
 
-// redactForm hides the password field of a login form.
+// redactForm hides the password field of a login form or JSON body.
 func (c *client) redactForm(body string) string {
+	if strings.HasPrefix(strings.TrimSpace(body), "{") {
+		var m map[string]any
+		if json.Unmarshal([]byte(body), &m) != nil {
+			return "(JSON)"
+		}
+		if _, ok := m["password"]; ok {
+			m["password"] = "(redacted)"
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
 	form, err := url.ParseQuery(body)
 	if err != nil {
 		return "(form)"
@@ -227,7 +239,7 @@ func redactToken(tok string) string {
 	return tok[:i+1] + sig[:6] + "…(redacted)"
 }
 
-var tokenField = regexp.MustCompile(`"(access_token|refresh_token|id_token)"(\s*:\s*)"([^"]*)"`)
+var tokenField = regexp.MustCompile(`"(access_token|refresh_token|id_token|session_token)"(\s*:\s*)"([^"]*)"`)
 
 func redactTokensInBody(s string) string {
 	return tokenField.ReplaceAllStringFunc(s, func(m string) string {

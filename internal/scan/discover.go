@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/credshield/credshield/internal/loginapi"
 )
 
 // openAPI is the part of an OpenAPI 3 or Swagger 2 document discovery reads.
@@ -60,9 +62,26 @@ func (s *scanner) discover(ctx context.Context) error {
 			return fmt.Errorf("--protected-url: %w", err)
 		}
 	}
+	if s.opts.Profile != "" {
+		p, err := loginapi.New(s.opts.Profile, loginapi.Options{})
+		if err != nil {
+			return fmt.Errorf("--profile: %w", err)
+		}
+		s.useProfile(p, "chosen with --profile")
+		return nil
+	}
 	if d.TokenURL == "" || d.ProtectedURL == "" {
 		if err := s.readSpec(ctx); err != nil {
 			return err
+		}
+	}
+	if d.TokenURL == "" && s.opts.TokenURL == "" {
+		found, err := s.discoverService(ctx)
+		if err != nil {
+			return err
+		}
+		if found {
+			return nil
 		}
 	}
 	if d.TokenURL == "" {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -52,7 +51,7 @@ func (s *scanner) enumChecks(ctx context.Context) error {
 		}
 		var pair [2]*response
 		for i, name := range names {
-			r, err := s.c.postForm(ctx, s.rep.Discovery.TokenURL, url.Values{"grant_type": {"password"}, "username": {name}, "password": {pw}}, nil)
+			r, err := s.attempt(ctx, name, pw, nil)
 			if err != nil {
 				stop = err
 				break
@@ -62,7 +61,7 @@ func (s *scanner) enumChecks(ctx context.Context) error {
 		if stop != nil {
 			break
 		}
-		if isThrottled(pair[0]) || isThrottled(pair[1]) {
+		if s.throttled(pair[0]) || s.throttled(pair[1]) {
 			break
 		}
 		if names[0] == known {

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
+	"time"
 )
 
 // Rate-limit probing. Every attempt uses a random username that exists
@@ -54,13 +54,13 @@ func (s *scanner) probe(ctx context.Context, n int, name func(i int) string, hdr
 		if hdr != nil {
 			h = hdr(i)
 		}
-		r, err := s.c.postForm(ctx, s.rep.Discovery.TokenURL, url.Values{"grant_type": {"password"}, "username": {name(i)}, "password": {s.randomPassword()}}, h)
+		r, err := s.attempt(ctx, name(i), s.randomPassword(), h)
 		if err != nil {
 			return run, err
 		}
 		run.sent++
 		run.all = append(run.all, r)
-		if !isThrottled(r) {
+		if !s.throttled(r) {
 			first, last = nil, r
 			continue
 		}
@@ -105,9 +105,17 @@ func (s *scanner) rateLimitChecks(ctx context.Context) error {
 		return nil
 	}
 	switch {
+	case same.at == 0 && rot.at == 0 && s.profile != nil && s.profile.SilentUsernameBan:
+		// The service's own ban answers like a wrong password: only
+		// the absence of any limit per client is seen, and it is the
+		// weakness that matters to a botnet.
+		s.add(RateLimitUsername, fmt.Sprintf("%d failed logins with a fresh username each, from one client, were all answered without throttling; "+
+			"%s's own limit bans a username only, and answers a banned username exactly as a wrong password, so %d failures for one username showed no throttle either (%s)",
+			rot.sent, s.profile.Name, same.sent, banTiming(same.all)), exchanges(rot.all[0], rot.all[len(rot.all)-1], same.all[len(same.all)-1])...)
+		return nil
 	case same.at == 0 && rot.at == 0:
 		s.add(RateLimitMissing, fmt.Sprintf("%d failed logins for one username and %d with a fresh username each, from one client, were all answered without throttling",
-			same.sent, rot.sent))
+			same.sent, rot.sent), exchanges(same.all[len(same.all)-1], rot.all[0], rot.all[len(rot.all)-1])...)
 		return nil
 	case same.at > 0 && rot.at == 0:
 		s.add(RateLimitUsername, fmt.Sprintf("one username was throttled from failed login %d on, but %d failed logins rotating usernames from the same client never were",
@@ -135,7 +143,7 @@ func (s *scanner) rateLimitChecks(ctx context.Context) error {
 		if err != nil {
 			return s.undecided(ctx, RateLimitHeader, err)
 		}
-		if r.sent < 2 || isThrottled(r.all[0]) || isThrottled(r.all[1]) {
+		if r.sent < 2 || s.throttled(r.all[0]) || s.throttled(r.all[1]) {
 			continue
 		}
 		// Two spoofed attempts got through; is the client itself still
@@ -167,4 +175,20 @@ func (s *scanner) fakeIP() string {
 	}
 	nets := []string{"192.0.2", "198.51.100", "203.0.113"}
 	return fmt.Sprintf("%s.%d", nets[int(b[0])%3], 1+int(b[1])%254)
+}
+
+// banTiming describes how long one username's failures took before and
+// after the third: a ban that skips the password hash answers faster.
+func banTiming(rs []*response) string {
+	if len(rs) < 5 {
+		return "too few answers to time"
+	}
+	ms := func(rs []*response) float64 {
+		xs := make([]float64, len(rs))
+		for i, r := range rs {
+			xs[i] = float64(r.took) / float64(time.Millisecond)
+		}
+		return median(xs)
+	}
+	return fmt.Sprintf("median answer %.1f ms for the first 3, %.1f ms after them; a ban that skips the password hash answers faster", ms(rs[:3]), ms(rs[3:]))
 }

@@ -69,7 +69,10 @@ type Skipped struct {
 
 // Discovery records the endpoints the scan used and where they came from.
 type Discovery struct {
-	SpecURL      string   `json:"spec_url,omitempty"`
+	SpecURL string `json:"spec_url,omitempty"`
+	// Profile is the login API the scan spoke (--profile or found), ""
+	// for an OAuth2 password grant.
+	Profile      string   `json:"profile,omitempty"`
 	TokenURL     string   `json:"token_url,omitempty"`
 	ProtectedURL string   `json:"protected_url,omitempty"`
 	JWKSURL      string   `json:"jwks_url,omitempty"`

@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/credshield/credshield/internal/loginapi"
 )
 
 // Defaults for Options.
@@ -53,6 +55,9 @@ type Options struct {
 	Username, Password string
 	// Token is an access token to use instead of logging in.
 	Token string
+	// Profile names the login API to speak (kratos, authelia, ...; see
+	// loginapi.Names), skipping the discovery of one; "" discovers it.
+	Profile string
 	// TokenURL and ProtectedURL override discovery; relative references
 	// resolve against Target. Both must be on Target's origin.
 	TokenURL, ProtectedURL string
@@ -90,6 +95,9 @@ type scanner struct {
 
 	token     *jwt   // the valid access token, if any
 	tokenType string // token_type from the login answer
+	// profile is the login API the target speaks; nil is an OAuth2
+	// password grant at the token URL.
+	profile *loginapi.Profile
 }
 
 // Run scans opts.Target and returns the report. An error means the scan
@@ -166,6 +174,8 @@ func (s *scanner) run(ctx context.Context) error {
 		if err := s.tokenChecks(ctx); err != nil {
 			return err
 		}
+	} else if s.profile != nil && s.profile.SessionTokens {
+		s.sessionTokens()
 	} else {
 		for _, id := range tokenCheckIDs {
 			s.skip(id, "needs --username and --password, or --token")
@@ -183,7 +193,22 @@ func (s *scanner) run(ctx context.Context) error {
 // login obtains the scanner's own access token.
 func (s *scanner) login(ctx context.Context) error {
 	raw := s.opts.Token
-	if raw == "" && s.opts.Password != "" {
+	if raw == "" && s.opts.Password != "" && s.profile != nil {
+		s.c.setProbe("login")
+		res, err := s.attempt(ctx, s.opts.Username, s.opts.Password, nil)
+		if err != nil {
+			return fmt.Errorf("scan: login: %w", err)
+		}
+		if !s.loginSucceeded(res) {
+			return fmt.Errorf("scan: %s login at %s failed: %d %s", s.profile.Name, s.rep.Discovery.TokenURL, res.status, http.StatusText(res.status))
+		}
+		var body struct {
+			AccessToken string `json:"access_token"`
+			TokenType   string `json:"token_type"`
+		}
+		_ = json.Unmarshal(res.body, &body)
+		raw, s.tokenType = body.AccessToken, body.TokenType
+	} else if raw == "" && s.opts.Password != "" {
 		s.c.setProbe("login")
 		res, err := s.c.postForm(ctx, s.rep.Discovery.TokenURL, url.Values{
 			"grant_type": {"password"}, "username": {s.opts.Username}, "password": {s.opts.Password},
@@ -212,6 +237,15 @@ func (s *scanner) login(ctx context.Context) error {
 	}
 	s.token = t
 	return nil
+}
+
+// sessionTokens records that the token checks do not apply: the service
+// answers logins with an opaque session, not a JWT.
+func (s *scanner) sessionTokens() {
+	s.rep.Discovery.Notes = append(s.rep.Discovery.Notes, "session tokens: JWT checks not applicable ("+s.profile.Name+" answers a login with an opaque session, not a JWT)")
+	for _, id := range tokenCheckIDs {
+		s.skip(id, "session tokens: JWT checks not applicable")
+	}
 }
 
 // add records a finding of rule id.

@@ -14,6 +14,7 @@ import (
 // Kratos is a stand-in for Ory Kratos v1.3's login API flows:
 //
 //   - GET /self-service/login/api creates a flow: 200 with its id and ui;
+//
 //   - POST /self-service/login?flow=ID with {"method":"password",
 //     "identifier","password"} decoded by encoding/json ("identifier" or
 //     the legacy "password_identifier"): 200 {"session_token","session"}

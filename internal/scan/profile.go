@@ -1,0 +1,153 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/credshield/credshield/internal/loginapi"
+)
+
+// A target that publishes no OAuth2 password flow may be one of the
+// services the login profiles describe. Discovery asks each its own
+// harmless question (a GET that carries no secret) and speaks the first
+// that answers as that service does; --profile skips the questions.
+
+// serviceProbe recognises one service from one GET.
+type serviceProbe struct {
+	profile string
+	path    string
+	// is reports whether the answer is the service's.
+	is func(r *response) bool
+	// protected is the service's "who am I" route, for the CORS check.
+	protected string
+}
+
+var serviceProbes = []serviceProbe{
+	{
+		// Kratos creates an API login flow for a GET: 200 with the
+		// flow's id and its ui form (selfservice/flow/login/handler.go).
+		profile: "kratos", path: "/self-service/login/api", protected: "/sessions/whoami",
+		is: func(r *response) bool {
+			var flow struct {
+				ID string `json:"id"`
+				UI *struct {
+					Action string `json:"action"`
+				} `json:"ui"`
+			}
+			return r.status == http.StatusOK && json.Unmarshal(r.body, &flow) == nil && flow.ID != "" && flow.UI != nil && flow.UI.Action != ""
+		},
+	},
+	{
+		// Authelia's first factor takes only POST: its router answers
+		// another method with 405, where an app without the route
+		// answers 404 (and a catch-all front end 200).
+		profile: "authelia", path: "/api/firstfactor", protected: "/api/state",
+		is: func(r *response) bool { return r.status == http.StatusMethodNotAllowed },
+	},
+}
+
+// discoverService asks the well-known questions and speaks the first
+// service that answers; it reports whether one did.
+func (s *scanner) discoverService(ctx context.Context) (bool, error) {
+	for _, sp := range serviceProbes {
+		if !slices.Contains(loginapi.Names(), sp.profile) {
+			continue
+		}
+		u, _ := s.resolve(s.target, sp.path)
+		r, err := s.c.get(ctx, u, map[string]string{"Accept": "application/json"})
+		if err != nil {
+			return false, err
+		}
+		if !sp.is(r) {
+			continue
+		}
+		p, err := loginapi.New(sp.profile, loginapi.Options{})
+		if err != nil {
+			return false, err
+		}
+		s.useProfile(p, fmt.Sprintf("GET %s answered %d as %s does", sp.path, r.status, sp.profile))
+		return true, nil
+	}
+	return false, nil
+}
+
+// useProfile makes every login of the scan speak p; how says why.
+func (s *scanner) useProfile(p *loginapi.Profile, how string) {
+	s.profile = p
+	d := &s.rep.Discovery
+	d.Profile = p.Name
+	d.TokenURL, _ = s.resolve(s.target, p.Logins[0].Path)
+	if d.ProtectedURL == "" {
+		for _, sp := range serviceProbes {
+			if sp.profile == p.Name {
+				d.ProtectedURL, _ = s.resolve(s.target, sp.protected)
+			}
+		}
+	}
+	d.Notes = append(d.Notes, fmt.Sprintf("logins speak the %s login API (profile written against %s): %s", p.Name, p.Version, how))
+	if len(p.ClientIPHeadersRead) > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("%s reads the client address from %s: a proxy in front of it must replace that header, or every client picks the address %s limits and logs",
+			p.Name, strings.Join(p.ClientIPHeadersRead, ", "), p.Name))
+	}
+}
+
+// attempt sends one login for name with the secret pw, with the extra
+// headers hdr: the OAuth2 password grant, or the profile's login (with the
+// requests it needs first, counted against the budget like any other).
+func (s *scanner) attempt(ctx context.Context, name, pw string, hdr map[string]string) (*response, error) {
+	if s.profile == nil {
+		return s.c.postForm(ctx, s.rep.Discovery.TokenURL, map[string][]string{
+			"grant_type": {"password"}, "username": {name}, "password": {pw},
+		}, hdr)
+	}
+	h := http.Header{}
+	for k, v := range hdr {
+		h.Set(k, v)
+	}
+	base := s.target.Scheme + "://" + s.target.Host
+	req, body, err := s.profile.NewAttempt(ctx, budgetDoer{ctx, s.c}, loginapi.Login{Base: base, Identifier: name, Secret: pw, Header: h})
+	if err != nil {
+		return nil, fmt.Errorf("scan: %s login: %w", s.profile.Name, err)
+	}
+	return s.c.do(ctx, req, body)
+}
+
+// throttled reports whether an answer to a login is a throttle: the
+// generic signs, or a refusal in the profile's shape.
+func (s *scanner) throttled(r *response) bool {
+	if isThrottled(r) {
+		return true
+	}
+	if s.profile == nil {
+		return false
+	}
+	kind, _ := s.profile.ReadRefusal(loginapi.Answer{Status: r.status, Header: r.header, Body: r.body})
+	return kind != 0
+}
+
+// loginSucceeded reports whether the answer to the scanner's own login is
+// a success, by the profile's rule where there is one.
+func (s *scanner) loginSucceeded(r *response) bool {
+	return s.profile.Classify(s.now(), loginapi.Answer{Status: r.status, Header: r.header, Body: r.body}) == loginapi.Success
+}
+
+// budgetDoer sends the requests a profile's login needs before its POST
+// through the scan's client, within its budget and pace.
+type budgetDoer struct {
+	ctx context.Context
+	c   *client
+}
+
+func (d budgetDoer) Do(req *http.Request) (*http.Response, error) {
+	r, err := d.c.do(d.ctx, req, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Response{StatusCode: r.status, Header: r.header, Body: io.NopCloser(bytes.NewReader(r.body))}, nil
+}

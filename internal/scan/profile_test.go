@@ -1,0 +1,76 @@
+package scan
+
+import (
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/credshield/credshield/internal/loginapi/standin"
+)
+
+// TestScanStandins scans each stand-in, found by its well-known route and
+// named with --profile alike, and requires its documented weakness with
+// evidence, the session-token note instead of JWT checks, and no other
+// finding: the Kratos-like service has no rate limit; the Authelia-like
+// one bans usernames only (silently), so rotating usernames is never
+// stopped.
+func TestScanStandins(t *testing.T) {
+	const user, pass = "alice@example.com", "correct horse battery staple"
+	tests := []struct {
+		profile string
+		viaFlag bool
+		want    string
+	}{
+		{"kratos", false, RateLimitMissing},
+		{"kratos", true, RateLimitMissing},
+		{"authelia", false, RateLimitUsername},
+		{"authelia", true, RateLimitUsername},
+	}
+	for _, tt := range tests {
+		name := tt.profile + " discovered"
+		if tt.viaFlag {
+			name = tt.profile + " with --profile"
+		}
+		t.Run(name, func(t *testing.T) {
+			accounts := map[string]string{user: pass}
+			var srv *httptest.Server
+			if tt.profile == "kratos" {
+				srv = httptest.NewServer(standin.NewKratos(accounts))
+			} else {
+				srv = httptest.NewServer(standin.NewAuthelia(accounts))
+			}
+			defer srv.Close()
+			rep := scanTarget(t, srv.URL, func(o *Options) {
+				o.Username, o.Password = user, pass
+				if tt.viaFlag {
+					o.Profile = tt.profile
+				}
+			})
+			if got := ids(rep); !slices.Equal(got, []string{tt.want}) {
+				t.Fatalf("findings %v, want only %s; discovery %+v, inconclusive %+v", got, tt.want, rep.Discovery, rep.Inconclusive)
+			}
+			f := rep.Findings[0]
+			if len(f.Evidence.Exchanges) == 0 || f.Evidence.Summary == "" {
+				t.Errorf("finding %s without evidence: %+v", f.ID, f.Evidence)
+			}
+			if rep.Discovery.Profile != tt.profile {
+				t.Errorf("discovery profile %q, want %q", rep.Discovery.Profile, tt.profile)
+			}
+			if !slices.ContainsFunc(rep.Discovery.Notes, func(n string) bool { return strings.HasPrefix(n, "session tokens: JWT checks not applicable") }) {
+				t.Errorf("no session-token note in %q", rep.Discovery.Notes)
+			}
+			for _, sk := range rep.Skipped {
+				if strings.HasPrefix(sk.ID, "jwt.") && sk.Reason != "session tokens: JWT checks not applicable" {
+					t.Errorf("%s skipped for %q", sk.ID, sk.Reason)
+				}
+			}
+			for _, ex := range f.Evidence.Exchanges {
+				if strings.Contains(ex.Request, pass) || strings.Contains(ex.Response, "session_token\":\"") && !strings.Contains(ex.Response, "redacted") {
+					t.Errorf("evidence shows a secret:\n%s\n%s", ex.Request, ex.Response)
+				}
+			}
+			t.Logf("%s: %s", f.ID, f.Evidence.Summary)
+		})
+	}
+}
