@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/loginapi"
 	"github.com/credshield/credshield/internal/scan"
 	"github.com/credshield/credshield/internal/scan/report"
 )
@@ -53,7 +54,12 @@ key confusion, embedded jwk, kid injection, psychic ECDSA signatures,
 expired or foreign tokens, CORS).
 
 Endpoints come from the OpenAPI document (/openapi.json, /docs/openapi.json,
-/swagger.json) unless --token-url/--protected-url say otherwise. Requests
+/swagger.json) unless --token-url/--protected-url say otherwise. Without an
+OAuth2 password flow there, the scan asks the well-known routes of the
+services it knows (Ory Kratos: GET /self-service/login/api; Authelia:
+/api/firstfactor) and speaks the login API of the one that answers;
+--profile NAME names it instead. Kratos sessions and Authelia cookies are
+not JWTs: the JWT checks do not apply to them. Requests
 stay on the URL's origin, within --max-requests and --rps. The scan sends a
 few wrong passwords for --username (at most 8) and leaves the scanning
 client rate limited.
@@ -120,6 +126,7 @@ JSON output.`,
 	f.StringVar(&tokenFile, "token-file", "", "read an access token to use instead of logging in from this file's first line (- for stdin); or set "+envScanToken)
 	f.StringVar(&opts.Password, "password", "", "password of --username (deprecated: other users see it in ps; use "+envScanPassword+" or --password-file)")
 	f.StringVar(&opts.Token, "token", "", "an access token (deprecated: other users see it in ps; use "+envScanToken+" or --token-file)")
+	f.StringVar(&opts.Profile, "profile", "", "the login API to speak: "+strings.Join(loginapi.Names(), ", ")+" (default: found by discovery)")
 	f.StringVar(&opts.TokenURL, "token-url", "", "token endpoint (default: from the OpenAPI document, else /token)")
 	f.StringVar(&opts.ProtectedURL, "protected-url", "", "a GET endpoint that needs the token (default: from the OpenAPI document, else /users/me)")
 	f.StringVar(&format, "format", "text", "output format: text, json or sarif")
