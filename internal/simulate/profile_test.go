@@ -1,10 +1,12 @@
 package simulate
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +100,106 @@ func TestRunTargetProfileStandins(t *testing.T) {
 			}
 			if !strings.Contains(text.String(), "login profile: "+tt.profile) || !strings.Contains(text.String(), "argon2id hash not measured") {
 				t.Errorf("text report does not name the profile or say the hash time was not measured:\n%s", text.String())
+			}
+		})
+	}
+}
+
+// startProtect starts bin protect --profile in front of upstream on a free
+// loopback port and returns its base URL.
+func startProtect(t *testing.T, bin, profile, upstream string, extra ...string) string {
+	t.Helper()
+	args := append([]string{"protect", "--profile", profile, "--upstream", upstream, "--listen", "127.0.0.1:0",
+		"--data-dir", t.TempDir(), "--trusted-proxies", "127.0.0.1/32", "--log-level", "error"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = cleanEnv()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr tailBuffer
+	stderr.max = 4096
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() {
+		t.Fatalf("protect printed nothing: %s", stderr.String())
+	}
+	// "credshield is protecting UPSTREAM on ADDR — ..."
+	_, rest, ok := strings.Cut(sc.Text(), " on ")
+	addr, _, _ := strings.Cut(rest, " ")
+	if !ok || addr == "" {
+		t.Fatalf("unexpected protect output %q", sc.Text())
+	}
+	go func() {
+		for sc.Scan() { // drain, so protect never blocks on stdout
+		}
+	}()
+	return "http://" + addr
+}
+
+// TestRunTargetProfileBehindProtect runs the same botnet against each
+// stand-in alone and behind credshield protect --profile: behind it the
+// attacker takes at most one account and pays for each far more than
+// alone, and users on known devices still log in.
+func TestRunTargetProfileBehindProtect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs attacks")
+	}
+	bin := buildServer(t)
+	for _, svc := range []string{"kratos", "authelia"} {
+		t.Run(svc, func(t *testing.T) {
+			run := func(behind bool) Result {
+				o := testOptions(bin)
+				o.Users, o.Pairs = 40, 600
+				o.LegitUsers, o.LegitLogins, o.QuietLogins = 8, 30, 0
+				o.AttackerBudget, o.Duration = 1500*time.Millisecond, 40*time.Second
+				o.AttackWorkers = 4
+				if svc == "kratos" {
+					o.IdentifierDomain = "example.com"
+				}
+				o.Profile, _ = loginapi.New(svc, loginapi.Options{})
+				pop, err := NewPopulation(o.Seed, o.Users, o.Pairs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pop = pop.WithDomain(o.IdentifierDomain)
+				accounts := map[string]string{}
+				for i, u := range pop.Usernames {
+					accounts[u] = pop.Passwords[i]
+				}
+				var h http.Handler = standin.NewKratos(accounts)
+				if svc == "authelia" {
+					h = standin.NewAuthelia(accounts)
+				}
+				up := httptest.NewServer(h)
+				defer up.Close()
+				o.Target = up.URL
+				if behind {
+					o.Target = startProtect(t, bin, svc, up.URL, "--challenge-difficulty", "2", "--challenge-attack-difficulty", "3")
+				}
+				rep, err := Run(context.Background(), o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var text bytes.Buffer
+				_ = rep.WriteText(&text)
+				t.Logf("behind protect: %v\n%s", behind, text.String())
+				return rep.Results[0]
+			}
+			alone, behind := run(false), run(true)
+			if alone.Compromised == 0 || behind.Compromised > 1 {
+				t.Errorf("accounts taken: %d alone, %d behind protect; want some alone, at most one behind", alone.Compromised, behind.Compromised)
+			}
+			if behind.RejectedBeforeHashRatio == 0 || behind.AttackerChallengesSolved == 0 {
+				t.Errorf("behind protect: %.0f%% refused before the service, %d challenges solved; want refusals and challenges",
+					100*behind.RejectedBeforeHashRatio, behind.AttackerChallengesSolved)
+			}
+			if behind.LegitKnownDeviceSuccess < 0.9 {
+				t.Errorf("known-device success behind protect %.0f%%, want at least 90%%", 100*behind.LegitKnownDeviceSuccess)
 			}
 		})
 	}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/credshield/credshield/internal/loginapi/standin"
+)
+
+// TestScanStandinsBehindProtect scans each stand-in through credshield
+// protect --profile: alone it has a HIGH rate-limit finding (the scan
+// package's tests prove it); behind protect nothing is above LOW and no
+// check is left undecided.
+func TestScanStandinsBehindProtect(t *testing.T) {
+	const user, pass = "alice@example.com", "correct horse battery staple"
+	for _, svc := range []string{"kratos", "authelia"} {
+		t.Run(svc, func(t *testing.T) {
+			accounts := map[string]string{user: pass}
+			var up *httptest.Server
+			if svc == "kratos" {
+				up = httptest.NewServer(standin.NewKratos(accounts))
+			} else {
+				up = httptest.NewServer(standin.NewAuthelia(accounts))
+			}
+			defer up.Close()
+			proxy := startCommand(t, "protect", "--profile", svc, "--upstream", up.URL, "--data-dir", t.TempDir(),
+				"--trusted-proxies", "127.0.0.1/32", "--challenge-difficulty", "2", "--challenge-attack-difficulty", "3")
+			out := filepath.Join(t.TempDir(), "report.json")
+			code, stdout, stderr := credshield(t, "", map[string]string{"CREDSHIELD_SCAN_PASSWORD": pass},
+				append([]string{"scan", proxy, "--profile", svc, "--username", user, "--format", "json", "--out", out, "--fail-on", "medium"}, fastScan...)...)
+			body, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatalf("scan exit %d, no report: %v; %s %s", code, err, stdout, stderr)
+			}
+			var rep struct {
+				Findings []struct {
+					ID, Severity string
+					Evidence     struct{ Summary string }
+				}
+				Inconclusive []struct{ ID, Reason string }
+				Discovery    struct {
+					Profile string
+					Notes   []string
+				}
+			}
+			if err := json.Unmarshal(body, &rep); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range rep.Findings {
+				t.Logf("%s %s: %s", f.Severity, f.ID, f.Evidence.Summary)
+				if f.Severity != "low" {
+					t.Errorf("%s behind protect has a %s finding: %s", svc, f.Severity, f.ID)
+				}
+			}
+			if len(rep.Inconclusive) > 0 {
+				t.Errorf("inconclusive: %+v", rep.Inconclusive)
+			}
+			if rep.Discovery.Profile != svc || code != 0 {
+				t.Errorf("scan spoke %q, exit %d (stderr %s); want %s, 0", rep.Discovery.Profile, code, stderr, svc)
+			}
+		})
+	}
+}
