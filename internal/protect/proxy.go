@@ -107,10 +107,10 @@ type Proxy struct {
 	// request before outHeader is set.
 	outHeader     string
 	clientHeaders map[string]bool
-	rp       *httputil.ReverseProxy
-	floor    *gate.Floor
-	recent   *latencyWindow
-	handler  http.Handler
+	rp            *httputil.ReverseProxy
+	floor         *gate.Floor
+	recent        *latencyWindow
+	handler       http.Handler
 }
 
 // New builds a Proxy.
