@@ -101,10 +101,14 @@ cleanup() {
 	for db in "${dbs[@]}"; do psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done
 }
 
+# start_authelia NAME PORT MAX_RETRIES: an Authelia in $work/NAME;
+# MAX_RETRIES 0 turns its own regulation off, as docs/protect.md
+# recommends behind protect.
 start_authelia() {
-	local dir=$work/authelia bin=$cache/bin/authelia-$authelia_version
+	local name=$1 port=$2 retries=$3
+	local dir=$work/$name bin=$cache/bin/authelia-$authelia_version db=credshield_e2e_$name
 	mkdir -p "$dir"
-	fresh_db credshield_e2e_authelia
+	fresh_db "$db"
 	# Random passwords and their argon2id digests, without a password
 	# ever being an argument: alice logs in, bob gets banned.
 	local user out digest users="users:"
@@ -123,7 +127,7 @@ jwt_secret: $(rand_hex 32)
 default_redirection_url: https://home.example.com/
 server:
   host: 127.0.0.1
-  port: 19091
+  port: $port
 log:
   level: info
 totp:
@@ -138,7 +142,7 @@ session:
   domain: example.com
   secret: $(rand_hex 32)
 regulation:
-  max_retries: 3
+  max_retries: $retries
   find_time: 2m
   ban_time: 5m
 storage:
@@ -146,7 +150,7 @@ storage:
   postgres:
     host: 127.0.0.1
     port: 5432
-    database: credshield_e2e_authelia
+    database: $db
     username: postgres
     password: unused-trust-auth
 notifier:
@@ -156,8 +160,8 @@ EOF
 	umask 022
 	"$bin" --config "$dir/configuration.yml" >"$dir/log" 2>&1 &
 	pids+=($!)
-	wait_http http://127.0.0.1:19091/api/health || { tail -20 "$dir/log"; exit 1; }
-	log "Authelia up (log: $dir/log)"
+	wait_http "http://127.0.0.1:$port/api/health" || { tail -20 "$dir/log"; exit 1; }
+	log "Authelia ($name, max_retries $retries) up (log: $dir/log)"
 }
 
 start_kratos() {
@@ -340,7 +344,7 @@ build kratos github.com/ory/kratos "$kratos_version" . kratos_client_go
 
 work=$(mktemp -d)
 trap 'cleanup; rm -rf "$work"' EXIT
-start_authelia
+start_authelia authelia 19091 3
 start_kratos
 check_direct
 build_credshield
@@ -348,5 +352,8 @@ if ! "$work/credshield" protect --help 2>&1 | grep -q -- '--profile'; then
 	log "credshield protect has no --profile yet: skipping the checks through protect"
 	exit 0
 fi
-check_protect authelia authelia_login http://127.0.0.1:19091 "$work/authelia/alice.password" 18091
+# Behind protect, Authelia's own ban is off (docs/protect.md): with it on,
+# the few guesses the guard lets through per account ban the real user.
+start_authelia authelia_behind 19092 0
+check_protect authelia authelia_login http://127.0.0.1:19092 "$work/authelia_behind/alice.password" 18091
 check_protect kratos kratos_login http://127.0.0.1:19433 "$work/kratos/alice.password" 18433

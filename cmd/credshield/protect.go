@@ -33,8 +33,11 @@ to its login (/TOKEN, /token/, /token;jsessionid=1, /token.json...) is
 refused with 400 and never reaches the app: send logins to the exact path.
 A successful login earns a device credential (the __Host- cookie, and the
 ` + gateway.DeviceHeader + ` response header for API clients to send back).
-Everything else passes through untouched, with the client address in the
-one --client-ip-header and forwarding headers from untrusted peers removed.
+Everything else passes through untouched but for the forwarding headers:
+the client address (read from --client-ip-header only when a
+--trusted-proxies peer sent it) goes to the app in the one header its
+profile reads (X-Forwarded-For, replaced whole; True-Client-IP for kratos),
+and every other header naming an address is removed.
 
 Device and challenge keys live in --data-dir/secrets; with a key-encryption
 key (CREDSHIELD_KEK or --kek-file) they live sealed in the --db store instead,
