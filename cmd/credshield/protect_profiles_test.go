@@ -31,12 +31,20 @@ type service struct {
 	login func(t *testing.T, base, ip, name, pw string, header ...string) (status int, ok bool, h http.Header, body []byte)
 }
 
-// postJSON posts body to url as a client at ip with header pairs.
+// postJSON posts body to url as JSON as a client at ip with header pairs.
 func postJSON(t *testing.T, url, ip string, body any, header ...string) (int, http.Header, []byte) {
 	t.Helper()
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
+	return postAs(t, url, ip, "application/json", bytes.NewReader(b), header...)
+}
+
+// postAs posts body to url as a client at ip (which the proxy believes
+// only from a trusted peer) with a content type and header pairs, and
+// returns the status, header and body of the answer.
+func postAs(t *testing.T, url, ip, contentType string, body io.Reader, header ...string) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, body)
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("X-Forwarded-For", ip)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -90,21 +98,11 @@ func kratosFlowAt(t *testing.T, base, ip string) string {
 	return flow.ID
 }
 
-// stuffingAccounts are 200 accounts and a combo list against them: every
-// account once, one pair in 40 still valid, the valid ones late enough
-// that the budgets must stop them.
+// stuffingAccounts are stuffingCombos's accounts, named by email, and
+// the real user's.
 func stuffingAccounts() (map[string]string, [][2]string) {
-	users := map[string]string{"alice@example.com": "correct horse battery"}
-	var combos [][2]string
-	for i := range 200 {
-		name := fmt.Sprintf("user%03d@example.com", i)
-		users[name] = "secret-" + name
-		pw := "leaked-elsewhere"
-		if i%40 == 39 {
-			pw = users[name]
-		}
-		combos = append(combos, [2]string{name, pw})
-	}
+	users, combos := stuffingCombos("user%03d@example.com")
+	users["alice@example.com"] = "correct horse battery"
 	return users, combos
 }
 
