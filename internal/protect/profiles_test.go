@@ -1,9 +1,12 @@
 package protect
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -153,5 +156,81 @@ func TestProtectRefusalInProfileShape(t *testing.T) {
 			}
 			tt.check(t, r.body)
 		})
+	}
+}
+
+// gzipApp answers a login with an access token, gzipped whenever the
+// request accepts gzip, as many servers and middlewares do.
+func gzipApp(t *testing.T) *url.URL {
+	t.Helper()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := []byte(`{"access_token":"token-for-alice","token_type":"bearer"}`)
+		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			_, _ = zw.Write(body)
+			_ = zw.Close()
+			w.Header().Set("Content-Encoding", "gzip")
+			body = b.Bytes()
+		}
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	return u
+}
+
+// TestProtectCompressedSuccessIsReadable: the success is read from the
+// answer's body, so a login is forwarded without the client's
+// Accept-Encoding; an app that would gzip its token otherwise answers
+// plain, the client gets the token and the success earns its device
+// credential (a compressed answer would read as a failure: the real
+// user's budget spent, no trust earned).
+func TestProtectCompressedSuccessIsReadable(t *testing.T) {
+	e := newProxyEnv(t, newApp(), gatetest.Config{Policy: gatetest.Unlimited()}, func(c *Config) { c.Upstream = gzipApp(t) })
+	r := e.post("/token", "application/x-www-form-urlencoded", "username=alice&password=pw", "Accept-Encoding", "gzip")
+	if r.status != http.StatusOK || r.header.Get(DeviceHeader) == "" || e.attempts("success") != 1 {
+		t.Errorf("gzip-accepting login: %d, device %q, successes %d; want 200, a device credential, 1", r.status, r.header.Get(DeviceHeader), e.attempts("success"))
+	}
+	if r.header.Get("Content-Encoding") == "gzip" || !strings.Contains(string(r.body), "token-for-alice") {
+		t.Errorf("the client got %q (%s)", r.body, r.header.Get("Content-Encoding"))
+	}
+}
+
+// TestProtectSecondFactorBudgetedByAddress: a Kratos second factor (TOTP,
+// lookup secret) names no account in its body: it is admitted on the
+// address's budget alone, refused in Kratos's shape past it, and earns
+// nothing however Kratos answers.
+func TestProtectSecondFactorBudgetedByAddress(t *testing.T) {
+	pol := gatetest.Unlimited()
+	pol.IP.Burst = 1
+	ok := standin.Canned{Profile: "kratos", Name: "totp accepted", Status: 200, Body: `{"session_token":"t","session":{"id":"s"}}`}
+	up := httptest.NewServer(ok)
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol, Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, withProfile(t, "kratos", u))
+	totp := `{"method":"totp","totp_code":"123456"}`
+	r := e.post("/self-service/login?flow=f", "application/json", totp, "X-Forwarded-For", "203.0.113.1")
+	if r.status != http.StatusOK || r.header.Get(DeviceHeader) != "" {
+		t.Fatalf("first TOTP guess: %d, device %q; want Kratos's 200 and no credential", r.status, r.header.Get(DeviceHeader))
+	}
+	// A second factor's success proves no password: refunded, so the
+	// address may try again; a failure would keep its unit.
+	if r := e.post("/self-service/login?flow=f", "application/json", totp, "X-Forwarded-For", "203.0.113.1"); r.status != http.StatusOK {
+		t.Fatalf("second TOTP guess after a refunded success: %d %s", r.status, r.body)
+	}
+	fail := standin.Canned{Profile: "kratos", Name: "totp wrong", Status: 400, Body: `{"id":"f","ui":{"messages":[{"id":4000008}]}}`}
+	up2 := httptest.NewServer(fail)
+	t.Cleanup(up2.Close)
+	u2, _ := url.Parse(up2.URL)
+	e = newProxyEnv(t, newApp(), gatetest.Config{Policy: pol, Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, withProfile(t, "kratos", u2))
+	e.post("/self-service/login?flow=f", "application/json", totp, "X-Forwarded-For", "203.0.113.1")
+	r = e.post("/self-service/login?flow=f", "application/json", totp, "X-Forwarded-For", "203.0.113.1")
+	if r.status != http.StatusTooManyRequests || !strings.Contains(string(r.body), `"too_many_requests"`) {
+		t.Errorf("TOTP guess past the address's budget: %d %s; want Kratos-shaped 429", r.status, r.body)
+	}
+	if r := e.post("/self-service/login?flow=f", "application/json", totp, "X-Forwarded-For", "203.0.113.2"); r.status != http.StatusBadRequest {
+		t.Errorf("TOTP guess from another address: %d %s; want Kratos's own 400", r.status, r.body)
 	}
 }

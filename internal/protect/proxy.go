@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -361,7 +362,7 @@ func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, prof *loginapi.Pr
 			if resp.Status == http.StatusTooManyRequests {
 				ref.SetRateLimitHeaders(h)
 			}
-			h.Set("Content-Length", fmt.Sprint(len(resp.Body)))
+			h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
 			w.WriteHeader(resp.Status)
 			_, _ = w.Write(resp.Body)
 			return
