@@ -88,11 +88,12 @@ type Deps struct {
 }
 
 // Proxy is `credshield protect`: a reverse proxy that puts the guard in
-// front of another app's own login endpoint. A login attempt is parsed,
-// its username normalised, and checked by the guard before the app sees
-// anything; refused attempts get exactly serve's challenge_required and
-// 429 answers, allowed ones are forwarded unchanged and the app's status
-// settles the guard's reservation. Everything else passes through
+// front of another app's own login endpoint. A login attempt is read by
+// its profile, its account name normalised, and checked by the guard
+// before the app sees anything; refused attempts are answered in the
+// profile's shape (serve's challenge_required and 429 for an OAuth2
+// endpoint), allowed ones are forwarded unchanged and the app's answer,
+// classed by the profile, settles the guard's reservation. Everything else passes through
 // untouched except for the forwarding headers, which the proxy owns. Build
 // it with New; it is safe for concurrent use.
 type Proxy struct {
