@@ -98,7 +98,7 @@ func TestProtectFlagsAreDefenceAndItsOwn(t *testing.T) {
 	defence := names(d.RegisterFlags)
 	protect := names(p.RegisterFlags)
 	serve := names(s.RegisterFlags)
-	own := []string{"failure-floor", "failure-status", "insecure-success-by-status", "listen", "login-path", "profile", "session-cookie", "shutdown-timeout", "success-field", "success-status", "uniform-failure-timing", "upstream", "username-field"}
+	own := []string{"failure-floor", "failure-status", "insecure-success-by-status", "listen", "login-path", "path-prefix", "profile", "session-cookie", "shutdown-timeout", "success-field", "success-status", "uniform-failure-timing", "upstream", "username-field"}
 	for _, n := range protect {
 		if !slices.Contains(defence, n) && !slices.Contains(own, n) {
 			t.Errorf("protect registers --%s, neither the defence's nor its own", n)

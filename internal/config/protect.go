@@ -59,6 +59,9 @@ type Protect struct {
 	// alone: any failure the app answers with a success status then earns
 	// the client a device credential.
 	InsecureSuccessByStatus bool
+	// PathPrefix is the path the service is served under (Authelia's
+	// server.path), prefixed to every profile's routes.
+	PathPrefix string
 	// SessionCookie (authelia, kratos) is the upstream's session cookie
 	// when it is not the service's default name.
 	SessionCookie string
@@ -103,6 +106,7 @@ func (p *Protect) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Var(&p.FailureStatus, "failure-status", "fastapi: the app's login answers that mean wrong credentials (other answers refund the attempt)")
 	fs.StringVar(&p.SuccessField, "success-field", p.SuccessField, "fastapi: JSON member that a successful login answer carries as a non-empty string")
 	fs.BoolVar(&p.InsecureSuccessByStatus, "insecure-success-by-status", p.InsecureSuccessByStatus, "fastapi: take a success status alone as a successful login, for an app whose answer carries no token; a failure the app answers with such a status then earns the client a device credential")
+	fs.StringVar(&p.PathPrefix, "path-prefix", p.PathPrefix, "the path the app is served under, such as /authelia; prefixed to every profile's login routes")
 	fs.StringVar(&p.SessionCookie, "session-cookie", p.SessionCookie, "authelia, kratos: the app's session cookie, when not the service's default (authelia_session, ory_kratos_session)")
 	fs.BoolVar(&p.UniformFailureTiming, "uniform-failure-timing", p.UniformFailureTiming, "pad failed logins to the slowest recent login answer of the app (at most 5s), so timing does not tell which accounts exist")
 	fs.DurationVar(&p.FailureFloor, "failure-floor", p.FailureFloor, "with --uniform-failure-timing, the least time a failed login takes")
@@ -151,7 +155,7 @@ func (p *Protect) Validate() error {
 	if len(p.Profiles) == 0 {
 		errs = append(errs, errors.New("--profile: name at least one login profile"))
 	}
-	opts := loginapi.Options{LoginPaths: p.LoginPaths, UsernameField: p.UsernameField, Success: p.SuccessStatus.Contains,
+	opts := loginapi.Options{PathPrefix: p.PathPrefix, LoginPaths: p.LoginPaths, UsernameField: p.UsernameField, Success: p.SuccessStatus.Contains,
 		Failure: p.FailureStatus.Contains, SuccessField: p.SuccessField, InsecureSuccessByStatus: p.InsecureSuccessByStatus,
 		SessionCookie: p.SessionCookie}
 	for i, name := range p.Profiles {

@@ -81,6 +81,8 @@ func TestProtectProfiles(t *testing.T) {
 		{"authelia and kratos", []string{"--profile", "authelia", "--profile", "kratos", "--session-cookie", "sid"}, []string{"authelia", "kratos"}, ""},
 		{"unknown", []string{"--profile", "keycloak2"}, nil, "--profile: unknown login profile"},
 		{"twice", []string{"--profile", "kratos", "--profile", "kratos"}, nil, "--profile kratos is named twice"},
+		{"path prefix", []string{"--profile", "authelia", "--path-prefix", "/authelia"}, []string{"authelia"}, ""},
+		{"relative path prefix", []string{"--profile", "authelia", "--path-prefix", "authelia"}, nil, "want an absolute path"},
 		{"no success field", []string{"--success-field", ""}, nil, "--success-field must not be empty"},
 		{"under the assets prefix", []string{"--profile", "authelia", "--assets-prefix", "/api/"}, nil, "is under --assets-prefix"},
 	}
@@ -105,6 +107,9 @@ func TestProtectProfiles(t *testing.T) {
 			var got []string
 			for _, prof := range p.LoginProfiles {
 				got = append(got, prof.Name)
+			}
+			if tt.name == "path prefix" && p.LoginProfiles[0].Logins[0].Path != "/authelia/api/firstfactor" {
+				t.Errorf("login route %v", p.LoginProfiles[0].Logins)
 			}
 			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
 				t.Errorf("profiles %v, want %v", got, tt.want)
