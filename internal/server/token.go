@@ -313,10 +313,7 @@ func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request, form map[s
 // writeTokens writes a successful token response, typed DPoP when the
 // access token is bound to jkt.
 func (s *Server) writeTokens(w http.ResponseWriter, t tokenResponse, jkt string) {
-	t.TokenType = schemeBearer
-	if jkt != "" {
-		t.TokenType = schemeDPoP
-	}
+	t.TokenType = tokenScheme(jkt)
 	t.ExpiresIn = int64(s.cfg.AccessTTL / time.Second)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -557,16 +554,9 @@ func (s *Server) grantedScope(user store.User, req string) string {
 // the next one will try again. The store's compare-and-swap makes a
 // concurrent password reset win.
 func (s *Server) rehash(ctx context.Context, user store.User, pw string) {
-	var newHash string
-	var herr error
-	if err := s.hasher.Do(ctx, func() { newHash, herr = password.Hash(rand.Reader, []byte(password.Normalize(pw)), s.cfg.Argon) }); err != nil {
-		return
-	}
+	newHash, class, herr := s.hashPassword(ctx, password.Normalize(pw))
 	if herr == nil {
-		var class string
-		if class, herr = password.Check(newHash); herr == nil {
-			herr = s.users.ReplaceHash(ctx, user.ID, user.PasswordHash, newHash, class, s.cfg.Now())
-		}
+		herr = s.users.ReplaceHash(ctx, user.ID, user.PasswordHash, newHash, class, s.cfg.Now())
 	}
 	if herr != nil && !errors.Is(herr, store.ErrStale) {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "rehash failed", slog.String("sub", user.ID), slog.String("error", herr.Error()))
