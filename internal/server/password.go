@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/credshield/credshield/internal/gate"
@@ -104,15 +105,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 
 	// The gate, as for a login of this account from this address: a
 	// device credential of this account keeps its owner's own budget.
-	dev, _, _, err := s.trustedDevice(ctx, now, passwordGrant{username: user.Username, creds: req.creds})
+	res, _, _, err := s.admitPassword(ctx, now, ip, passwordGrant{username: user.Username, creds: req.creds})
 	if err != nil {
-		s.gate.Count(gate.Login, gate.Aborted)
-		return unavailable(err)
-	}
-	res, err := s.gate.Admit(ctx, now, gate.Attempt{Kind: gate.Login, Username: user.Username, IP: ip, Device: dev.ID,
-		Challenge: req.creds.Challenge, Solution: req.creds.Solution})
-	if err != nil {
-		return err // a refusal or a guard that cannot decide
+		return err
 	}
 	defer res.Settle(gate.Aborted)
 
@@ -159,6 +154,28 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.writeTokens(w, tokenResponse{AccessToken: access, Scope: scope, RefreshToken: refresh, DeviceToken: deviceToken}, claims.JKT)
 	return nil
+}
+
+// admitPassword is the gate of every password check (a login, the
+// current password of a change) for req.username from ip: first the
+// device credential in req.creds, if any (one HMAC; only a genuine one
+// for this name costs an account read, returned with known so the
+// caller does not repeat it), then the guard, before any hash: deny,
+// demand a challenge, or allow with a reservation on its budgets. The
+// caller defers Settle(gate.Aborted) on the reservation at once. Errors
+// are a refusal, or a 503 when the guard or the store cannot answer.
+func (s *Server) admitPassword(ctx context.Context, now time.Time, ip netip.Addr, req passwordGrant) (*gate.Reservation, store.User, bool, error) {
+	dev, user, known, err := s.trustedDevice(ctx, now, req)
+	if err != nil {
+		s.gate.Count(gate.Login, gate.Aborted)
+		return nil, store.User{}, false, unavailable(err)
+	}
+	res, err := s.gate.Admit(ctx, now, gate.Attempt{Kind: gate.Login, Username: req.username, IP: ip, Device: dev.ID,
+		Challenge: req.creds.Challenge, Solution: req.creds.Solution})
+	if err != nil {
+		return nil, store.User{}, false, err
+	}
+	return res, user, known, nil
 }
 
 // parsePasswordChange reads and validates a POST /password form. Every

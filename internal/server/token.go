@@ -103,20 +103,11 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 	}
 	now := s.cfg.Now()
 
-	// 1. A device credential, if the client sent one: one HMAC; only a
-	// genuine credential for this name costs an account read here.
-	dev, user, known, err := s.trustedDevice(ctx, now, req)
+	// 1-2. A device credential, if the client sent one, then the gate,
+	// before any hash (admitPassword).
+	res, user, known, err := s.admitPassword(ctx, now, ip, req)
 	if err != nil {
-		s.gate.Count(gate.Login, gate.Aborted)
-		return unavailable(err)
-	}
-
-	// 2. The gate, before any hash: deny, demand a challenge, or allow
-	// with a reservation on the guard's budgets.
-	res, err := s.gate.Admit(ctx, now, gate.Attempt{Kind: gate.Login, Username: req.username, IP: ip, Device: dev.ID,
-		Challenge: req.creds.Challenge, Solution: req.creds.Solution})
-	if err != nil {
-		return err // a refusal or a guard that cannot decide
+		return err
 	}
 	defer res.Settle(gate.Aborted)
 

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -29,17 +28,10 @@ func (s *Store) ChangePassword(ctx context.Context, id string, epoch uint32, old
 	}
 	var u store.User
 	err := s.inTx(ctx, "change password", func(tx *sql.Tx) error {
-		ms := now.UnixMilli()
-		res, err := tx.ExecContext(ctx,
-			s.d.sql(`UPDATE users SET password_hash = ?, hash_class = ?, updated_at = ?, device_epoch = device_epoch + 1
-			 WHERE id = ? AND password_hash = ? AND device_epoch = ?`),
-			newHash, class, ms, id, oldHash, epoch)
-		if err == nil {
-			err = requireOne(res)
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			err = s.staleOrMissing(ctx, tx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`, id)
-		}
+		err := s.swapUser(ctx, tx, id,
+			`UPDATE users SET password_hash = ?, hash_class = ?, updated_at = ?, device_epoch = device_epoch + 1
+			 WHERE id = ? AND password_hash = ? AND device_epoch = ?`,
+			newHash, class, now.UnixMilli(), id, oldHash, epoch)
 		if err != nil {
 			return fmt.Errorf("%s: change password: %w", s.d.Name, err)
 		}
