@@ -123,7 +123,10 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	}
 	res.Settle(gate.Success, slog.String("sub", user.ID), via, slog.String("trust", string(res.Verdict().Trust)))
 
-	hash, class, err := s.hashPassword(ctx, normalised)
+	// The new hash in the lane the current password was checked in: a
+	// trusted owner changing a password while the account is attacked is
+	// not queued behind the attack.
+	hash, class, err := s.hashPassword(ctx, s.lane(res.Trusted(), user.Username), normalised)
 	if err != nil {
 		return err
 	}
@@ -193,12 +196,22 @@ func parsePasswordChange(r *http.Request, form map[string]string) (passwordChang
 	return req, err
 }
 
+// lane is the hasher pool's lane for a password check of username: the
+// priority lane, shared fairly between accounts, for clients the guard
+// trusts; the common one otherwise.
+func (s *Server) lane(trusted bool, username string) func(ctx context.Context, fn func()) error {
+	if trusted {
+		return func(ctx context.Context, fn func()) error { return s.hasher.DoFirst(ctx, username, fn) }
+	}
+	return s.hasher.Do
+}
+
 // hashPassword hashes a new password (already in its NFKC form) with the
-// configured parameters inside the hasher pool, and returns the hash and
-// its class.
-func (s *Server) hashPassword(ctx context.Context, normalised string) (hash, class string, err error) {
+// configured parameters in the hasher pool through do (a lane), and
+// returns the hash and its class.
+func (s *Server) hashPassword(ctx context.Context, do func(ctx context.Context, fn func()) error, normalised string) (hash, class string, err error) {
 	var herr error
-	if err := s.hasher.Do(ctx, func() { hash, herr = password.Hash(rand.Reader, []byte(normalised), s.cfg.Argon) }); err != nil {
+	if err := do(ctx, func() { hash, herr = password.Hash(rand.Reader, []byte(normalised), s.cfg.Argon) }); err != nil {
 		return "", "", unavailable(err)
 	}
 	if herr != nil {

@@ -490,11 +490,7 @@ func (s *Server) checkTokenProof(ctx context.Context, r *http.Request, now time.
 func (s *Server) verify(ctx context.Context, hash, pw string, trusted bool, username string) (match, rehash bool, err error) {
 	var verr error
 	var took time.Duration
-	do := s.hasher.Do
-	if trusted {
-		do = func(ctx context.Context, fn func()) error { return s.hasher.DoFirst(ctx, username, fn) }
-	}
-	err = do(ctx, func() {
+	err = s.lane(trusted, username)(ctx, func() {
 		t0 := time.Now()
 		match, rehash, verr = password.VerifyLogin(hash, pw, s.cfg.Argon)
 		took = time.Since(t0)
@@ -545,7 +541,7 @@ func (s *Server) grantedScope(user store.User, req string) string {
 // the next one will try again. The store's compare-and-swap makes a
 // concurrent password reset win.
 func (s *Server) rehash(ctx context.Context, user store.User, pw string) {
-	newHash, class, herr := s.hashPassword(ctx, password.Normalize(pw))
+	newHash, class, herr := s.hashPassword(ctx, s.hasher.Do, password.Normalize(pw))
 	if herr == nil {
 		herr = s.users.ReplaceHash(ctx, user.ID, user.PasswordHash, newHash, class, s.cfg.Now())
 	}
