@@ -131,6 +131,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error 
 		FailureFloor:           cfg.FailureFloor,
 		DeviceCookieSameSite:   cfg.DeviceCookieSameSite,
 		RequireDPoP:            cfg.RequireDPoP,
+		PasswordMinLength:      cfg.MinLength,
 		ResourceURL:            cfg.ResourceURL,
 		RefreshTTL:             cfg.RefreshTTL,
 		RefreshIdleTTL:         cfg.RefreshIdleTTL,
@@ -138,7 +139,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error 
 	}, server.Deps{
 		Users: st, Keys: keys, Hasher: pool, Guard: g, Devices: devices, Challenges: challenges,
 		ClientIP: resolver, Log: log, Metrics: metrics, DPoP: checker, Refresh: st, Revocations: st,
-		GuardDegraded: gs.degraded, Screening: st, Screen: screen,
+		GuardDegraded: gs.degraded, Screening: st, Screen: screen, Passwords: st,
 	})
 	if err != nil {
 		return err

@@ -36,6 +36,7 @@ type Accounts interface {
 	SetPassword(ctx context.Context, username, hash, class string, now time.Time) error
 	SetScopes(ctx context.Context, username, scopes string, now time.Time) error
 	ReplaceHash(ctx context.Context, id, oldHash, newHash, class string, now time.Time) error
+	ChangePassword(ctx context.Context, id string, epoch uint32, oldHash, newHash, class string, now time.Time) (User, error)
 	HashClasses(ctx context.Context) ([]string, error)
 }
 

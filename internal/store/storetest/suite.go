@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysSerialised", testSigningKeysSerialised},
 		{"PasswordScreening", testPasswordScreening},
+		{"ChangePassword", testChangePassword},
 		{"BreachFilter", testBreachFilter},
 	}
 	for _, tt := range tests {
