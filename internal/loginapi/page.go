@@ -64,7 +64,7 @@ func inAbout(seconds int) string {
 	case seconds < 5400:
 		return "in about an hour"
 	}
-	return fmt.Sprintf("in about %d hours", (seconds+1799)/3600)
+	return fmt.Sprintf("in about %d hours", (seconds+3599)/3600)
 }
 
 // refusalPage is parsed once; html/template escapes every text it is
