@@ -140,8 +140,8 @@ func (k *Keycloak) authenticate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := kcBase + "/"
-	http.SetCookie(w, &http.Cookie{Name: "KEYCLOAK_IDENTITY", Value: randomToken(), Path: path, HttpOnly: true, SameSite: http.SameSiteNoneMode, Secure: true})
-	http.SetCookie(w, &http.Cookie{Name: "KEYCLOAK_SESSION", Value: KeycloakRealm + "/" + randomToken(), Path: path, SameSite: http.SameSiteNoneMode, Secure: true})
+	http.SetCookie(w, &http.Cookie{Name: "KEYCLOAK_IDENTITY", Value: randomToken(), Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: "KEYCLOAK_SESSION", Value: KeycloakRealm + "/" + randomToken(), Path: path, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, KeycloakRedirect+"?code="+randomToken()+"&session_state="+randomToken(), http.StatusFound)
 }
 
@@ -176,7 +176,7 @@ func (k *Keycloak) form(w http.ResponseWriter, message string, status int) {
 	k.mu.Lock()
 	k.sessions[id] = true
 	k.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: "AUTH_SESSION_ID", Value: id, Path: kcBase + "/", HttpOnly: true, SameSite: http.SameSiteNoneMode, Secure: true})
+	http.SetCookie(w, &http.Cookie{Name: "AUTH_SESSION_ID", Value: id, Path: kcBase + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	q := url.Values{"session_code": {randomToken()}, "execution": {"e1"}, "client_id": {KeycloakClient}, "tab_id": {randomToken()[:11]}}
 	var msg string
 	if message != "" {
