@@ -1,7 +1,6 @@
 package loginapi
 
 import (
-	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -25,7 +24,9 @@ import (
 //     user credentials"} (the same in the javax-era releases up to 21 and
 //     the jakarta ones since; a disabled account answers 400). Other grant
 //     types carry no password: refresh_token, authorization_code and
-//     client_credentials are not guesses at a user's secret;
+//     client_credentials (and the device, token-exchange, UMA and CIBA
+//     grants) are not guesses at a user's secret when they carry only
+//     their own parameters;
 //   - the browser login form, POST /realms/{realm}/login-actions/authenticate
 //     ?session_code=…&execution=…&client_id=…&tab_id=… with the form
 //     fields username and password (authentication/authenticators/browser/
@@ -98,19 +99,53 @@ func (keycloak) fields() []string {
 }
 
 // attempt reads either login: the routes are told apart by nothing in
-// the body, so the reading holds for both. Any body that carries a
-// password or a one-time code is a guess whatever its grant_type says,
-// since the login form ignores grant_type and judges the password.
+// the body, so the reading must hold for both. Every body is a guess but
+// a grant that carries no user's secret (an app's code exchange or token
+// refresh, from its own address) and nothing else: the login form ignores
+// grant_type and judges whatever secret the body carries — a password,
+// an OTP, a recovery code this profile has no name for — so a body with
+// any other field is a guess whatever its grant_type says.
 func (keycloak) attempt(f map[string]string, _ url.Values) (Attempt, error) {
-	name, pw, otp := f["username"], f["password"], cmp.Or(f["otp"], f["totp"])
+	name, pw := f["username"], f["password"]
 	gt := f["grant_type"]
+	guess := !keycloakSecretless(gt)
+	for k := range f {
+		guess = guess || !keycloakGrantParam(k)
+	}
 	return Attempt{
 		Identifier: name,
-		Guess:      pw != "" || otp != "",
+		Guess:      guess,
 		// A refresh_token or client_credentials grant that succeeds
 		// proves no password.
 		Earns: name != "" && pw != "" && (gt == "" || gt == "password"),
 	}, nil
+}
+
+// keycloakSecretless reports a grant type that carries no user's secret
+// (protocol/oidc/grants in Keycloak 26).
+func keycloakSecretless(grantType string) bool {
+	switch grantType {
+	case "authorization_code", "refresh_token", "client_credentials",
+		"urn:ietf:params:oauth:grant-type:device_code",
+		"urn:ietf:params:oauth:grant-type:token-exchange",
+		"urn:ietf:params:oauth:grant-type:uma-ticket",
+		"urn:openid:params:grant-type:ciba":
+		return true
+	}
+	return false
+}
+
+// keycloakGrantParam reports a parameter of those grants.
+func keycloakGrantParam(name string) bool {
+	switch name {
+	case "grant_type", "client_id", "client_secret", "client_assertion", "client_assertion_type",
+		"code", "redirect_uri", "code_verifier", "refresh_token", "scope", "audience", "resource",
+		"subject_token", "subject_token_type", "requested_token_type", "requested_subject", "requested_issuer",
+		"actor_token", "actor_token_type", "device_code", "auth_req_id", "ticket", "permission",
+		"response_mode", "claim_token", "claim_token_format", "rpt", "submit_request", "response_include_resource_name":
+		return true
+	}
+	return false
 }
 
 func (keycloak) classify(now time.Time, a Answer) Outcome {

@@ -72,11 +72,17 @@ func TestKeycloakReadAttempt(t *testing.T) {
 		{"otp form", form, "otp=123456&login=Sign+In", kcQuery, Attempt{Guess: true}, ""},
 		{"totp field", form, "grant_type=password&username=alice&totp=123456", "", Attempt{Identifier: "alice", Guess: true}, ""},
 		{"identity-first password form", form, "password=x", kcQuery, Attempt{Guess: true}, ""},
-		{"identity-first username form", form, "username=alice", kcQuery, Attempt{Identifier: "alice"}, ""},
+		{"identity-first username form", form, "username=alice", kcQuery, Attempt{Identifier: "alice", Guess: true}, ""},
+		{"recovery code form", form, "recoveryCodeInput=abcd-efgh", kcQuery, Attempt{Guess: true}, ""},
+		{"webauthn form", form, "clientDataJSON=x&authenticatorData=y&signature=z&credentialId=c&userHandle=u", kcQuery, Attempt{Guess: true}, ""},
 		{"refresh grant is no guess", form, "grant_type=refresh_token&refresh_token=r&client_id=app", "", Attempt{}, ""},
-		// The login form ignores grant_type and judges the password.
+		{"code exchange is no guess", form, "grant_type=authorization_code&code=c&redirect_uri=https%3A%2F%2Fapp%2Fcb&client_id=app&client_secret=s&code_verifier=v", "", Attempt{}, ""},
+		{"client credentials is no guess", form, "grant_type=client_credentials&client_id=app&client_secret=s", "", Attempt{}, ""},
+		// The login form ignores grant_type and judges whatever secret
+		// the body carries.
 		{"another grant with a password is still a guess", form, "grant_type=refresh_token&username=alice&password=x", kcQuery, Attempt{Identifier: "alice", Guess: true}, ""},
-		{"client credentials", form, "grant_type=client_credentials&client_id=app&client_secret=s", "", Attempt{}, ""},
+		{"another grant with a recovery code is still a guess", form, "grant_type=refresh_token&refresh_token=r&recoveryCodeInput=abcd", kcQuery, Attempt{Guess: true}, ""},
+		{"another grant with an otp is still a guess", form, "grant_type=authorization_code&code=c&otp=123456", kcQuery, Attempt{Guess: true}, ""},
 		{"repeated username", form, "username=alice&username=bob&password=x", "", Attempt{}, "repeated"},
 		{"case variant", form, "username=alice&Username=bob&password=x", "", Attempt{}, "only in case"},
 		{"username in the query", form, "password=x", kcQuery + "&username=bob", Attempt{}, "not the query"},
@@ -116,5 +122,26 @@ func TestKeycloakRender(t *testing.T) {
 	resp, ok := p.Render(Refusal{Kind: Throttled, RetryAfter: 5, Path: "/realms/test/login-actions/authenticate", ContentType: form})
 	if !ok || resp.Status != http.StatusTooManyRequests || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("the login form's refusal: %v %d %v", ok, resp.Status, resp.Header)
+	}
+}
+
+// TestKeycloakSecretWithAnotherGrantIsAGuess: the login form judges
+// whatever secret its body carries — a recovery code, an OTP — and
+// ignores grant_type, so neither a secret field the profile has no name
+// for nor a grant_type naming a secretless grant may make a post a
+// non-guess, which the gateway would refund whatever the answer (free,
+// unlimited guesses at the owner's recovery codes).
+func TestKeycloakSecretWithAnotherGrantIsAGuess(t *testing.T) {
+	p := mustProfile(t, "keycloak", testOptions)
+	for _, body := range []string{
+		"recoveryCodeInput=abcd-efgh-ijkl",
+		"grant_type=refresh_token&refresh_token=r&recoveryCodeInput=abcd-efgh-ijkl",
+		"grant_type=authorization_code&code=c&otp=123456",
+		"grant_type=client_credentials&client_id=app&username=alice&password=guess",
+	} {
+		a, err := p.ReadAttempt(form, []byte(body), "session_code=s&execution=e&client_id=app&tab_id=t")
+		if err != nil || !a.Guess {
+			t.Errorf("%s: %+v, %v; want a guess", body, a, err)
+		}
 	}
 }
