@@ -133,21 +133,7 @@ func TestReadAttempt(t *testing.T) {
 		{"kratos semicolon query", "kratos", js, `{}`, "flow=f1;identifier=b", Attempt{}, "plain key=value"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := mustProfile(t, tt.profile, Options{}).ReadAttempt(tt.ct, []byte(tt.body), tt.query)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ReadAttempt = %+v, %v; want an error with %q", got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ReadAttempt: %v", err)
-			}
-			if got.Identifier != tt.want.Identifier || got.Method != tt.want.Method || got.Guess != tt.want.Guess || got.Earns != tt.want.Earns {
-				t.Fatalf("ReadAttempt = %+v, want %+v", got, tt.want)
-			}
-		})
+		runAttempts(t, mustProfile(t, tt.profile, Options{}), []attemptCase{{tt.name, tt.ct, tt.body, tt.query, tt.want, tt.wantErr}})
 	}
 	_, err := mustProfile(t, "kratos", Options{}).ReadAttempt(js, []byte(`{"method":"magic"}`), "flow=f")
 	if !errors.Is(err, ErrUnknownMethod) {
