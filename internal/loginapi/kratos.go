@@ -47,7 +47,8 @@ import (
 //     password with a 303 too — back to the login UI, with the flow's
 //     error — so the status proves nothing: only a non-empty session
 //     cookie does (selfservice/flow/login/hook.go PostLoginHook,
-//     session/manager_http.go IssueCookie, x/redir.go);
+//     session/manager_http.go IssueCookie; the 303 back to the UI in
+//     selfservice/flow/login/error.go WriteFlowError);
 //   - browser flows post a form with csrf_token (checked by Kratos against
 //     its csrf cookie, before any strategy); a refused form post gets
 //     the HTML refusal page, a refused JSON post the error below;
@@ -76,7 +77,7 @@ func newKratos(o Options) *Profile {
 			"selfservice/strategy/password/login.go", "selfservice/strategy/password/types.go",
 			"selfservice/strategy/code/strategy_login.go", "text/id.go", "text/message_validation.go",
 			"ory/x@v0.0.660 httpx/client_info.go", "ory/x@v0.0.660 decoderx/http.go",
-			"selfservice/flow/login/hook.go", "session/manager_http.go",
+			"selfservice/flow/login/hook.go", "selfservice/flow/login/error.go", "session/manager_http.go",
 		},
 		Logins: []Route{{Method: http.MethodPost, Path: "/self-service/login"}},
 		PassThrough: []Route{
