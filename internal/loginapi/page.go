@@ -38,14 +38,14 @@ func refusalText(r Refusal) pageText {
 		return pageText{
 			Title:   "Sign-in paused",
 			Heading: "We need to check this sign-in",
-			Body:    "There have been unusual sign-in attempts recently, and this page cannot run the extra check we ask for right now. Your password was not checked.",
+			Body:    "There have been unusual sign-in attempts recently, and this page cannot run the extra check we ask for right now. Nothing you entered was checked.",
 			Retry:   retry,
 		}
 	}
 	return pageText{
 		Title:   "Too many sign-in attempts",
 		Heading: "Too many sign-in attempts",
-		Body:    "There have been too many sign-in attempts from your network or for this account. Your password was not checked.",
+		Body:    "There have been too many sign-in attempts from your network or for this account. Nothing you entered was checked.",
 		Retry:   "Please try again " + inAbout(r.retryAfter()) + ".",
 	}
 }

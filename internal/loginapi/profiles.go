@@ -73,7 +73,7 @@ func New(name string, o Options) (*Profile, error) {
 	case "gotrue":
 		p = newGoTrue(o)
 	case CustomName:
-		return nil, fmt.Errorf("the %s profile is read from a file (see LoadCustom)", CustomName)
+		return nil, fmt.Errorf("the %s profile is described in a file: give its path", CustomName)
 	default:
 		return nil, fmt.Errorf("unknown login profile %s; want one of %s", QuoteShort(name), strings.Join(Names(), ", "))
 	}
