@@ -199,6 +199,11 @@ func TestLoadCustomErrors(t *testing.T) {
 			}
 		})
 	}
+	// The documentation quotes this error for its own example.
+	_, err := writeProfile(t, strings.Replace(docsExample(t), "identifier: login", "identifer: login", 1))
+	if err == nil || !strings.HasSuffix(err.Error(), ": line 17: unknown key identifer") {
+		t.Errorf("a typo in the documented example: %v", err)
+	}
 	if _, err := loginapi.LoadCustom(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Error("a missing file loaded")
 	}
