@@ -152,8 +152,11 @@ func (f customFile) profile(source string) (*Profile, error) {
 		return nil, errors.New("client_ip.set must name the header the service reads the client address from")
 	}
 	read := []string{set}
-	for _, h := range f.ClientIP.Also {
-		if h = http.CanonicalHeaderKey(h); h != "" && !slices.Contains(read, h) {
+	for _, h := range append([]string{set}, f.ClientIP.Also...) {
+		if !validHeaderName(h) {
+			return nil, fmt.Errorf("client_ip: %s is not a header name", QuoteShort(h))
+		}
+		if h = http.CanonicalHeaderKey(h); !slices.Contains(read, h) {
 			read = append(read, h)
 		}
 	}
@@ -206,6 +209,20 @@ func customRoutes(key string, lines []string) ([]Route, error) {
 		rs = append(rs, Route{Method: method, Path: path})
 	}
 	return rs, nil
+}
+
+// validHeaderName reports whether name is an HTTP field name (RFC 9110
+// §5.1: a token).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // validCookieName reports whether name is a cookie name net/http would

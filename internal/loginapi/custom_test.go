@@ -187,6 +187,8 @@ func TestLoadCustomErrors(t *testing.T) {
 		{"bad cookie name", strings.Replace(minimal, "{json_field: token}", "{cookie: \"a b\"}", 1), "cookie name"},
 		{"no client header", strings.Replace(minimal, "client_ip: {set: X-Forwarded-For}\n", "", 1), "client_ip.set"},
 		{"unknown refusal", minimal + "refusal: xml\n", "auto, json or html"},
+		{"bad client header", strings.Replace(minimal, "set: X-Forwarded-For", `set: "X Real IP"`, 1), "not a header name"},
+		{"bad header also read", strings.Replace(minimal, "{set: X-Forwarded-For}", "{set: X-Real-Ip, also_read: [\"a:b\"]}", 1), "not a header name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

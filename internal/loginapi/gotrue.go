@@ -2,6 +2,7 @@ package loginapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,10 +48,13 @@ import (
 //
 // Refusals have GoTrue's error shape, which supabase-js reads as an
 // AuthApiError with the code in error_code.
-func newGoTrue(o Options) *Profile {
+func newGoTrue(o Options) (*Profile, error) {
 	h := http.CanonicalHeaderKey(o.RateLimitHeader)
 	if h == "" {
 		h = "X-Forwarded-For"
+	}
+	if !validHeaderName(h) {
+		return nil, fmt.Errorf("rate-limit header %s is not a header name", QuoteShort(o.RateLimitHeader))
 	}
 	read := []string{"Sb-Forwarded-For", h}
 	if h != "X-Forwarded-For" {
@@ -71,7 +75,7 @@ func newGoTrue(o Options) *Profile {
 		ClientIPHeader:      h,
 		ClientIPHeadersRead: read,
 		api:                 gotrue{},
-	}
+	}, nil
 }
 
 type gotrue struct{}

@@ -18,6 +18,9 @@ func TestGoTrueRoutes(t *testing.T) {
 	if p.ClientIPHeader != "X-Forwarded-For" {
 		t.Errorf("sets %s", p.ClientIPHeader)
 	}
+	if _, err := New("gotrue", Options{RateLimitHeader: "X Forwarded"}); err == nil {
+		t.Error("a rate-limit header with a space was accepted")
+	}
 	cf := mustProfile(t, "gotrue", Options{RateLimitHeader: "cf-connecting-ip"})
 	if cf.ClientIPHeader != "Cf-Connecting-Ip" || len(cf.ClientIPHeadersRead) != 3 {
 		t.Errorf("RateLimitHeader: sets %s, strips %v", cf.ClientIPHeader, cf.ClientIPHeadersRead)

@@ -71,7 +71,7 @@ func New(name string, o Options) (*Profile, error) {
 	case "keycloak":
 		p, err = newKeycloak(o)
 	case "gotrue":
-		p = newGoTrue(o)
+		p, err = newGoTrue(o)
 	case CustomName:
 		return nil, fmt.Errorf("the %s profile is described in a file: give its path", CustomName)
 	default:
