@@ -29,6 +29,7 @@ import (
 func newServeCmd(e *env) *cobra.Command {
 	cfg := config.Default()
 	var kek config.KEK
+	adm := config.DefaultAdmin()
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve logins and tokens (POST /token, GET /users/me, JWKS)",
@@ -46,11 +47,15 @@ CREDSHIELD_<FLAG> (for example CREDSHIELD_ISSUER).`,
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
-			return serve(cmd.Context(), e, cfg, kek)
+			if err := adm.Validate(cfg.Listen, cfg.MetricsListen); err != nil {
+				return usageError{err}
+			}
+			return serve(cmd.Context(), e, cfg, kek, adm)
 		},
 	}
 	cfg.RegisterFlags(cmd.Flags())
 	kek.RegisterFlags(cmd.Flags())
+	adm.RegisterFlags(cmd.Flags())
 	return cmd
 }
 
@@ -60,7 +65,7 @@ CREDSHIELD_<FLAG> (for example CREDSHIELD_ISSUER).`,
 // returns what it builds, so the order below is the order of the data: the
 // keyring decides where keys and secrets live, the store holds them, and
 // the defence takes the secrets.
-func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error {
+func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK, adm config.Admin) error {
 	log, err := e.logger()
 	if err != nil {
 		return err
@@ -142,6 +147,11 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error 
 		}
 		defer stopMetrics()
 	}
+	adminAddr, stopAdmin, err := serveAdmin(adm, cfg.DataDir, g, e.lookupEnv, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	hs := srv.HTTPServer(cfg.Listen)
 	if err := serveAssets(hs, cfg.AssetsPrefix); err != nil {
 		return err
@@ -149,7 +159,10 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.InfoContext(ctx, "serving", "listen", ln.Addr().String(), "issuer", cfg.Issuer, "signing_alg", cfg.SigningAlg, "kid", keys.Active().ID)
-	fmt.Fprintf(e.stdout, "credshield is serving %s on %s — add a user with: credshield user add NAME --data-dir %s\n", cfg.Issuer, ln.Addr(), e.dataDir)
+	fmt.Fprintf(e.stdout, "credshield is serving %s on %s — add a user with: %s\n", cfg.Issuer, ln.Addr(), addUserHint(e, cfg.DB))
+	if adminAddr != "" {
+		fmt.Fprintf(e.stdout, "admin listener on %s — see lockouts with: credshield guard status --data-dir %s\n", adminAddr, e.dataDir)
+	}
 
 	refresh := time.NewTicker(time.Minute)
 	defer refresh.Stop()
