@@ -58,6 +58,9 @@ func LoadToken(file string, env string, envSet bool, create bool) ([]byte, error
 		}
 		t := base64.RawURLEncoding.EncodeToString(raw[:])
 		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) { // another replica on this data dir made it first
+			return LoadToken(file, env, envSet, false)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("admin token: %w", err)
 		}
