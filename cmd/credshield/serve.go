@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	httppprof "net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -168,8 +171,16 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK, adm co
 	defer refresh.Stop()
 	reloadKeys := time.NewTicker(keyReloadInterval)
 	defer reloadKeys.Stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // reload keys now
+	defer signal.Stop(hup)
 	for {
 		select {
+		case <-hup:
+			log.InfoContext(ctx, "SIGHUP: reloading signing keys")
+			if err := maintainKeys(ctx, keys, keySrc, cfg, time.Now(), log); err != nil {
+				log.WarnContext(ctx, "signing keys", "error", err.Error())
+			}
 		case <-reloadKeys.C:
 			if err := maintainKeys(ctx, keys, keySrc, cfg, time.Now(), log); err != nil {
 				log.WarnContext(ctx, "signing keys", "error", err.Error())
