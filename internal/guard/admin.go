@@ -161,14 +161,13 @@ func (g *Guard) Blocked(ctx context.Context, now time.Time, n int) ([]Block, err
 	if err != nil {
 		return nil, fmt.Errorf("guard: blocked: %w", err)
 	}
-	var out, idle []limit.Request
+	var idle []limit.Request
 	var blocks []Block
 	for i, st := range states {
 		if st.OK {
 			idle = append(idle, reqs[i])
 			continue
 		}
-		out = append(out, reqs[i])
 		b := Block{Key: reqs[i].Key, RetryAfter: st.RetryAfter}
 		if kp, ok := parseKey(reqs[i].Key); ok {
 			b.Reason, b.User = kp.form.reason, kp.user
