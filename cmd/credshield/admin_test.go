@@ -18,15 +18,22 @@ func TestGuardUnlockReadmeBurst(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		extra func(t *testing.T) []string
+		// direct: unlock straight in Redis with the server's flags,
+		// not through its admin listener.
+		direct bool
 	}{
-		{"memory", func(*testing.T) []string { return nil }},
+		{"memory", func(*testing.T) []string { return nil }, false},
 		{"redis", func(t *testing.T) []string {
 			return []string{"--guard-store", redisURL(t), "--redis-prefix", randomPrefix(t)}
-		}},
+		}, false},
+		{"redis direct", func(t *testing.T) []string {
+			return []string{"--guard-store", redisURL(t), "--redis-prefix", randomPrefix(t)}
+		}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
-			base := startServe(t, append([]string{"--data-dir", dir}, tt.extra(t)...)...)
+			extra := tt.extra(t)
+			base := startServe(t, append([]string{"--data-dir", dir}, extra...)...)
 			last := 0
 			for i := 1; i <= 25; i++ {
 				last = postForm(t, base, "/token", "", url.Values{"username": {"user" + string(rune('a'+i))}, "password": {"leaked"}}).status
@@ -43,7 +50,11 @@ func TestGuardUnlockReadmeBurst(t *testing.T) {
 			if code != 0 || !strings.Contains(out, "127.0.0.1") || !strings.Contains(out, "ip ") {
 				t.Fatalf("guard status: %d\n%s%s", code, out, stderr)
 			}
-			code, out, stderr = credshield(t, "", nil, "guard", "unlock", "--ip", "127.0.0.1", "--data-dir", dir)
+			unlock := []string{"guard", "unlock", "--ip", "127.0.0.1", "--data-dir", dir}
+			if tt.direct {
+				unlock = append(append(unlock[:4:4], "--data-dir", t.TempDir()), extra...) // no server's files: Redis only
+			}
+			code, out, stderr = credshield(t, "", nil, unlock...)
 			if code != 0 || !strings.Contains(out, "ip:127.0.0.1") {
 				t.Fatalf("guard unlock: %d\n%s%s", code, out, stderr)
 			}

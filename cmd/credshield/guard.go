@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/credshield/credshield/internal/adminapi"
 	"github.com/credshield/credshield/internal/config"
+	"github.com/credshield/credshield/internal/guard"
+	"github.com/credshield/credshield/internal/redisstore"
 )
 
 // newGuardCmd is `credshield guard`: what the login guard of a running
@@ -62,6 +65,7 @@ admin.token, written by serve), or from --admin-url and --admin-token-file;
 	status.Flags().IntVar(&limit, "limit", 50, "list at most this many (1 to 1000)")
 
 	var req adminapi.UnlockRequest
+	def := config.DefaultDefence()
 	unlock := &cobra.Command{
 		Use:   "unlock --ip ADDRESS | --network CIDR | --user NAME",
 		Short: "Give an address, a network or an account its full login budget back",
@@ -69,19 +73,35 @@ admin.token, written by serve), or from --admin-url and --admin-token-file;
 (its budget and every address inside it) or an account (from any address)
 its full login budget back, at once and on every replica sharing the guard
 store. Unlocking an address does not lift its network's budget: unlock the
-network too when 'guard status' lists it.`,
+network too when 'guard status' lists it.
+
+With --guard-store (the Redis the servers share, with their --redis-prefix
+and budget flags, or the same CREDSHIELD_* environment) the budgets are
+cleared in Redis directly, with no server running. Budgets that name both
+an account and an address are known only to the server that refused them:
+lift those through a server's admin listener.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := adminapi.ParseSelector(req); err != nil {
+			sel, err := adminapi.ParseSelector(req)
+			if err != nil {
 				return usageError{err}
 			}
-			c, err := client()
-			if err != nil {
-				return err
-			}
-			res, err := c.Unlock(cmd.Context(), req)
-			if err != nil {
-				return err
+			var res adminapi.UnlockResult
+			if def.GuardStore != "" {
+				if err := def.Validate("127.0.0.1:0"); err != nil {
+					return usageError{err}
+				}
+				if res.Unlocked, err = unlockInRedis(cmd.Context(), def, sel); err != nil {
+					return err
+				}
+			} else {
+				c, err := client()
+				if err != nil {
+					return err
+				}
+				if res, err = c.Unlock(cmd.Context(), req); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(e.stdout, "unlocked %d budgets\n", len(res.Unlocked))
 			for _, k := range res.Unlocked {
@@ -93,6 +113,7 @@ network too when 'guard status' lists it.`,
 	unlock.Flags().StringVar(&req.IP, "ip", "", "an address")
 	unlock.Flags().StringVar(&req.Network, "network", "", "a network (CIDR)")
 	unlock.Flags().StringVar(&req.User, "user", "", "a username")
+	def.RegisterFlags(unlock.Flags())
 	cmd.AddCommand(status, unlock)
 	return cmd
 }
@@ -147,4 +168,27 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		c.Args = cobra.ArbitraryArgs
 		c.RunE = unknownSubcommand
 	}
+}
+
+// unlockInRedis lifts the budgets of sel that can be named without having
+// seen them, straight in the Redis the servers share: their keys are
+// digests of the budget's name and Limit, so def must carry the servers'
+// budgets and prefix.
+func unlockInRedis(ctx context.Context, def config.Defence, sel guard.Selector) ([]string, error) {
+	rdb, err := redisClient(def)
+	if err != nil {
+		return nil, err
+	}
+	defer rdb.Close()
+	l, err := redisstore.NewLimiter(rdb, redisstore.Config{Prefix: def.RedisPrefix})
+	if err != nil {
+		return nil, err
+	}
+	g, err := guard.New(guard.Config{Store: l, Policy: def.Guard, Admin: l})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return g.Unlock(ctx, time.Now(), sel)
 }
