@@ -52,7 +52,8 @@ type refusal struct {
 	until int64 // Unix ns
 }
 
-// note records the rows of p that res refused at now. A key already
+// note records the hard and success rows of p that res refused at now
+// (the ones that answer 429). A key already
 // recorded with the same or a later retry costs a map lookup: under an
 // attack the same keys refuse again and again.
 func (r *refusals) note(now time.Time, p *picked, res limit.Result) {
@@ -60,7 +61,9 @@ func (r *refusals) note(now time.Time, p *picked, res limit.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range p.reqs {
-		if i >= len(res.Keys) || res.Keys[i].OK {
+		// Soft budgets challenge, they do not block; unlocking clears
+		// them by name (Selector.keys) without the record.
+		if i >= len(res.Keys) || res.Keys[i].OK || p.row[i].kind&(kindHard|kindSuccess) == 0 {
 			continue
 		}
 		until := nowNs + int64(res.Keys[i].RetryAfter)
