@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/credshield/credshield/internal/adminapi"
@@ -47,5 +48,13 @@ func serveAdmin(cfg config.Admin, dataDir string, g adminapi.Guard, lookupEnv fu
 		}
 	}()
 	log.Info("serving admin", "listen", addr)
-	return addr, func() { _ = hs.Close() }, nil
+	stop := func() {
+		_ = hs.Close()
+		// Leave no address behind for the CLI to call, unless another
+		// server on this data directory has written its own since.
+		if b, err := os.ReadFile(config.AddrPath(dataDir)); err == nil && strings.TrimSpace(string(b)) == addr {
+			_ = os.Remove(config.AddrPath(dataDir))
+		}
+	}
+	return addr, stop, nil
 }
