@@ -97,7 +97,7 @@ func newKeysRotateCmd(e *env, kek *config.KEK) *cobra.Command {
 		Long: `Stage a new signing key in the data directory, or sealed in the store (--db)
 when a key-encryption key is configured (CREDSHIELD_KEK or --kek-file; required
 with PostgreSQL). Every running server publishes it in its JWKS within a
-second (servers re-read their keys twice a second, and at once on SIGHUP)
+second (servers re-read their keys four times a second, and at once on SIGHUP)
 and signs with it once --key-publish-lead has passed, so verifiers that cache the JWKS (package verify: 5 minutes) know it
 before they see a token it signed. --now switches at once, for a suspected
 key compromise. Old keys stay published until every token they signed has
@@ -162,7 +162,10 @@ func retireAfter(cfg config.Serve) time.Duration {
 // stops the old key signing within a second on every replica. A reload is
 // one directory read or one query and a few key decodes. SIGHUP reloads
 // at once.
-const keyReloadInterval = 500 * time.Millisecond
+const keyReloadInterval = 250 * time.Millisecond
+
+// keyWarnEvery is how often a failing reload is logged.
+const keyWarnEvery = 10 * time.Second
 
 // keyReloadTimeout bounds one reload (and rotation) against a slow store.
 const keyReloadTimeout = 10 * time.Second

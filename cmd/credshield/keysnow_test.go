@@ -54,7 +54,7 @@ func TestKeysRotateNowSeenWithinASecond(t *testing.T) {
 		if time.Since(rotated) > time.Second {
 			t.Fatalf("still signing with %s a second after keys rotate --now (want %s)", kid, m[1])
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	// A key of another algorithm would never sign: refused, not "signs from now".
 	code, out, stderr = credshield(t, "", nil, "keys", "rotate", "--now", "--signing-alg", "ES256", "--data-dir", dir)

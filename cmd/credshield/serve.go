@@ -171,6 +171,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK, adm co
 	defer refresh.Stop()
 	reloadKeys := time.NewTicker(keyReloadInterval)
 	defer reloadKeys.Stop()
+	var lastKeyWarn time.Time
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // reload keys now
 	defer signal.Stop(hup)
@@ -182,7 +183,10 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK, adm co
 				log.WarnContext(ctx, "signing keys", "error", err.Error())
 			}
 		case <-reloadKeys.C:
-			if err := maintainKeys(ctx, keys, keySrc, cfg, time.Now(), log); err != nil {
+			// A store that is down fails every reload: warn every
+			// keyWarnEvery, not four times a second.
+			if err := maintainKeys(ctx, keys, keySrc, cfg, time.Now(), log); err != nil && time.Since(lastKeyWarn) >= keyWarnEvery {
+				lastKeyWarn = time.Now()
 				log.WarnContext(ctx, "signing keys", "error", err.Error())
 			}
 		case err := <-served:
