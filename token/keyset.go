@@ -230,6 +230,16 @@ func Rotate(ctx context.Context, src KeySource, alg string, rand io.Reader, now,
 		if due != nil && !due(keys) {
 			return nil, nil, nil
 		}
+		// Key files keep times to the second, and on a tie activation
+		// order falls to the random ID: a key rotated in the second
+		// another key of alg activates might never sign. Such a key
+		// signs from the next second instead.
+		olds := slices.SortedFunc(slices.Values(keys), activationOrder)
+		for _, old := range olds {
+			if old.Alg == alg && old.NotBefore.Truncate(time.Second).Equal(k.NotBefore.Truncate(time.Second)) {
+				k.NotBefore = old.NotBefore.Truncate(time.Second).Add(time.Second)
+			}
+		}
 		for id := range Retired(append(slices.Clone(keys), k), alg, now, retireAfter) {
 			removed = append(removed, id)
 		}

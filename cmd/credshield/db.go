@@ -52,3 +52,25 @@ func (e *env) openDB(ctx context.Context, dsn string) (accountStore, error) {
 	}
 	return st, nil
 }
+
+// openExistingStore opens the store --db names for a command that works
+// on accounts already there (list, reset, disable, enable, scopes,
+// delete): a SQLite database that does not exist is an error naming its
+// path, never a new empty one, so a mistyped --data-dir is reported
+// instead of answered with "no accounts".
+func (e *env) openExistingStore(ctx context.Context) (accountStore, error) {
+	target, err := config.ParseDB(e.db)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if target.Kind == config.DBSQLite {
+		path := target.Path
+		if path == "" {
+			path = filepath.Join(e.dataDir, "credshield.db")
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no database at %s: check --data-dir or --db (credshield serve or user add creates one): %w", path, err)
+		}
+	}
+	return e.openDB(ctx, e.db)
+}

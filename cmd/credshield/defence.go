@@ -68,6 +68,7 @@ func newDefence(ctx context.Context, cfg config.Defence, sec secrets, log *slog.
 		Known:    d.state.known,
 		Detector: detector,
 		Degraded: d.state.degraded,
+		Admin:    d.state.admin,
 		OnAttackChange: func(st guard.DetectorState) {
 			d.metrics.UnderAttack(st.UnderAttack)
 			log.Warn("guard.attack", "under_attack", st.UnderAttack, "failures_per_minute", st.Failures,

@@ -21,7 +21,8 @@ import (
 // a local fallback for the budgets.
 type guardState struct {
 	budgets         limit.Store
-	local           *limit.Memory // all of the budgets on one node; the fallback with Redis
+	admin           guard.AdminStore // status and unlock over budgets
+	local           *limit.Memory    // all of the budgets on one node; the fallback with Redis
 	known           guard.KnownNetworks
 	knownLen        func() int // nil when not countable here
 	challengeReplay challenge.ReplayCache
@@ -58,7 +59,7 @@ func newGuardState(ctx context.Context, cfg config.Defence, log *slog.Logger, on
 			return nil, err
 		}
 		return &guardState{
-			budgets: local, local: local, known: known, knownLen: known.Len,
+			budgets: local, admin: local, local: local, known: known, knownLen: known.Len,
 			challengeReplay: replay,
 			close:           func() error { return nil },
 		}, nil
@@ -97,6 +98,10 @@ func newGuardState(ctx context.Context, cfg config.Defence, log *slog.Logger, on
 	if err != nil {
 		return nil, err
 	}
+	admin, err := redisstore.NewFailoverAdmin(fo, shared, local)
+	if err != nil {
+		return nil, err
+	}
 	knownLocal := guard.NewMemoryKnownNetworks(cfg.GuardMaxKeys)
 	known, err := redisstore.NewFailoverKnownNetworks(fo, redisstore.NewKnownNetworks(rdb, cfg.RedisPrefix), knownLocal)
 	if err != nil {
@@ -128,6 +133,7 @@ func newGuardState(ctx context.Context, cfg config.Defence, log *slog.Logger, on
 	}()
 	return &guardState{
 		budgets:         fo,
+		admin:           admin,
 		local:           local,
 		known:           known,
 		challengeReplay: challengeReplay,

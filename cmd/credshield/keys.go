@@ -96,12 +96,15 @@ func newKeysRotateCmd(e *env, kek *config.KEK) *cobra.Command {
 		Short: "Stage a new signing key: published in the JWKS at once, signing after --key-publish-lead",
 		Long: `Stage a new signing key in the data directory, or sealed in the store (--db)
 when a key-encryption key is configured (CREDSHIELD_KEK or --kek-file; required
-with PostgreSQL). Every running server publishes it in its JWKS within seconds and signs with it once --key-publish-lead has
-passed, so verifiers that cache the JWKS (package verify: 5 minutes) know it
+with PostgreSQL). Every running server publishes it in its JWKS within a
+second (servers re-read their keys four times a second, and at once on SIGHUP)
+and signs with it once --key-publish-lead has passed, so verifiers that cache the JWKS (package verify: 5 minutes) know it
 before they see a token it signed. --now switches at once, for a suspected
 key compromise. Old keys stay published until every token they signed has
 expired (--access-token-ttl + --leeway after they stopped signing); key files
-retired by then are deleted.`,
+retired by then are deleted. The new key must be of the algorithm the
+servers sign with (--signing-alg of serve): to change algorithm, restart
+the servers with the new --signing-alg.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.KeyPublishLead < 0 {
@@ -117,6 +120,9 @@ retired by then are deleted.`,
 				removed []string
 			)
 			err := withKeySource(cmd.Context(), e, *kek, func(src token.KeySource) error {
+				if err := checkRotateAlg(cmd.Context(), src, cfg.SigningAlg, t); err != nil {
+					return err
+				}
 				var err error
 				k, removed, err = token.Rotate(cmd.Context(), src, cfg.SigningAlg, rand.Reader, t, t.Add(lead), retireAfter(cfg), nil)
 				return err
@@ -152,8 +158,17 @@ func retireAfter(cfg config.Serve) time.Duration {
 }
 
 // keyReloadInterval is how often serve re-reads the keys (directory or
-// store).
-const keyReloadInterval = 10 * time.Second
+// store): often enough that an emergency rotation (keys rotate --now)
+// stops the old key signing within a second on every replica. A reload is
+// one directory read or one query and a few key decodes. SIGHUP reloads
+// at once.
+const keyReloadInterval = 250 * time.Millisecond
+
+// keyWarnEvery is how often a failing reload is logged.
+const keyWarnEvery = 10 * time.Second
+
+// keyReloadTimeout bounds one reload (and rotation) against a slow store.
+const keyReloadTimeout = 10 * time.Second
 
 // maintainKeys runs serve's periodic key work at now: with a rotation
 // interval, it stages a new key when the newest one (staged or active)
@@ -163,7 +178,7 @@ const keyReloadInterval = 10 * time.Second
 // inside src's locked update (a shared store's advisory lock), on the keys
 // stored then, so replicas whose intervals expire together rotate once.
 func maintainKeys(ctx context.Context, ks *token.KeySet, src token.KeySource, cfg config.Serve, now time.Time, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, keyReloadInterval)
+	ctx, cancel := context.WithTimeout(ctx, keyReloadTimeout)
 	defer cancel()
 	if cfg.KeyRotationInterval > 0 {
 		due := func(keys []*token.Key) bool {
@@ -192,6 +207,30 @@ func maintainKeys(ctx context.Context, ks *token.KeySet, src token.KeySource, cf
 	}
 	if after := ks.ActiveAt(now); before != nil && after != nil && before.ID != after.ID {
 		log.Info("key.activate", slog.String("kid", after.ID), slog.String("previous", before.ID))
+	}
+	return nil
+}
+
+// checkRotateAlg refuses a new key of alg when the servers sign with
+// another algorithm: a server signs only with keys of its own
+// --signing-alg, so the new key would be published and never sign, while
+// rotate said it signs. What the servers sign with is read from the keys:
+// the algorithm of the key that became active last. A source without keys
+// accepts any algorithm.
+func checkRotateAlg(ctx context.Context, src token.KeySource, alg string, now time.Time) error {
+	ks, err := token.Load(ctx, src, alg)
+	if err != nil {
+		return err
+	}
+	var signing *token.Key
+	for _, k := range ks.Keys() {
+		if !k.NotBefore.After(now) && (signing == nil || k.NotBefore.After(signing.NotBefore)) {
+			signing = k
+		}
+	}
+	if signing != nil && signing.Alg != alg {
+		return usageError{fmt.Errorf("--signing-alg %s: the servers sign with %s (key %s), and a server signs only with keys of its own --signing-alg, so a new %s key would never sign; rotate with --signing-alg %s, or restart the servers with --signing-alg %s to change algorithm",
+			alg, signing.Alg, signing.ID, alg, signing.Alg, alg)}
 	}
 	return nil
 }

@@ -45,6 +45,9 @@ func TestLayering(t *testing.T) {
 		// binary.
 		{"internal/challenge/browser", []string{in + "server", in + "store", in + "guard", "github.com/chromedp/chromedp"}},
 		{"cmd/credshield", []string{"github.com/chromedp/chromedp", in + "challenge/browser/browsertest", in + "loginapi/standin", "github.com/ory/client-go"}},
+		// The admin listener speaks to the guard alone: it reaches no
+		// store and is no part of the public server.
+		{"internal/adminapi", []string{in + "server", in + "store", in + "redisstore", "github.com/spf13/cobra"}},
 		// A login profile describes a service's API; it decides nothing
 		// about budgets and reaches no store, so simulate and scan can
 		// read the same profiles.

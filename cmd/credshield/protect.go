@@ -19,17 +19,25 @@ func newProtectCmd(e *env) *cobra.Command {
 		Use:   "protect --upstream URL",
 		Short: "Guard an existing app's own login endpoint as a reverse proxy",
 		Long: `Run a reverse proxy in front of an existing app (--upstream) that puts the
-guard before the app's own login endpoint, without changing the app. A POST
-to a --login-path (form or JSON body) is checked by the guard before the app
-sees it: refused attempts get serve's challenge_required or 429 answers, and
-the app's status settles the attempt (--success-status, --failure-status).
+guard before the app's own login endpoint, without changing the app.
+--profile names the login API the app serves: fastapi (an OAuth2 password
+form or JSON at --login-path), authelia (POST /api/firstfactor) or kratos
+(POST /self-service/login); repeat it when one upstream serves several. A
+login is checked by the guard before the app sees it: refused attempts get
+a 429 or a challenge, written the way the app's own clients read them
+(fastapi: serve's challenge_required and 429), and the app's answer settles
+the attempt. A success is read from the answer's token or session cookie,
+never from its status alone.
 A POST to another spelling of a login path that the app's router might send
 to its login (/TOKEN, /token/, /token;jsessionid=1, /token.json...) is
 refused with 400 and never reaches the app: send logins to the exact path.
 A successful login earns a device credential (the __Host- cookie, and the
 ` + gateway.DeviceHeader + ` response header for API clients to send back).
-Everything else passes through untouched, with the client address in the
-one --client-ip-header and forwarding headers from untrusted peers removed.
+Everything else passes through untouched but for the forwarding headers:
+the client address (read from --client-ip-header only when a
+--trusted-proxies peer sent it) goes to the app in the one header its
+profile reads (X-Forwarded-For, replaced whole; True-Client-IP for kratos),
+and every other header naming an address is removed.
 
 Device and challenge keys live in --data-dir/secrets; with a key-encryption
 key (CREDSHIELD_KEK or --kek-file) they live sealed in the --db store instead,
@@ -88,10 +96,7 @@ func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) er
 	go d.guard.Run(ctx) // the attack detector's exchange with the other replicas, until ctx ends
 	proxy, err := gateway.New(gateway.Config{
 		Upstream:             cfg.UpstreamURL,
-		LoginPaths:           cfg.LoginPaths,
-		UsernameField:        cfg.UsernameField,
-		Success:              cfg.SuccessStatus.Contains,
-		Failure:              cfg.FailureStatus.Contains,
+		Profiles:             cfg.LoginProfiles,
 		UniformFailureTiming: cfg.UniformFailureTiming,
 		FailureFloor:         cfg.FailureFloor,
 		DeviceCookieSameSite: cfg.DeviceCookieSameSite,
@@ -122,8 +127,14 @@ func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) er
 	if err != nil {
 		return err
 	}
-	log.InfoContext(ctx, "protecting", "listen", ln.Addr().String(), "scheme", cfg.Scheme(), "upstream", cfg.UpstreamURL.Redacted(), "login_paths", cfg.LoginPaths)
-	fmt.Fprintf(e.stdout, "credshield is protecting %s on %s (%s) — guarded logins: POST %s\n", cfg.UpstreamURL.Redacted(), ln.Addr(), cfg.Scheme(), strings.Join(cfg.LoginPaths, ", "))
+	var logins []string
+	for _, prof := range cfg.LoginProfiles {
+		for _, r := range prof.Logins {
+			logins = append(logins, r.Path+" ("+prof.Name+")")
+		}
+	}
+	log.InfoContext(ctx, "protecting", "listen", ln.Addr().String(), "scheme", cfg.Scheme(), "upstream", cfg.UpstreamURL.Redacted(), "profiles", cfg.Profiles, "login_paths", logins)
+	fmt.Fprintf(e.stdout, "credshield is protecting %s on %s (%s) — guarded logins: POST %s\n", cfg.UpstreamURL.Redacted(), ln.Addr(), cfg.Scheme(), strings.Join(logins, ", "))
 
 	select {
 	case err := <-served:

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,10 +23,21 @@ import (
 // run against it: every account once, one pair in 40 still valid.
 func stuffingApp(t *testing.T) (*protecttest.App, *httptest.Server, [][2]string) {
 	t.Helper()
+	users, combos := stuffingCombos("user%03d")
+	app := protecttest.New(users)
+	up := httptest.NewServer(app)
+	t.Cleanup(up.Close)
+	return app, up, combos
+}
+
+// stuffingCombos are 200 accounts named by format (with the account's
+// number) and a combo list against them: every account once, one pair in
+// 40 still valid, the valid ones late in the list.
+func stuffingCombos(format string) (map[string]string, [][2]string) {
 	users := make(map[string]string)
 	var combos [][2]string
 	for i := range 200 {
-		name := fmt.Sprintf("user%03d", i)
+		name := fmt.Sprintf(format, i)
 		users[name] = "secret-" + name
 		pw := "leaked-elsewhere"
 		if i%40 == 39 {
@@ -35,10 +45,7 @@ func stuffingApp(t *testing.T) (*protecttest.App, *httptest.Server, [][2]string)
 		}
 		combos = append(combos, [2]string{name, pw})
 	}
-	app := protecttest.New(users)
-	up := httptest.NewServer(app)
-	t.Cleanup(up.Close)
-	return app, up, combos
+	return users, combos
 }
 
 // loginAt posts a form login to base/token as a client at ip (which the
@@ -51,19 +58,8 @@ func loginAt(t *testing.T, base, ip, name, pw string, extra url.Values, header .
 	for k, v := range extra {
 		form[k] = v
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Forwarded-For", ip)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header.Get(gateway.DeviceHeader), body
+	status, h, body := postAs(t, base+"/token", ip, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), header...)
+	return status, h.Get(gateway.DeviceHeader), body
 }
 
 // TestProtectStopsStuffing is issue 9's done-when: a one-address stuffing

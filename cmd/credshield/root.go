@@ -93,7 +93,8 @@ func newRoot(e *env) *cobra.Command {
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(e), newUserCmd(e), newKeysCmd(e), newVersionCmd(e), newChallengeCmd(e), newScanCmd(e), newSimulateCmd(e))
-	root.AddCommand(newProtectCmd(e), newPasswordsCmd(e), newConfigCmd(e))
+	root.AddCommand(newProtectCmd(e), newPasswordsCmd(e), newConfigCmd(e), newGuardCmd(e))
+	refuseUnknownSubcommands(root)
 	return root
 }
 

@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	httppprof "net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +32,7 @@ import (
 func newServeCmd(e *env) *cobra.Command {
 	cfg := config.Default()
 	var kek config.KEK
+	adm := config.DefaultAdmin()
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve logins and tokens (POST /token, GET /users/me, JWKS)",
@@ -51,14 +55,18 @@ re-reading the certificate when its files change.`,
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
+			if err := adm.Validate(cfg.Listen, cfg.MetricsListen); err != nil {
+				return usageError{err}
+			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serve(cmd.Context(), e, cfg, kek)
+			return serve(cmd.Context(), e, cfg, kek, adm)
 		},
 	}
 	cfg.RegisterFlags(cmd.Flags())
 	kek.RegisterFlags(cmd.Flags())
+	adm.RegisterFlags(cmd.Flags())
 	return cmd
 }
 
@@ -68,7 +76,7 @@ re-reading the certificate when its files change.`,
 // returns what it builds, so the order below is the order of the data: the
 // keyring decides where keys and secrets live, the store holds them, and
 // the defence takes the secrets.
-func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error {
+func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK, adm config.Admin) error {
 	log, err := e.logger()
 	if err != nil {
 		return err
@@ -131,6 +139,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error 
 		FailureFloor:           cfg.FailureFloor,
 		DeviceCookieSameSite:   cfg.DeviceCookieSameSite,
 		RequireDPoP:            cfg.RequireDPoP,
+		PasswordMinLength:      cfg.MinLength,
 		ResourceURL:            cfg.ResourceURL,
 		RefreshTTL:             cfg.RefreshTTL,
 		RefreshIdleTTL:         cfg.RefreshIdleTTL,
@@ -138,7 +147,7 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error 
 	}, server.Deps{
 		Users: st, Keys: keys, Hasher: pool, Guard: g, Devices: devices, Challenges: challenges,
 		ClientIP: resolver, Log: log, Metrics: metrics, DPoP: checker, Refresh: st, Revocations: st,
-		GuardDegraded: gs.degraded, Screening: st, Screen: screen,
+		GuardDegraded: gs.degraded, Screening: st, Screen: screen, Passwords: st,
 	})
 	if err != nil {
 		return err
@@ -150,6 +159,11 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error 
 		}
 		defer stopMetrics()
 	}
+	adminAddr, stopAdmin, err := serveAdmin(adm, cfg.DataDir, g, e.lookupEnv, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	hs := srv.HTTPServer(cfg.Listen)
 	if err := serveAssets(hs, cfg.AssetsPrefix); err != nil {
 		return err
@@ -159,16 +173,31 @@ func serve(ctx context.Context, e *env, cfg config.Serve, kek config.KEK) error 
 		return err
 	}
 	log.InfoContext(ctx, "serving", "listen", ln.Addr().String(), "scheme", cfg.Scheme(), "issuer", cfg.Issuer, "signing_alg", cfg.SigningAlg, "kid", keys.Active().ID)
-	fmt.Fprintf(e.stdout, "credshield is serving %s — add a user with: credshield user add NAME --data-dir %s\n", servingWhat(cfg.TLS, cfg.Issuer, ln.Addr()), e.dataDir)
+	fmt.Fprintf(e.stdout, "credshield is serving %s — add a user with: %s\n", servingWhat(cfg.TLS, cfg.Issuer, ln.Addr()), addUserHint(e, cfg.DB))
+	if adminAddr != "" {
+		fmt.Fprintf(e.stdout, "admin listener on %s — see lockouts with: credshield guard status --data-dir %s\n", adminAddr, e.dataDir)
+	}
 
 	refresh := time.NewTicker(time.Minute)
 	defer refresh.Stop()
 	reloadKeys := time.NewTicker(keyReloadInterval)
 	defer reloadKeys.Stop()
+	var lastKeyWarn time.Time
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // reload keys now
+	defer signal.Stop(hup)
 	for {
 		select {
-		case <-reloadKeys.C:
+		case <-hup:
+			log.InfoContext(ctx, "SIGHUP: reloading signing keys")
 			if err := maintainKeys(ctx, keys, keySrc, cfg, time.Now(), log); err != nil {
+				log.WarnContext(ctx, "signing keys", "error", err.Error())
+			}
+		case <-reloadKeys.C:
+			// A store that is down fails every reload: warn every
+			// keyWarnEvery, not four times a second.
+			if err := maintainKeys(ctx, keys, keySrc, cfg, time.Now(), log); err != nil && time.Since(lastKeyWarn) >= keyWarnEvery {
+				lastKeyWarn = time.Now()
 				log.WarnContext(ctx, "signing keys", "error", err.Error())
 			}
 		case err := <-served:

@@ -27,7 +27,7 @@ import (
 func newUserCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user",
-		Short: "Manage accounts: add, list, disable, enable, reset, import",
+		Short: "Manage accounts: add, list, disable, enable, reset, scopes, delete, import",
 	}
 	cfg := config.DefaultPasswords()
 	cfg.RegisterFlags(cmd.PersistentFlags())
@@ -65,6 +65,7 @@ func newUserCmd(e *env) *cobra.Command {
 			},
 		},
 		newUserScopesCmd(e),
+		newUserDeleteCmd(e),
 		&cobra.Command{
 			Use:   "list",
 			Short: "List accounts",
@@ -110,7 +111,11 @@ func userSetPassword(ctx context.Context, e *env, cfg config.Passwords, rawName 
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
-	st, err := e.openStore(ctx)
+	open := e.openExistingStore // reset: the account must exist already
+	if create {
+		open = e.openStore
+	}
+	st, err := open(ctx)
 	if err != nil {
 		return err
 	}
@@ -229,7 +234,7 @@ func userSetDisabled(ctx context.Context, e *env, rawName string, disabled bool)
 	if err != nil {
 		return usageError{fmt.Errorf("username %q: %w", rawName, err)}
 	}
-	st, err := e.openStore(ctx)
+	st, err := e.openExistingStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -287,7 +292,7 @@ func userScopes(ctx context.Context, e *env, rawName string, add, remove []strin
 			return usageError{fmt.Errorf("scope %q: %w (printable ASCII without spaces, '\"' or '\\')", sc, scope.ErrSyntax)}
 		}
 	}
-	st, err := e.openStore(ctx)
+	st, err := e.openExistingStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -324,7 +329,7 @@ func userScopes(ctx context.Context, e *env, rawName string, add, remove []strin
 }
 
 func userList(ctx context.Context, e *env) error {
-	st, err := e.openStore(ctx)
+	st, err := e.openExistingStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/credshield/credshield/internal/loginapi"
 )
 
 // Protect is the configuration of `credshield protect`: a reverse proxy
@@ -34,17 +36,36 @@ type Protect struct {
 
 	// Upstream is the app behind the proxy, http:// or https://.
 	Upstream string
-	// LoginPaths are the app's login endpoints: a POST to one of them is
-	// a login attempt the guard sees first.
+	// Profiles name the login APIs the upstream serves (loginapi.Names):
+	// how its logins look, how it answers them and how a refusal is
+	// written for its clients. Several may guard one upstream.
+	Profiles []string
+	// LoginPaths (fastapi) are the app's login endpoints: a POST to one
+	// of them is a login attempt the guard sees first.
 	LoginPaths []string
-	// UsernameField names the form or JSON field that holds the username.
+	// UsernameField (fastapi) names the form or JSON field that holds the
+	// username.
 	UsernameField string
-	// SuccessStatus and FailureStatus class the app's answers to a login:
-	// success refunds the attempt and earns a device credential, failure
-	// keeps it spent; any other status (5xx, 422, the app's own 429)
-	// refunds it, since no password was judged.
+	// SuccessStatus and FailureStatus (fastapi) class the app's answers
+	// to a login: a success status whose body carries SuccessField
+	// refunds the attempt and earns a device credential, failure keeps it
+	// spent; any other status (5xx, 422, the app's own 429) refunds it,
+	// since no password was judged.
 	SuccessStatus StatusSet
 	FailureStatus StatusSet
+	// SuccessField (fastapi) is the JSON member a successful login answer
+	// carries (a non-empty string).
+	SuccessField string
+	// InsecureSuccessByStatus (fastapi) reads a success from the status
+	// alone: any failure the app answers with a success status then earns
+	// the client a device credential.
+	InsecureSuccessByStatus bool
+	// PathPrefix is the path the service is served under (Authelia's
+	// server.path), prefixed to every profile's routes.
+	PathPrefix string
+	// SessionCookie (authelia, kratos) is the upstream's session cookie
+	// when it is not the service's default name.
+	SessionCookie string
 	// UniformFailureTiming pads failed logins to a floor learnt from the
 	// app's own login latencies, so a fast "unknown user" path does not
 	// tell which accounts exist.
@@ -52,6 +73,8 @@ type Protect struct {
 
 	// UpstreamURL is Upstream parsed, set by Validate.
 	UpstreamURL *url.URL
+	// LoginProfiles are Profiles built, set by Validate.
+	LoginProfiles []*loginapi.Profile
 }
 
 // DefaultProtect returns protect's defaults: serve's defence defaults, the
@@ -63,8 +86,10 @@ func DefaultProtect() Protect {
 		DataDir:         defaultDataDir,
 		Listen:          defaultListen,
 		ShutdownTimeout: defaultShutdownTimeout,
+		Profiles:        []string{"fastapi"},
 		LoginPaths:      []string{"/token"},
 		UsernameField:   "username",
+		SuccessField:    "access_token",
 		SuccessStatus:   StatusSet{classes: 1 << 2},
 		FailureStatus:   StatusSet{codes: []int{400, 401, 403}},
 	}
@@ -76,10 +101,15 @@ func (p *Protect) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&p.Upstream, "upstream", p.Upstream, "the app to protect: http(s)://host:port[/prefix] (required)")
 	fs.StringVar(&p.Listen, "listen", p.Listen, "address to listen on (host:port)")
 	p.TLS.RegisterFlags(fs)
-	fs.StringArrayVar(&p.LoginPaths, "login-path", p.LoginPaths, "the app's login path; a POST to it is guarded (repeat the flag for several)")
-	fs.StringVar(&p.UsernameField, "username-field", p.UsernameField, "form or JSON field of a login request that holds the username")
-	fs.Var(&p.SuccessStatus, "success-status", "the app's login answers that mean success: codes and classes, comma separated (200,201 or 2xx)")
-	fs.Var(&p.FailureStatus, "failure-status", "the app's login answers that mean wrong credentials (other answers refund the attempt)")
+	fs.StringArrayVar(&p.Profiles, "profile", p.Profiles, "the login API the app serves: "+strings.Join(loginapi.Names(), ", ")+" (repeat the flag when one upstream serves several)")
+	fs.StringArrayVar(&p.LoginPaths, "login-path", p.LoginPaths, "fastapi: the app's login path; a POST to it is guarded (repeat the flag for several)")
+	fs.StringVar(&p.UsernameField, "username-field", p.UsernameField, "fastapi: form or JSON field of a login request that holds the username")
+	fs.Var(&p.SuccessStatus, "success-status", "fastapi: the app's login answers that may mean success, codes and classes, comma separated (200,201 or 2xx); the body must also carry --success-field")
+	fs.Var(&p.FailureStatus, "failure-status", "fastapi: the app's login answers that mean wrong credentials (other answers refund the attempt)")
+	fs.StringVar(&p.SuccessField, "success-field", p.SuccessField, "fastapi: JSON member that a successful login answer carries as a non-empty string")
+	fs.BoolVar(&p.InsecureSuccessByStatus, "insecure-success-by-status", p.InsecureSuccessByStatus, "fastapi: take a success status alone as a successful login, for an app whose answer carries no token; a failure the app answers with such a status then earns the client a device credential")
+	fs.StringVar(&p.PathPrefix, "path-prefix", p.PathPrefix, "the path the app is served under, such as /authelia; prefixed to every profile's login routes")
+	fs.StringVar(&p.SessionCookie, "session-cookie", p.SessionCookie, "authelia, kratos: the app's session cookie, when not the service's default (authelia_session, ory_kratos_session)")
 	fs.BoolVar(&p.UniformFailureTiming, "uniform-failure-timing", p.UniformFailureTiming, "pad failed logins to the slowest recent login answer of the app (at most 5s), so timing does not tell which accounts exist")
 	fs.DurationVar(&p.FailureFloor, "failure-floor", p.FailureFloor, "with --uniform-failure-timing, the least time a failed login takes")
 	fs.DurationVar(&p.ShutdownTimeout, "shutdown-timeout", p.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
@@ -116,12 +146,36 @@ func (p *Protect) Validate() error {
 		if !strings.HasPrefix(lp, "/") || path.Clean(lp) != lp || strings.ContainsAny(lp, "?#") {
 			errs = append(errs, fmt.Errorf("--login-path %q: want a clean absolute path such as /token", lp))
 		}
-		if p.AssetsPrefix != "" && strings.HasPrefix(lp+"/", p.AssetsPrefix) {
-			errs = append(errs, fmt.Errorf("--login-path %q is under --assets-prefix %q, which protect serves itself", lp, p.AssetsPrefix))
-		}
 	}
 	if p.UsernameField == "" {
 		errs = append(errs, errors.New("--username-field must not be empty"))
+	}
+	if p.SuccessField == "" {
+		errs = append(errs, errors.New("--success-field must not be empty"))
+	}
+	p.LoginProfiles = nil
+	if len(p.Profiles) == 0 {
+		errs = append(errs, errors.New("--profile: name at least one login profile"))
+	}
+	opts := loginapi.Options{PathPrefix: p.PathPrefix, LoginPaths: p.LoginPaths, UsernameField: p.UsernameField, Success: p.SuccessStatus.Contains,
+		Failure: p.FailureStatus.Contains, SuccessField: p.SuccessField, InsecureSuccessByStatus: p.InsecureSuccessByStatus,
+		SessionCookie: p.SessionCookie}
+	for i, name := range p.Profiles {
+		if slices.Contains(p.Profiles[:i], name) {
+			errs = append(errs, fmt.Errorf("--profile %s is named twice", name))
+			continue
+		}
+		prof, err := loginapi.New(name, opts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--profile: %w", err))
+			continue
+		}
+		p.LoginProfiles = append(p.LoginProfiles, prof)
+		for _, r := range slices.Concat(prof.Logins, prof.PassThrough) {
+			if p.AssetsPrefix != "" && strings.HasPrefix(r.Path+"/", p.AssetsPrefix) {
+				errs = append(errs, fmt.Errorf("--profile %s: its path %q is under --assets-prefix %q, which protect serves itself", name, r.Path, p.AssetsPrefix))
+			}
+		}
 	}
 	if p.SuccessStatus.empty() || p.FailureStatus.empty() {
 		errs = append(errs, errors.New("--success-status and --failure-status must each name at least one status"))

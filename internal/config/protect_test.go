@@ -66,3 +66,54 @@ func TestProtectFlagsAndEnv(t *testing.T) {
 		t.Error("protect registers serve's token flags")
 	}
 }
+
+// TestProtectProfiles: --profile builds each named profile with the
+// options that apply to it; an unknown or repeated profile is an error
+// naming the flag.
+func TestProtectProfiles(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		want  []string // profile names built
+		error string
+	}{
+		{"default fastapi", nil, []string{"fastapi"}, ""},
+		{"authelia and kratos", []string{"--profile", "authelia", "--profile", "kratos", "--session-cookie", "sid"}, []string{"authelia", "kratos"}, ""},
+		{"unknown", []string{"--profile", "keycloak2"}, nil, "--profile: unknown login profile"},
+		{"twice", []string{"--profile", "kratos", "--profile", "kratos"}, nil, "--profile kratos is named twice"},
+		{"path prefix", []string{"--profile", "authelia", "--path-prefix", "/authelia"}, []string{"authelia"}, ""},
+		{"relative path prefix", []string{"--profile", "authelia", "--path-prefix", "authelia"}, nil, "want an absolute path"},
+		{"no success field", []string{"--success-field", ""}, nil, "--success-field must not be empty"},
+		{"under the assets prefix", []string{"--profile", "authelia", "--assets-prefix", "/api/"}, nil, "is under --assets-prefix"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := DefaultProtect()
+			fs := pflag.NewFlagSet("protect", pflag.ContinueOnError)
+			p.RegisterFlags(fs)
+			if err := fs.Parse(append([]string{"--upstream", "http://127.0.0.1:8000"}, tt.args...)); err != nil {
+				t.Fatal(err)
+			}
+			err := p.Validate()
+			if tt.error != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.error) {
+					t.Fatalf("error %v, want %q", err, tt.error)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, prof := range p.LoginProfiles {
+				got = append(got, prof.Name)
+			}
+			if tt.name == "path prefix" && p.LoginProfiles[0].Logins[0].Path != "/authelia/api/firstfactor" {
+				t.Errorf("login route %v", p.LoginProfiles[0].Logins)
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("profiles %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

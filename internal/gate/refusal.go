@@ -48,10 +48,26 @@ func (r *Refusal) WriteResponse(w http.ResponseWriter) {
 		httpapi.WriteJSON(w, http.StatusBadRequest, challenge.NewResponse(*r.Challenge))
 		return
 	}
-	v := r.Verdict
 	h := w.Header()
-	retry := max(int64(math.Ceil(v.RetryAfter.Seconds())), 1)
-	h["Retry-After"] = []string{strconv.FormatInt(retry, 10)}
+	h["Retry-After"] = []string{strconv.Itoa(r.RetryAfterSeconds())}
+	r.SetRateLimitHeaders(h)
+	h["Content-Type"] = r.tooMany.jsonType
+	h["Content-Length"] = r.tooMany.length
+	w.WriteHeader(http.StatusTooManyRequests)
+	_, _ = w.Write(r.tooMany.body)
+}
+
+// RetryAfterSeconds is the 429's Retry-After in whole seconds, at least 1.
+func (r *Refusal) RetryAfterSeconds() int {
+	return max(int(math.Ceil(r.Verdict.RetryAfter.Seconds())), 1)
+}
+
+// SetRateLimitHeaders sets the IETF RateLimit-Policy and RateLimit fields
+// of a 429 on h (see WriteResponse), for a caller that answers the
+// refusal in another shape; it sets nothing when the verdict names no
+// budget.
+func (r *Refusal) SetRateLimitHeaders(h http.Header) {
+	v := r.Verdict
 	if v.IPPolicy.Burst > 0 {
 		name := v.PolicyName
 		switch {
@@ -72,10 +88,6 @@ func (r *Refusal) WriteResponse(w http.ResponseWriter) {
 		h["Ratelimit-Policy"] = []string{fields[:n]}
 		h["Ratelimit"] = []string{fields[n:]}
 	}
-	h["Content-Type"] = r.tooMany.jsonType
-	h["Content-Length"] = r.tooMany.length
-	w.WriteHeader(http.StatusTooManyRequests)
-	_, _ = w.Write(r.tooMany.body)
 }
 
 // refuse turns a refusing verdict into a Refusal: a challenge to solve,

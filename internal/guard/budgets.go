@@ -123,12 +123,12 @@ func (g *Guard) addressBudgets(t *budgets, ip netip.Addr) {
 func (g *Guard) addAddress(t *budgets, buf []byte, ip netip.Addr) ([]byte, netip.Prefix) {
 	p := g.cfg.Policy
 	host, wider := subnets(ip)
-	buf = appendHost(append(buf, "ip:"...), ip, host)
+	buf = appendHost(append(buf, prefixIP...), ip, host)
 	t.add(budgetAddress, kindHard, ReasonIP, p.IP, len(buf))
-	buf = wider[0].AppendTo(append(buf, "net:"...))
+	buf = wider[0].AppendTo(append(buf, prefixNet...))
 	t.add(budgetNetwork, kindHard, ReasonSubnet, p.Subnet, len(buf))
 	if len(wider) > 1 {
-		buf = wider[1].AppendTo(append(buf, "net48:"...))
+		buf = wider[1].AppendTo(append(buf, prefixNet48...))
 		t.add(budgetNetwork48, kindHard, ReasonSubnet48, p.Subnet48, len(buf))
 	}
 	return buf, host
@@ -150,20 +150,20 @@ func (g *Guard) untrustedBudgets(t *budgets, username string, ip netip.Addr, kno
 	p := g.cfg.Policy
 	var space keySpace
 	buf, host := g.addAddress(t, space[:0], ip)
-	buf = appendHost(append(append(append(buf, "userip:"...), username...), '|'), ip, host)
+	buf = appendHost(append(append(append(buf, prefixUserIP...), username...), '|'), ip, host)
 	t.add(budgetUserAddress, kindHard, ReasonUserIP, p.UserIP, len(buf))
 	if known.IsValid() {
-		buf = known.AppendTo(append(append(append(buf, "knet:"...), username...), '|'))
+		buf = known.AppendTo(append(append(append(buf, prefixKnownNet...), username...), '|'))
 		t.add(budgetKnownNetwork, kindHard, ReasonNetwork, p.Network, len(buf))
 	} else {
-		buf = append(append(buf, "userhard:"...), username...)
+		buf = append(append(buf, prefixUserHard...), username...)
 		t.add(budgetUserHard, kindHard, ReasonUserHard, p.UserHard, len(buf))
 	}
-	buf = appendHost(append(buf, "ipsoft:"...), ip, host)
+	buf = appendHost(append(buf, prefixIPSoft...), ip, host)
 	t.add(budgetAddressSoft, kindSoft, ReasonIPSoft, p.IPSoft, len(buf))
-	buf = append(append(buf, "user:"...), username...)
+	buf = append(append(buf, prefixUser...), username...)
 	t.add(budgetUser, kindSoft, ReasonUser, p.User, len(buf))
-	buf = appendHost(append(append(append(buf, "succip:"...), username...), '|'), ip, host)
+	buf = appendHost(append(append(append(buf, prefixSuccessIP...), username...), '|'), ip, host)
 	t.add(budgetSuccess, kindSuccess, ReasonSuccess, p.Success, len(buf))
 	t.seal(buf)
 }
@@ -179,11 +179,11 @@ func (g *Guard) untrustedBudgets(t *budgets, username string, ip netip.Addr, kno
 func (g *Guard) deviceBudgets(t *budgets, username, device string) {
 	p := g.cfg.Policy
 	var space keySpace
-	buf := append(append(space[:0], "dev:"...), device...)
+	buf := append(append(space[:0], prefixDevice...), device...)
 	t.add(budgetDevice, kindHard, ReasonDevice, p.Device, len(buf))
-	buf = append(append(buf, "succ:"...), username...)
+	buf = append(append(buf, prefixSuccessUser...), username...)
 	t.add(budgetSuccessUser, kindSuccess, ReasonSuccess, p.Success, len(buf))
-	buf = append(append(buf, "succdev:"...), device...)
+	buf = append(append(buf, prefixSuccessDevice...), device...)
 	t.add(budgetSuccessDevice, kindSuccess, ReasonSuccess, p.Success, len(buf))
 	t.seal(buf)
 }

@@ -273,12 +273,17 @@ type Config struct {
 	// difficulty: a replica on its own slice of the budget must not be
 	// the cheap way in.
 	Degraded func() bool
+	// Admin, if set, is Store's administration: Blocked and Unlock work
+	// through it, and the guard remembers the keys that refuse attempts
+	// (bounded) so an operator can see and lift them. nil disables both.
+	Admin AdminStore
 }
 
 // Guard applies a Policy over a limit.Store. Build it with New; it is safe
 // for concurrent use.
 type Guard struct {
-	cfg Config
+	cfg     Config
+	refused refusals // keys that refused recently, for Blocked and Unlock (admin.go)
 }
 
 // New returns a Guard.
@@ -382,6 +387,7 @@ func (g *Guard) CheckAddress(ctx context.Context, now time.Time, ip netip.Addr) 
 	if err != nil {
 		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
 	}
+	g.noteRefused(now, &held, res)
 	v := Verdict{Allowed: res.Allowed, Trust: Untrusted, RetryAfter: res.RetryAfter, IPPolicy: g.cfg.Policy.IP, IPState: held.state(res, budgetAddress)}
 	if res.Allowed {
 		v.reserved = held.reqs
@@ -402,6 +408,7 @@ func (g *Guard) checkDevice(ctx context.Context, now time.Time, a Attempt, trust
 	if err != nil {
 		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
 	}
+	g.noteRefused(now, &held, res)
 	// A trusted client's 429 describes its own budget (one 429 shape for
 	// everyone); a refusal by a success budget describes that budget.
 	v := Verdict{Allowed: res.Allowed, Trust: TrustDevice, RetryAfter: res.RetryAfter,
@@ -434,6 +441,7 @@ func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip
 	if err != nil {
 		return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
 	}
+	g.noteRefused(now, &held, res)
 	v := Verdict{Trust: Untrusted, IPPolicy: g.cfg.Policy.IP, IPState: held.state(res, budgetAddress), username: a.Username, network: network}
 	var challengeReason Reason
 	difficulty := g.cfg.Policy.Difficulty
@@ -450,6 +458,7 @@ func (g *Guard) checkUntrusted(ctx context.Context, now time.Time, a Attempt, ip
 		if res, err = g.cfg.Store.Reserve(ctx, now, held.reqs); err != nil {
 			return Verdict{}, fmt.Errorf("guard: reserve: %w", err)
 		}
+		g.noteRefused(now, &held, res)
 		if !res.Allowed {
 			b, _, _ := held.denial(res)
 			v.Reason, v.RetryAfter = b.reason, res.RetryAfter

@@ -102,6 +102,7 @@ type Memory struct {
 	limits   atomic.Pointer[[]Limit] // class index → Limit; copy on write
 	limitsMu sync.Mutex              // serialises additions to limits
 	sketches [MaxLimits]atomic.Pointer[sketch]
+	unlocked overrides // keys an operator unlocked while the sketch still penalises them (admin.go)
 }
 
 // shard is one independently locked part of the table.
@@ -335,7 +336,7 @@ func (m *Memory) currentLocked(ks []slot, tats []int64, i int) int64 {
 		return tat
 	}
 	if sk := m.sketchOf(k.class); sk != nil {
-		return sk.estimate(k.hash)
+		return m.unlocked.forgive(k, sk.estimate(k.hash))
 	}
 	return math.MinInt64
 }

@@ -41,7 +41,17 @@ import (
 //     (a password and a code) is refused; any other method is refused,
 //     since it may be a secret this profile does not know how to budget;
 //   - success of an API flow: 200 {"session_token": …, "session": …}; of a
-//     browser flow: the ory_kratos_session cookie set (Options.SessionCookie);
+//     browser flow: the ory_kratos_session cookie set (Options.SessionCookie),
+//     on a 303 to return_to (a form post) or a 200 with the session (a
+//     JSON post from a single-page app). A browser flow answers a wrong
+//     password with a 303 too — back to the login UI, with the flow's
+//     error — so the status proves nothing: only a non-empty session
+//     cookie does (selfservice/flow/login/hook.go PostLoginHook,
+//     session/manager_http.go IssueCookie; the 303 back to the UI in
+//     selfservice/flow/login/error.go WriteFlowError);
+//   - browser flows post a form with csrf_token (checked by Kratos against
+//     its csrf cookie, before any strategy); a refused form post gets
+//     the HTML refusal page, a refused JSON post the error below;
 //   - failure: 400 with the flow, whose ui.messages carry id 4000006
 //     (text.ErrorValidationInvalidCredentials in text/id.go,
 //     message_validation.go); everything but a success is a failure except
@@ -67,6 +77,7 @@ func newKratos(o Options) *Profile {
 			"selfservice/strategy/password/login.go", "selfservice/strategy/password/types.go",
 			"selfservice/strategy/code/strategy_login.go", "text/id.go", "text/message_validation.go",
 			"ory/x@v0.0.660 httpx/client_info.go", "ory/x@v0.0.660 decoderx/http.go",
+			"selfservice/flow/login/hook.go", "selfservice/flow/login/error.go", "session/manager_http.go",
 		},
 		Logins: []Route{{Method: http.MethodPost, Path: "/self-service/login"}},
 		PassThrough: []Route{
@@ -178,6 +189,11 @@ type kratosGeneric struct {
 }
 
 func (kratos) render(r Refusal) (Response, bool) {
+	if r.formPost() {
+		// A browser flow's form post: Kratos would answer it with a
+		// redirect to its UI, which a person reads; so do we.
+		return htmlRefusal(r), true
+	}
 	switch r.Kind {
 	case ChallengeRequired:
 		if r.Challenge == nil {

@@ -180,6 +180,12 @@ type Refusal struct {
 	RetryAfter int
 	// Challenge is set for ChallengeRequired.
 	Challenge *challenge.Challenge
+	// Path and ContentType are the refused request's escaped path and
+	// Content-Type. A service that answers browsers and programs on one
+	// route (Kratos) or on two (Keycloak) is refused in the shape its
+	// caller reads: a browser's form post gets an HTML page. Left empty,
+	// the refusal takes the program's shape.
+	Path, ContentType string
 }
 
 // Response is a rendered refusal: the proxy writes it as it is.

@@ -11,6 +11,9 @@ import (
 	"github.com/credshield/credshield/internal/loginapi/standin"
 )
 
+// testOptions are what every profile needs to be built.
+var testOptions = Options{Realms: []string{"test"}}
+
 func mustProfile(t *testing.T, name string, o Options) *Profile {
 	t.Helper()
 	p, err := New(name, o)
@@ -22,7 +25,7 @@ func mustProfile(t *testing.T, name string, o Options) *Profile {
 
 func TestNew(t *testing.T) {
 	for _, name := range Names() {
-		p := mustProfile(t, name, Options{PathPrefix: "/auth/"})
+		p := mustProfile(t, name, Options{PathPrefix: "/auth/", Realms: []string{"test"}})
 		if p.Name != name || p.Version == "" || len(p.Sources) == 0 || len(p.Logins) == 0 {
 			t.Errorf("%s: incomplete profile %+v", name, p)
 		}
@@ -32,8 +35,15 @@ func TestNew(t *testing.T) {
 			}
 		}
 	}
-	if _, err := New("keycloak", Options{}); err == nil || !strings.Contains(err.Error(), "fastapi, authelia, kratos") {
-		t.Errorf("New(keycloak) = %v, want an error naming the profiles", err)
+	if _, err := New("okta", Options{}); err == nil || !strings.Contains(err.Error(), "fastapi, authelia, kratos, keycloak, gotrue") {
+		t.Errorf("New(okta) = %v, want an error naming the profiles", err)
+	}
+	// A realm left out would pass unguarded: there is no default.
+	if _, err := New("keycloak", Options{}); err == nil || !strings.Contains(err.Error(), "realm") {
+		t.Errorf("New(keycloak) without a realm = %v, want an error", err)
+	}
+	if _, err := New(CustomName, Options{}); err == nil || !strings.Contains(err.Error(), "file") {
+		t.Errorf("New(custom) = %v, want an error pointing to the file", err)
 	}
 	if _, err := New("kratos", Options{PathPrefix: "auth"}); err == nil {
 		t.Error("a relative path prefix was accepted")
@@ -123,21 +133,7 @@ func TestReadAttempt(t *testing.T) {
 		{"kratos semicolon query", "kratos", js, `{}`, "flow=f1;identifier=b", Attempt{}, "plain key=value"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := mustProfile(t, tt.profile, Options{}).ReadAttempt(tt.ct, []byte(tt.body), tt.query)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ReadAttempt = %+v, %v; want an error with %q", got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ReadAttempt: %v", err)
-			}
-			if got.Identifier != tt.want.Identifier || got.Method != tt.want.Method || got.Guess != tt.want.Guess || got.Earns != tt.want.Earns {
-				t.Fatalf("ReadAttempt = %+v, want %+v", got, tt.want)
-			}
-		})
+		runAttempts(t, mustProfile(t, tt.profile, Options{}), []attemptCase{{tt.name, tt.ct, tt.body, tt.query, tt.want, tt.wantErr}})
 	}
 	_, err := mustProfile(t, "kratos", Options{}).ReadAttempt(js, []byte(`{"method":"magic"}`), "flow=f")
 	if !errors.Is(err, ErrUnknownMethod) {
@@ -191,7 +187,7 @@ func TestFailureNeverSuccess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := mustProfile(t, c.Profile, Options{}).Classify(now, a); got == Success {
+		if got := mustProfile(t, c.Profile, testOptions).Classify(now, a); got == Success {
 			t.Errorf("%s %s: Classify = success", c.Profile, c.Name)
 		}
 		seen[c.Profile]++

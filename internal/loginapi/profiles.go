@@ -34,10 +34,23 @@ type Options struct {
 	// SessionCookie (authelia, kratos browser flows) is the session
 	// cookie's name; default authelia_session and ory_kratos_session.
 	SessionCookie string
+
+	// Realms (keycloak) are the realms whose logins are guarded; at
+	// least one. A realm left out is not guarded at all, so there is no
+	// default.
+	Realms []string
+	// RateLimitHeader (gotrue) is the header GoTrue keys its rate limits
+	// by (GOTRUE_RATE_LIMIT_HEADER); the proxy sets it to the client
+	// address. Default X-Forwarded-For.
+	RateLimitHeader string
 }
 
 // Names lists the profiles New knows, for help text and validation.
-func Names() []string { return []string{"fastapi", "authelia", "kratos"} }
+func Names() []string { return []string{"fastapi", "authelia", "kratos", "keycloak", "gotrue"} }
+
+// CustomName is the name of a profile read from a file with LoadCustom,
+// for services credshield ships no profile for.
+const CustomName = "custom"
 
 // New returns the named profile configured by o, or an error naming the
 // profiles there are.
@@ -47,6 +60,7 @@ func New(name string, o Options) (*Profile, error) {
 		return nil, fmt.Errorf("path prefix %s: want an absolute path such as /auth", QuoteShort(o.PathPrefix))
 	}
 	var p *Profile
+	var err error
 	switch name {
 	case "fastapi":
 		p = newFastAPI(o)
@@ -54,16 +68,34 @@ func New(name string, o Options) (*Profile, error) {
 		p = newAuthelia(o)
 	case "kratos":
 		p = newKratos(o)
+	case "keycloak":
+		p, err = newKeycloak(o)
+	case "gotrue":
+		p, err = newGoTrue(o)
+	case CustomName:
+		return nil, fmt.Errorf("the %s profile is described in a file: give its path", CustomName)
 	default:
 		return nil, fmt.Errorf("unknown login profile %s; want one of %s", QuoteShort(name), strings.Join(Names(), ", "))
+	}
+	if err != nil {
+		return nil, err
 	}
 	for _, rs := range [][]Route{p.Logins, p.PassThrough} {
 		for i := range rs {
 			rs[i].Path = prefix + rs[i].Path
 		}
 	}
-	if !slices.Contains(p.ClientIPHeadersRead, p.ClientIPHeader) {
-		return nil, fmt.Errorf("profile %s sets %s, which it does not read", p.Name, p.ClientIPHeader)
+	if err := p.checkClientIP(); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// checkClientIP refuses a profile that would set a client-address header
+// the service does not read.
+func (p *Profile) checkClientIP() error {
+	if !slices.Contains(p.ClientIPHeadersRead, p.ClientIPHeader) {
+		return fmt.Errorf("profile %s sets %s, which it does not read", p.Name, p.ClientIPHeader)
+	}
+	return nil
 }

@@ -1,9 +1,12 @@
 // Package protect is `credshield protect`: a reverse proxy that puts the
 // login gate (package gate) in front of another app's own login endpoint.
-// Logins are matched on their canonical path (proxy_path.go), read the
-// way the app will read them (proxy_body.go), admitted by the gate and
-// passed through; the app's answer settles the reservation. Everything
-// else passes through untouched but for the forwarding headers.
+// What a login looks like is the app's login profile's (package
+// loginapi): logins are matched on their canonical path (proxy_path.go),
+// read the way the app will read them (proxy_body.go), admitted by the
+// gate and passed through; the app's answer, classed by its profile,
+// settles the reservation, and a refusal is written in the app's own
+// shape. Everything else passes through untouched but for the forwarding
+// headers.
 package protect
 
 import (
@@ -19,6 +22,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +30,7 @@ import (
 	"github.com/credshield/credshield/internal/device"
 	"github.com/credshield/credshield/internal/gate"
 	"github.com/credshield/credshield/internal/httpapi"
+	"github.com/credshield/credshield/internal/loginapi"
 	"github.com/credshield/credshield/internal/username"
 )
 
@@ -46,17 +51,14 @@ type Config struct {
 	// Upstream is the protected app; its path, if any, prefixes every
 	// forwarded path.
 	Upstream *url.URL
-	// LoginPaths are the app's login endpoints, percent-encoded as
-	// clients send them. A POST to one of them, spelt exactly so, is a
-	// login attempt; a POST to any other spelling of one (see
+	// Profiles describe the login APIs the upstream serves; at least one.
+	// A POST to one of their login paths, spelt exactly so, is a login
+	// attempt of that profile; a POST to any other spelling of one (see
 	// canonicalPath: /Token/, /token;x, /token.json...) is refused and
 	// never forwarded, since the app's router might send it to its login.
-	LoginPaths []string
-	// UsernameField is the form or JSON field holding the username.
-	UsernameField string
-	// Success and Failure class the app's answer to a login; any other
-	// status refunds the attempt. Both are required.
-	Success, Failure func(status int) bool
+	// No two profiles may share a login path, and all must read the
+	// client address from the same header.
+	Profiles []*loginapi.Profile
 	// UniformFailureTiming pads every failed login to a floor learnt from
 	// the app's recent login latencies (see latencyWindow), never less
 	// than FailureFloor.
@@ -86,11 +88,12 @@ type Deps struct {
 }
 
 // Proxy is `credshield protect`: a reverse proxy that puts the guard in
-// front of another app's own login endpoint. A login attempt is parsed,
-// its username normalised, and checked by the guard before the app sees
-// anything; refused attempts get exactly serve's challenge_required and
-// 429 answers, allowed ones are forwarded unchanged and the app's status
-// settles the guard's reservation. Everything else passes through
+// front of another app's own login endpoint. A login attempt is read by
+// its profile, its account name normalised, and checked by the guard
+// before the app sees anything; refused attempts are answered in the
+// profile's shape (serve's challenge_required and 429 for an OAuth2
+// endpoint), allowed ones are forwarded unchanged and the app's answer,
+// classed by the profile, settles the guard's reservation. Everything else passes through
 // untouched except for the forwarding headers, which the proxy owns. Build
 // it with New; it is safe for concurrent use.
 type Proxy struct {
@@ -98,12 +101,18 @@ type Proxy struct {
 	log      *slog.Logger
 	cfg      Config
 	clientIP *clientip.Resolver
-	logins   map[string]bool // canonicalPath of each login path
-	exact    map[string]bool // each login path as configured: the only spelling forwarded
-	rp       *httputil.ReverseProxy
-	floor    *gate.Floor
-	recent   *latencyWindow
-	handler  http.Handler
+	logins   map[string]*loginapi.Profile // canonicalPath of each login path
+	exact    map[string]*loginapi.Profile // each login path as configured: the only spelling forwarded
+	// outHeader is the one header the upstream reads the client address
+	// from (the profiles'); clientHeaders are every header the upstream
+	// or the inbound proxies name an address in, removed from every
+	// request before outHeader is set.
+	outHeader     string
+	clientHeaders map[string]bool
+	rp            *httputil.ReverseProxy
+	floor         *gate.Floor
+	recent        *latencyWindow
+	handler       http.Handler
 }
 
 // New builds a Proxy.
@@ -111,8 +120,8 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 	if cfg.Upstream == nil || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") || cfg.Upstream.Host == "" {
 		return nil, errors.New("proxy: an http or https upstream is required")
 	}
-	if len(cfg.LoginPaths) == 0 || cfg.UsernameField == "" || cfg.Success == nil || cfg.Failure == nil {
-		return nil, errors.New("proxy: login paths, username field and success and failure statuses are required")
+	if len(cfg.Profiles) == 0 {
+		return nil, errors.New("proxy: at least one login profile is required")
 	}
 	if d.Guard == nil || d.Devices == nil || d.Challenges == nil || d.Hasher == nil || d.ClientIP == nil || d.Log == nil {
 		return nil, errors.New("proxy: guard, devices, challenges, hasher, client address resolver and logger are required")
@@ -133,21 +142,13 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 		log:      d.Log,
 		cfg:      cfg,
 		clientIP: d.ClientIP,
-		logins:   make(map[string]bool, len(cfg.LoginPaths)),
-		exact:    make(map[string]bool, len(cfg.LoginPaths)),
+		logins:   make(map[string]*loginapi.Profile),
+		exact:    make(map[string]*loginapi.Profile),
 		floor:    gate.NewFloor(cfg.FailureFloor),
 		recent:   &latencyWindow{},
 	}
-	for _, lp := range cfg.LoginPaths {
-		unescaped, err := url.PathUnescape(lp)
-		canonical, ok := canonicalPath(lp)
-		if err != nil || !strings.HasPrefix(lp, "/") || (&url.URL{Path: unescaped}).EscapedPath() != lp || !ok {
-			// Only the exact spelling is forwarded: one that no client's
-			// request path can equal would refuse every login.
-			return nil, fmt.Errorf("proxy: login path %q: want an absolute path, percent-encoded as clients send it", lp)
-		}
-		p.logins[canonical] = true
-		p.exact[lp] = true
+	if err := p.addProfiles(cfg.Profiles); err != nil {
+		return nil, err
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -159,6 +160,41 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 	}
 	p.handler = httpapi.RecoverPanics(d.Log, http.HandlerFunc(p.serve))
 	return p, nil
+}
+
+// addProfiles maps each profile's login paths, and gathers the client
+// address headers the upstream reads.
+func (p *Proxy) addProfiles(profiles []*loginapi.Profile) error {
+	p.outHeader = textproto.CanonicalMIMEHeaderKey(profiles[0].ClientIPHeader)
+	p.clientHeaders = map[string]bool{p.outHeader: true, textproto.CanonicalMIMEHeaderKey(p.clientIP.Header()): true}
+	for _, prof := range profiles {
+		if h := textproto.CanonicalMIMEHeaderKey(prof.ClientIPHeader); h != p.outHeader {
+			// The upstream would read the address from one header for
+			// one profile and from another, unset, for the other.
+			return fmt.Errorf("proxy: profiles %s and %s read the client address from different headers (%s, %s): run one proxy for each", profiles[0].Name, prof.Name, p.outHeader, h)
+		}
+		for _, h := range prof.ClientIPHeadersRead {
+			p.clientHeaders[textproto.CanonicalMIMEHeaderKey(h)] = true
+		}
+		for _, route := range prof.Logins {
+			lp := route.Path
+			unescaped, err := url.PathUnescape(lp)
+			canonical, ok := canonicalPath(lp)
+			if err != nil || !strings.HasPrefix(lp, "/") || (&url.URL{Path: unescaped}).EscapedPath() != lp || !ok {
+				// Only the exact spelling is forwarded: one that no client's
+				// request path can equal would refuse every login.
+				return fmt.Errorf("proxy: login path %q: want an absolute path, percent-encoded as clients send it", lp)
+			}
+			if other := p.logins[canonical]; other != nil && other != prof {
+				// Which profile reads the body and judges the answer
+				// must not depend on the spelling.
+				return fmt.Errorf("proxy: profiles %s and %s both guard the login path %s", other.Name, prof.Name, lp)
+			}
+			p.logins[canonical] = prof
+			p.exact[lp] = prof
+		}
+	}
+	return nil
 }
 
 // upstreamTransport is http.DefaultTransport's tuning without its
@@ -195,16 +231,18 @@ type exchange struct {
 	// loginPath: the request's canonical path is a login path (any
 	// method, any spelling).
 	loginPath bool
+	prof      *loginapi.Profile // an exact login path's profile
 	w         http.ResponseWriter
 	login     *loginAttempt // nil for pass-through requests
 }
 
 // loginAttempt is an allowed login on its way to the upstream.
 type loginAttempt struct {
-	exact    string // the username as sent: the device credential's
-	password bool   // a password grant: only its success proves a password
-	res      *gate.Reservation
-	start    time.Time // when it was forwarded
+	exact string // the identifier as sent: the device credential's
+	guess bool   // a guessable secret was sent: the answer settles it
+	earns bool   // a success proves the secret for exact: it earns a device credential
+	res   *gate.Reservation
+	start time.Time // when it was forwarded
 }
 
 type exchangeKey struct{}
@@ -222,8 +260,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	ex := &exchange{ip: ip, trustedPeer: p.peerTrusted(r.RemoteAddr), w: w}
 	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
-	if spelling := p.loginMatch(r.URL.EscapedPath()); spelling != notLogin {
-		ex.loginPath = true
+	if spelling, prof := p.loginMatch(r.URL.EscapedPath()); spelling != notLogin {
+		ex.loginPath, ex.prof = true, prof
 		switch r.Method {
 		case http.MethodPost:
 			if spelling == foldedLogin {
@@ -273,26 +311,65 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 // Settle(Aborted) when the request ends.
 func (p *Proxy) login(w http.ResponseWriter, r *http.Request, ex *exchange) error {
 	ctx := r.Context()
-	req, body, err := p.readLogin(w, r)
+	req, body, err := p.readLogin(w, r, ex.prof)
 	if err != nil {
 		p.gate.Count(gate.Login, gate.Invalid)
 		return err
 	}
 	now := p.cfg.Now()
-	res, err := p.gate.Admit(ctx, now, gate.Attempt{Kind: gate.Login, Username: req.username, IP: ex.ip,
-		Device: p.trustedDevice(now, req.creds.Device, req.exact), TrustName: req.exact,
-		Challenge: req.creds.Challenge, Solution: req.creds.Solution})
+	var res *gate.Reservation
+	if req.username == "" {
+		// A second factor names no account (the session does): its
+		// guesses spend the address's budgets alone.
+		res, err = p.gate.AdmitAddress(ctx, now, gate.Login, ex.ip)
+	} else {
+		res, err = p.gate.Admit(ctx, now, gate.Attempt{Kind: gate.Login, Username: req.username, IP: ex.ip,
+			Device: p.trustedDevice(now, req.creds.Device, req.exact), TrustName: req.exact,
+			Challenge: req.creds.Challenge, Solution: req.creds.Solution})
+	}
 	if err != nil {
-		return err // a refusal or a guard that cannot decide
+		p.refuse(w, r, ex.prof, err)
+		return nil
 	}
 	defer res.Settle(gate.Aborted)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	r.ContentLength = int64(len(body))
 	r.TransferEncoding = nil
-	ex.login = &loginAttempt{exact: req.exact, password: req.password, res: res, start: time.Now()}
+	// The answer is classed by its body: ask for it uncompressed (the
+	// client still gets every byte of it).
+	r.Header.Set("Accept-Encoding", "identity")
+	ex.login = &loginAttempt{exact: req.exact, guess: req.guess, earns: req.earns, res: res, start: time.Now()}
 	p.rp.ServeHTTP(w, r)
 	return nil
+}
+
+// refuse answers an attempt the gate did not admit: a refusal in the
+// profile's own shape when it has one (so the service's clients and
+// front end keep working), with the gate's RateLimit fields on a 429;
+// otherwise, and for a guard that cannot decide, the gate's own answer.
+func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, prof *loginapi.Profile, err error) {
+	var ref *gate.Refusal
+	if errors.As(err, &ref) {
+		lr := loginapi.Refusal{Kind: loginapi.Throttled, RetryAfter: ref.RetryAfterSeconds()}
+		if ref.Challenge != nil {
+			lr = loginapi.Refusal{Kind: loginapi.ChallengeRequired, Challenge: ref.Challenge}
+		}
+		if resp, ok := prof.Render(lr); ok {
+			h := w.Header()
+			for k, vs := range resp.Header {
+				h[k] = vs
+			}
+			if resp.Status == http.StatusTooManyRequests {
+				ref.SetRateLimitHeaders(h)
+			}
+			h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+			w.WriteHeader(resp.Status)
+			_, _ = w.Write(resp.Body)
+			return
+		}
+	}
+	p.writeError(w, r, err)
 }
 
 // writeError answers a request the proxy refuses itself.
@@ -302,20 +379,19 @@ func (p *Proxy) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // loginRequest is what the gate needs from a login body.
 type loginRequest struct {
-	username string // normalised: the guard's
-	// exact is the username exactly as sent: device credentials are
-	// bound to it (the app may compare names exactly, and "ALICE" must
-	// earn nothing for "alice").
+	username string // normalised: the guard's; "" when the body names no account
+	// exact is the identifier exactly as sent: device credentials and
+	// known networks are bound to it (the app may compare names exactly,
+	// and "ALICE" must earn nothing for "alice").
 	exact string
-	// password reports a password grant (grant_type absent or
-	// "password"), the only kind whose success proves a password.
-	password bool
-	creds    gate.Credentials
+	// guess and earns are the profile's loginapi.Attempt.Guess and Earns.
+	guess, earns bool
+	creds        gate.Credentials
 }
 
 // readLogin reads a login body (capped at httpapi.MaxFormBytes), what
-// the gate needs from it and the body to forward.
-func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request) (req loginRequest, body []byte, err error) {
+// the gate needs from it (read by prof) and the body to forward.
+func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request, prof *loginapi.Profile) (req loginRequest, body []byte, err error) {
 	if err := checkLoginHeaders(r.Header); err != nil {
 		return req, nil, err
 	}
@@ -332,35 +408,19 @@ func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request) (req loginRequ
 		}
 		return req, nil, httpapi.InvalidRequest("cannot read request body")
 	}
-	fields, err := parseLoginBody(r.Header.Get("Content-Type"), body, p.cfg.UsernameField)
+	att, err := prof.ReadAttempt(r.Header.Get("Content-Type"), body, r.URL.RawQuery)
 	if err != nil {
 		return req, nil, httpapi.InvalidRequest("%v", err)
 	}
-	query, qerr := url.ParseQuery(r.URL.RawQuery)
-	if qerr != nil || strings.IndexByte(r.URL.RawQuery, ';') >= 0 {
-		// Parsers disagree on such a query (some split on ';'): it could
-		// carry a username the guard never saw.
-		return req, nil, httpapi.InvalidRequest("the query string of a login must be plain key=value pairs joined by '&'")
-	}
-	for k := range query {
-		if strings.EqualFold(k, p.cfg.UsernameField) {
-			// An app that reads the name from the query would be judged
-			// on a name the guard never saw.
-			return req, nil, httpapi.InvalidRequest("%s must be sent in the body, not the query", httpapi.QuoteShort(p.cfg.UsernameField))
+	if att.Identifier != "" {
+		if req.username, err = username.Normalize(att.Identifier); err != nil {
+			return req, nil, httpapi.InvalidRequest("%v", err)
 		}
 	}
-	name, ok := fields[p.cfg.UsernameField]
-	if !ok {
-		return req, nil, httpapi.InvalidRequest("missing parameter: %s", p.cfg.UsernameField)
-	}
-	if req.username, err = username.Normalize(name); err != nil {
-		return req, nil, httpapi.InvalidRequest("%v", err)
-	}
-	if req.creds, err = gate.ReadCredentials(r, fields, DeviceHeader); err != nil {
+	if req.creds, err = gate.ReadCredentials(r, att.Fields, DeviceHeader); err != nil {
 		return req, nil, err
 	}
-	gt := fields["grant_type"]
-	req.exact, req.password = name, gt == "" || gt == "password"
+	req.exact, req.guess, req.earns = att.Identifier, att.Guess, att.Earns
 	return req, body, nil
 }
 
@@ -405,11 +465,16 @@ func (p *Proxy) trustedDevice(now time.Time, token, exactUsername string) string
 	return c.ID
 }
 
-// settle reads the upstream's answer to an allowed login: success refunds
-// the reservation and earns a device credential, failure keeps it (and,
-// with uniform timing, waits for the floor), anything else refunds it.
-// The response itself is passed back unchanged. The reservation is settled
-// even if the client has gone: the app judged the attempt.
+// settle reads the upstream's answer to an allowed login and settles it
+// as the login's profile classes the answer (loginapi.Profile.Classify,
+// which never reads a success from the status alone): a success refunds
+// the reservation, and earns a device credential only when it proves the
+// secret for the name sent; a failure keeps it (and, with uniform timing,
+// waits for the floor); an answer that judged nothing, and any answer to
+// an attempt that guessed nothing, refunds it. Only a success can mint a
+// device credential. The response itself is passed back unchanged. The
+// reservation is settled even if the client has gone: the app judged the
+// attempt.
 func (p *Proxy) settle(resp *http.Response) error {
 	ex := exchangeFrom(resp.Request.Context())
 	if ex == nil || ex.login == nil {
@@ -419,28 +484,41 @@ func (p *Proxy) settle(resp *http.Response) error {
 	la := ex.login
 	took := time.Since(la.start)
 	resp.Header.Del(DeviceHeader)
-	attrs := []slog.Attr{slog.String("trust", string(la.res.Verdict().Trust)), slog.Int("upstream_status", resp.StatusCode)}
+	// An answer that cannot be read whole is marked Truncated, which no
+	// profile reads as a success; the client gets what was read.
+	ans, _ := loginapi.ReadAnswer(resp)
+	out := ex.prof.Classify(p.cfg.Now(), ans)
+	attrs := []slog.Attr{slog.String("trust", string(la.res.Verdict().Trust)), slog.Int("upstream_status", resp.StatusCode), slog.String("upstream_outcome", out.String())}
 	switch {
-	case p.cfg.Success(resp.StatusCode) && la.password:
-		la.res.Settle(gate.Success, attrs...)
+	case resp.StatusCode >= 500:
+		// The app could not judge: refund, and no trust.
+		la.res.Settle(gate.Aborted, attrs...)
+	case !la.guess:
+		// Nothing guessable was sent (a request for a one-time code):
+		// refund whatever the answer, and no trust.
+		la.res.Settle(gate.Invalid, attrs...)
+	case out == loginapi.Success:
 		p.recent.observe(time.Now(), took)
+		if !la.earns {
+			// Another grant (a refresh token) or a second factor
+			// succeeded: it proves no secret for this name.
+			la.res.Settle(gate.Invalid, attrs...)
+			break
+		}
+		la.res.Settle(gate.Success, attrs...)
 		if tok := p.gate.IssueDevice(ctx, ex.w, p.cfg.Now(), "", la.exact, 0); tok != "" {
 			ex.w.Header().Set(DeviceHeader, tok)
 		}
-	case p.cfg.Failure(resp.StatusCode):
+	case out == loginapi.Failure:
 		la.res.Settle(gate.Failure, attrs...)
 		p.recent.observe(time.Now(), took)
 		if p.cfg.UniformFailureTiming {
 			p.floor.Set(p.recent.max(time.Now()))
 			p.floor.Pad(ctx, la.start)
 		}
-	case resp.StatusCode >= 500:
-		// The app could not judge: refund, and no trust.
-		la.res.Settle(gate.Aborted, attrs...)
 	default:
-		// No password was judged (or the app would not say), or another
-		// grant succeeded (a refresh token proves no password): refund,
-		// and no trust.
+		// No secret was judged (the flow expired, the app would not
+		// say): refund, and no trust.
 		la.res.Settle(gate.Invalid, attrs...)
 	}
 	return nil
@@ -466,10 +544,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.cfg.Upstream)
 	ex := exchangeFrom(pr.In.Context())
 	h := pr.Out.Header
-	configured := p.clientIP.Header()
 	for name := range h {
 		canon := textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(name, "_", "-"))
-		if strings.HasPrefix(canon, "X-Forwarded-") || strings.HasPrefix(canon, "X-Envoy-") || canon == configured || canon == DeviceHeader || forwardingHeaders[canon] ||
+		if strings.HasPrefix(canon, "X-Forwarded-") || strings.HasPrefix(canon, "X-Envoy-") || p.clientHeaders[canon] || canon == DeviceHeader || forwardingHeaders[canon] ||
 			(ex != nil && ex.loginPath && methodOverrideHeaders[canon]) {
 			delete(h, name)
 		}
@@ -479,7 +556,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		return
 	}
 	client := ex.ip.String()
-	switch configured {
+	switch p.outHeader {
 	case "Forwarded":
 		if ex.ip.Is6() {
 			client = `"[` + client + `]"`
@@ -494,7 +571,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		}
 		h.Set("X-Forwarded-Host", host)
 	default:
-		h.Set(configured, client)
+		h.Set(p.outHeader, client)
 	}
 }
 
@@ -577,17 +654,18 @@ const (
 	foldedLogin               // another spelling of one (or a path too odd to tell)
 )
 
-// loginMatch classes an escaped request path. Only an exact login path
-// is ever forwarded as a login, and what the upstream then receives is
-// that same escaped path (ReverseProxy writes URL.EscapedPath), so the
-// guard and the app judge one path. A path that canonicalPath cannot
-// settle counts as a spelling of every login path.
-func (p *Proxy) loginMatch(escaped string) loginSpelling {
-	if p.exact[escaped] {
-		return exactLogin
+// loginMatch classes an escaped request path, and names an exact login
+// path's profile. Only an exact login path is ever forwarded as a login,
+// and what the upstream then receives is that same escaped path
+// (ReverseProxy writes URL.EscapedPath), so the guard and the app judge
+// one path. A path that canonicalPath cannot settle counts as a spelling
+// of every login path.
+func (p *Proxy) loginMatch(escaped string) (loginSpelling, *loginapi.Profile) {
+	if prof := p.exact[escaped]; prof != nil {
+		return exactLogin, prof
 	}
-	if canonical, ok := canonicalPath(escaped); !ok || p.logins[canonical] {
-		return foldedLogin
+	if canonical, ok := canonicalPath(escaped); !ok || p.logins[canonical] != nil {
+		return foldedLogin, nil
 	}
-	return notLogin
+	return notLogin, nil
 }

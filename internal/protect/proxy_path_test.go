@@ -11,6 +11,7 @@ import (
 	"github.com/credshield/credshield/internal/gate"
 	"github.com/credshield/credshield/internal/gate/gatetest"
 	"github.com/credshield/credshield/internal/limit"
+	"github.com/credshield/credshield/internal/loginapi"
 	"github.com/credshield/credshield/internal/protect/protecttest"
 )
 
@@ -199,10 +200,50 @@ func TestNewRefusesUnmatchableLoginPaths(t *testing.T) {
 	deps := Deps{Guard: gp.Guard, Devices: gp.Devices, Challenges: gp.Challenges, Hasher: gp.Hasher,
 		ClientIP: gp.Resolver, Log: slog.New(slog.DiscardHandler)}
 	for _, lp := range []string{"/my token", "token", "/a%zz", "/x/.../token", "/tok%65n"} {
-		cfg := Config{Upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:1"}, LoginPaths: []string{lp}, UsernameField: "username",
-			Success: func(s int) bool { return s == 200 }, Failure: func(s int) bool { return s == 401 }}
+		prof, err := loginapi.New("fastapi", loginapi.Options{LoginPaths: []string{lp}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{Upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:1"}, Profiles: []*loginapi.Profile{prof}}
 		if _, err := New(cfg, deps); err == nil {
 			t.Errorf("login path %q accepted", lp)
 		}
+	}
+}
+
+// Which profile reads a login must not depend on how its path is spelt,
+// and the upstream reads the client address from one header: two profiles
+// on one login path (in any spelling), or reading different headers, are
+// refused at start.
+func TestNewRefusesConflictingProfiles(t *testing.T) {
+	gp := gatetest.New(t, gatetest.Config{Policy: gatetest.Unlimited(), Workers: 1, Queue: 1})
+	deps := Deps{Guard: gp.Guard, Devices: gp.Devices, Challenges: gp.Challenges, Hasher: gp.Hasher,
+		ClientIP: gp.Resolver, Log: slog.New(slog.DiscardHandler)}
+	prof := func(name string, o loginapi.Options) *loginapi.Profile {
+		p, err := loginapi.New(name, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name     string
+		profiles []*loginapi.Profile
+		want     string
+	}{
+		{"one path, two profiles", []*loginapi.Profile{prof("authelia", loginapi.Options{}), prof("fastapi", loginapi.Options{LoginPaths: []string{"/api/firstfactor"}})}, "both guard"},
+		{"another spelling", []*loginapi.Profile{prof("authelia", loginapi.Options{}), prof("fastapi", loginapi.Options{LoginPaths: []string{"/API/FirstFactor"}})}, "both guard"},
+		{"two address headers", []*loginapi.Profile{prof("fastapi", loginapi.Options{}), prof("kratos", loginapi.Options{})}, "different headers"},
+		{"none", nil, "at least one"},
+	}
+	for _, tt := range tests {
+		cfg := Config{Upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:1"}, Profiles: tt.profiles}
+		if _, err := New(cfg, deps); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	ok := []*loginapi.Profile{prof("authelia", loginapi.Options{}), prof("fastapi", loginapi.Options{})}
+	if _, err := New(Config{Upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:1"}, Profiles: ok}, deps); err != nil {
+		t.Errorf("authelia and fastapi on one upstream: %v", err)
 	}
 }

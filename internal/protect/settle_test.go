@@ -17,7 +17,7 @@ import (
 )
 
 // judgingApp is an app whose login answers by the username tried: "ok"
-// 200, "bad" 401, "odd" 422, "broken" 503, and "slow" never (it waits
+// 200 with an access token, "bad" 401, "odd" 422, "broken" 503, and "slow" never (it waits
 // until the proxy hangs up).
 func judgingApp(t *testing.T) *url.URL {
 	t.Helper()
@@ -28,7 +28,8 @@ func judgingApp(t *testing.T) *url.URL {
 		}
 		switch r.PostForm.Get("username") {
 		case "ok":
-			w.WriteHeader(http.StatusOK)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"t","token_type":"bearer"}`))
 		case "bad":
 			w.WriteHeader(http.StatusUnauthorized)
 		case "odd":

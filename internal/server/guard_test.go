@@ -17,10 +17,11 @@ import (
 	"github.com/credshield/credshield/internal/limit"
 )
 
-// countingHasher counts the password computations that reach the pool.
+// countingHasher counts the password computations that reach the pool:
+// calls in both lanes, first in the priority lane.
 type countingHasher struct {
 	Hasher
-	calls atomic.Int64
+	calls, first atomic.Int64
 }
 
 func (c *countingHasher) Do(ctx context.Context, fn func()) error {
@@ -30,6 +31,7 @@ func (c *countingHasher) Do(ctx context.Context, fn func()) error {
 
 func (c *countingHasher) DoFirst(ctx context.Context, key string, fn func()) error {
 	c.calls.Add(1)
+	c.first.Add(1)
 	return c.Hasher.DoFirst(ctx, key, fn)
 }
 

@@ -214,7 +214,7 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: gp.Hasher, Guard: gp.GateGuard(), Devices: gp.Devices, Challenges: gp.Challenges, ClientIP: gp.Resolver, Log: log, Metrics: gp.Metrics, DPoP: checker, Refresh: st, Revocations: st, Screening: st, Screen: parts.screen})
+	srv, err := New(ctx, cfg, Deps{Users: st, Keys: keys, Hasher: gp.Hasher, Guard: gp.GateGuard(), Devices: gp.Devices, Challenges: gp.Challenges, ClientIP: gp.Resolver, Log: log, Metrics: gp.Metrics, DPoP: checker, Refresh: st, Revocations: st, Screening: st, Screen: parts.screen, Passwords: st})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}

@@ -95,9 +95,13 @@ type Deps struct {
 	Revocations Revocations
 	// Screening and Screen screen, at their next successful login, the
 	// passwords of accounts imported with hashes nobody could screen; nil
-	// (either) screens nothing at login.
+	// (either) screens nothing at login. Screen also screens the new
+	// password of POST /password; nil screens nothing there.
 	Screening Screening
 	Screen    password.Screener
+	// Passwords stores self-service password changes (POST /password);
+	// nil leaves the endpoint out.
+	Passwords Passwords
 	// GuardDegraded reports that the shared guard store is unreachable
 	// and this replica decides on divided local budgets; /readyz says so.
 	// nil on one node.
@@ -148,6 +152,10 @@ type Config struct {
 	// path; default Issuer. GET /verify believes X-Forwarded-Method and
 	// X-Original-URI only from the trusted proxies of Deps.ClientIP.
 	ResourceURL string
+	// PasswordMinLength is the least number of characters of a new
+	// password set through POST /password (password.Policy.MinLen); 0
+	// means password.DefaultMinLen.
+	PasswordMinLength int
 	// RequireDPoP makes sender-constrained tokens mandatory: POST /token
 	// needs a DPoP proof and protected resources refuse Bearer tokens.
 	RequireDPoP bool
@@ -179,6 +187,8 @@ type Server struct {
 	allowedScopes string
 	screening     Screening         // nil: no screening at login
 	screen        password.Screener // nil: no screening at login
+	policy        password.Policy   // the rules for a new password (POST /password)
+	passwords     Passwords         // nil: no POST /password
 	dummy         string            // argon2id hash verified when the user does not exist
 	floor         *gate.Floor
 	calibrating   sync.Mutex // serialises RefreshFloor
@@ -220,6 +230,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if cfg.RefreshFamiliesPerUser <= 0 {
 		cfg.RefreshFamiliesPerUser = DefaultRefreshFamiliesPerUser
 	}
+	policy := password.Policy{MinLen: cfg.PasswordMinLength, Screen: d.Screen}
+	if err := policy.Validate(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	if err := cfg.Argon.Validate(); err != nil {
 		return nil, fmt.Errorf("server: argon2 parameters: %w", err)
 	}
@@ -248,6 +262,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		allowedScopes: allowed,
 		screening:     d.Screening,
 		screen:        d.Screen,
+		policy:        policy,
+		passwords:     d.Passwords,
 		dummy:         dummy,
 		verifier: &token.Verifier{
 			Keys:     d.Keys,
@@ -262,6 +278,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		Log: d.Log, Metrics: d.Metrics, Now: cfg.Now, SameSite: cfg.DeviceCookieSameSite}); err != nil {
 		return nil, err
 	}
+	// /users/me and /password: a DPoP proof's htu is the issuer plus the
+	// request's own path.
 	if s.meVerifier, err = s.newResourceVerifier(ctx, cfg.Issuer, nil); err != nil {
 		return nil, fmt.Errorf("server: /users/me: %w", err)
 	}
@@ -292,6 +310,9 @@ func (s *Server) routes() http.Handler {
 	r.handle("POST", "/token", s.token)
 	r.handle("POST", "/revoke", s.revoke)
 	r.handle("GET", "/users/me", s.me)
+	if s.passwords != nil {
+		r.handle("POST", "/password", s.changePassword)
+	}
 	// Forward-auth subrequests may carry the original method.
 	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"} {
 		r.handle(m, "/verify", s.verifyRequest)

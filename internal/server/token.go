@@ -103,20 +103,11 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 	}
 	now := s.cfg.Now()
 
-	// 1. A device credential, if the client sent one: one HMAC; only a
-	// genuine credential for this name costs an account read here.
-	dev, user, known, err := s.trustedDevice(ctx, now, req)
+	// 1-2. A device credential, if the client sent one, then the gate,
+	// before any hash (admitPassword).
+	res, user, known, err := s.admitPassword(ctx, now, ip, req)
 	if err != nil {
-		s.gate.Count(gate.Login, gate.Aborted)
-		return unavailable(err)
-	}
-
-	// 2. The gate, before any hash: deny, demand a challenge, or allow
-	// with a reservation on the guard's budgets.
-	res, err := s.gate.Admit(ctx, now, gate.Attempt{Kind: gate.Login, Username: req.username, IP: ip, Device: dev.ID,
-		Challenge: req.creds.Challenge, Solution: req.creds.Solution})
-	if err != nil {
-		return err // a refusal or a guard that cannot decide
+		return err
 	}
 	defer res.Settle(gate.Aborted)
 
@@ -313,10 +304,7 @@ func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request, form map[s
 // writeTokens writes a successful token response, typed DPoP when the
 // access token is bound to jkt.
 func (s *Server) writeTokens(w http.ResponseWriter, t tokenResponse, jkt string) {
-	t.TokenType = schemeBearer
-	if jkt != "" {
-		t.TokenType = schemeDPoP
-	}
+	t.TokenType = tokenScheme(jkt)
 	t.ExpiresIn = int64(s.cfg.AccessTTL / time.Second)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -502,11 +490,7 @@ func (s *Server) checkTokenProof(ctx context.Context, r *http.Request, now time.
 func (s *Server) verify(ctx context.Context, hash, pw string, trusted bool, username string) (match, rehash bool, err error) {
 	var verr error
 	var took time.Duration
-	do := s.hasher.Do
-	if trusted {
-		do = func(ctx context.Context, fn func()) error { return s.hasher.DoFirst(ctx, username, fn) }
-	}
-	err = do(ctx, func() {
+	err = s.lane(trusted, username)(ctx, func() {
 		t0 := time.Now()
 		match, rehash, verr = password.VerifyLogin(hash, pw, s.cfg.Argon)
 		took = time.Since(t0)
@@ -557,16 +541,9 @@ func (s *Server) grantedScope(user store.User, req string) string {
 // the next one will try again. The store's compare-and-swap makes a
 // concurrent password reset win.
 func (s *Server) rehash(ctx context.Context, user store.User, pw string) {
-	var newHash string
-	var herr error
-	if err := s.hasher.Do(ctx, func() { newHash, herr = password.Hash(rand.Reader, []byte(password.Normalize(pw)), s.cfg.Argon) }); err != nil {
-		return
-	}
+	newHash, class, herr := s.hashPassword(ctx, s.hasher.Do, password.Normalize(pw))
 	if herr == nil {
-		var class string
-		if class, herr = password.Check(newHash); herr == nil {
-			herr = s.users.ReplaceHash(ctx, user.ID, user.PasswordHash, newHash, class, s.cfg.Now())
-		}
+		herr = s.users.ReplaceHash(ctx, user.ID, user.PasswordHash, newHash, class, s.cfg.Now())
 	}
 	if herr != nil && !errors.Is(herr, store.ErrStale) {
 		s.log.LogAttrs(ctx, slog.LevelWarn, "rehash failed", slog.String("sub", user.ID), slog.String("error", herr.Error()))

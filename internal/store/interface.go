@@ -35,7 +35,11 @@ type Accounts interface {
 	SetDisabled(ctx context.Context, username string, disabled bool, now time.Time) error
 	SetPassword(ctx context.Context, username, hash, class string, now time.Time) error
 	SetScopes(ctx context.Context, username, scopes string, now time.Time) error
+	// DeleteUser removes an account and everything kept for it (refresh
+	// families, pending screening); store.ErrNotFound when unknown.
+	DeleteUser(ctx context.Context, username string) error
 	ReplaceHash(ctx context.Context, id, oldHash, newHash, class string, now time.Time) error
+	ChangePassword(ctx context.Context, id string, epoch uint32, oldHash, newHash, class string, now time.Time) (User, error)
 	HashClasses(ctx context.Context) ([]string, error)
 }
 

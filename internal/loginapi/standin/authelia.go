@@ -3,7 +3,6 @@ package standin
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -63,11 +62,7 @@ func (a *Authelia) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
-	ip := r.RemoteAddr
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		ip = strings.TrimSpace(strings.Split(xff, ",")[0])
-	}
-	a.clients.add(ip)
+	a.clients.add(forwardedFor(r))
 	var body struct {
 		Username       string `json:"username"`
 		Password       string `json:"password"`

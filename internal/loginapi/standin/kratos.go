@@ -4,14 +4,14 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 )
 
-// Kratos is a stand-in for Ory Kratos v1.3's login API flows:
+// Kratos is a stand-in for Ory Kratos v1.3's login flows, API and
+// browser (kratos_browser.go):
 //
 //   - GET /self-service/login/api creates a flow: 200 with its id and ui;
 //
@@ -35,12 +35,14 @@ type Kratos struct {
 
 	mu    sync.Mutex
 	flows map[string]bool
+	// browser maps the id of each browser flow to its CSRF token.
+	browser map[string]string
 }
 
 // NewKratos returns a stand-in with the given identities (identifier to
 // password).
 func NewKratos(accounts map[string]string) *Kratos {
-	return &Kratos{users: newUsers(accounts), flows: make(map[string]bool)}
+	return &Kratos{users: newUsers(accounts), flows: make(map[string]bool), browser: make(map[string]string)}
 }
 
 // KratosVersion is the version the stand-in says it is.
@@ -63,6 +65,8 @@ func (k *Kratos) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		k.flows[id] = true
 		k.mu.Unlock()
 		writeJSON(w, http.StatusOK, k.flow(r, id, nil))
+	case r.URL.Path == "/self-service/login/browser" && r.Method == http.MethodGet:
+		k.createBrowserFlow(w, r)
 	case r.URL.Path == "/self-service/login" && r.Method == http.MethodPost:
 		k.login(w, r)
 	case r.URL.Path == "/version" && r.Method == http.MethodGet:
@@ -78,7 +82,12 @@ func (k *Kratos) login(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("flow")
 	k.mu.Lock()
 	ok := k.flows[id]
+	csrf, browser := k.browser[id]
 	k.mu.Unlock()
+	if browser {
+		k.browserLogin(w, r, id, csrf)
+		return
+	}
 	if !ok {
 		kratosError(w, http.StatusGone, "self_service_flow_expired", "The self-service flow expired")
 		return
@@ -98,15 +107,17 @@ func (k *Kratos) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, k.flow(r, id, []map[string]any{{"id": 4000006, "text": KratosInvalidCredentials, "type": "error"}}))
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"session_token": randomToken(), "session": session(r, identifier)})
+}
+
+// session is a new session of identifier as Kratos renders it.
+func session(r *http.Request, identifier string) map[string]any {
 	now := time.Now().UTC()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"session_token": randomToken(),
-		"session": map[string]any{
-			"id": uuid.NewString(), "active": true, "authenticated_at": now, "expires_at": now.Add(24 * time.Hour),
-			"identity": map[string]any{"id": uuid.NewString(), "schema_id": "default", "schema_url": "http://" + r.Host + "/schemas/default",
-				"traits": map[string]string{"email": identifier}},
-		},
-	})
+	return map[string]any{
+		"id": uuid.NewString(), "active": true, "authenticated_at": now, "expires_at": now.Add(24 * time.Hour),
+		"identity": map[string]any{"id": uuid.NewString(), "schema_id": "default", "schema_url": "http://" + r.Host + "/schemas/default",
+			"traits": map[string]string{"email": identifier}},
+	}
 }
 
 // flow is a login flow as Kratos renders it, with the given messages.
@@ -141,9 +152,5 @@ func clientIP(r *http.Request) string {
 			return v
 		}
 	}
-	if v := r.Header.Get("X-Forwarded-For"); v != "" {
-		first, _, _ := strings.Cut(v, ",")
-		return strings.TrimSpace(first)
-	}
-	return r.RemoteAddr
+	return forwardedFor(r)
 }

@@ -1,12 +1,17 @@
 // Package standin provides stand-in upstreams for tests: small HTTP
-// services that answer logins the way Ory Kratos and Authelia do — the
-// same routes, bodies, answers and client-address header — and with the
-// same documented weaknesses: the Kratos stand-in has no rate limit at
-// all, the Authelia one bans a username (never an address) after 3
-// failures in 2 minutes, checking the ban before the password and marking
-// the failure after it, so parallel attempts each get a hash. Both hash
-// with argon2id at a low cost and count every password check, so a test
-// can say exactly how many guesses reached the service.
+// services that answer logins the way Ory Kratos (API and browser flows),
+// Authelia, Keycloak and Supabase Auth (GoTrue) do — the same routes,
+// bodies, answers and client-address header — and with the same
+// documented weaknesses: the Kratos stand-in has no rate limit at all;
+// the Authelia one bans a username (never an address) after 3 failures in
+// 2 minutes, checking the ban before the password and marking the failure
+// after it, so parallel attempts each get a hash; the Keycloak one locks
+// a user out after repeated failures from anyone, the owner included; the
+// GoTrue one limits per value of a header whoever sends it chooses, and
+// not at all without it. Acme is a login API of its own shape that no
+// built-in profile knows, for custom profiles. All hash with argon2id at
+// a low cost and count every password check, so a test can say exactly
+// how many guesses reached the service.
 //
 // They are written from the services' documented APIs and from the
 // sources the loginapi profiles cite; they are test support, never a

@@ -216,7 +216,13 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, id string, now time.Tim
 // RevokeUserRefreshFamilies revokes every live family of the user id at
 // now (a password reset or a disable) and returns how many it revoked.
 func (s *Store) RevokeUserRefreshFamilies(ctx context.Context, userID string, now time.Time) (int64, error) {
-	n, err := affected(s.w.ExecContext(ctx,
+	return s.revokeUserFamilies(ctx, s.w, userID, now)
+}
+
+// revokeUserFamilies is RevokeUserRefreshFamilies through db
+// (ChangePassword passes its transaction).
+func (s *Store) revokeUserFamilies(ctx context.Context, db execer, userID string, now time.Time) (int64, error) {
+	n, err := affected(db.ExecContext(ctx,
 		s.d.sql(`UPDATE refresh_families SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`), now.UnixMilli(), userID))
 	if err != nil {
 		return 0, fmt.Errorf("%s: revoke user refresh families: %w", s.d.Name, err)

@@ -174,20 +174,29 @@ func (s *Store) ReplaceHash(ctx context.Context, id, oldHash, newHash, class str
 		return fmt.Errorf("%s: replace hash: empty hash or hash class", s.d.Name)
 	}
 	return s.inTx(ctx, "replace hash", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
-			s.d.sql(`UPDATE users SET password_hash = ?, hash_class = ?, updated_at = ? WHERE id = ? AND password_hash = ?`),
+		err := s.swapUser(ctx, tx, id,
+			`UPDATE users SET password_hash = ?, hash_class = ?, updated_at = ? WHERE id = ? AND password_hash = ?`,
 			newHash, class, now.UnixMilli(), id, oldHash)
-		if err == nil {
-			err = requireOne(res)
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			err = s.staleOrMissing(ctx, tx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`, id)
-		}
 		if err != nil {
 			return fmt.Errorf("%s: replace hash: %w", s.d.Name, err)
 		}
 		return nil
 	})
+}
+
+// swapUser runs update, a conditional UPDATE of the one account id, in
+// tx: the compare-and-swap of ReplaceHash and ChangePassword. When it
+// matches no row it tells a missing account (store.ErrNotFound) from one
+// that changed (store.ErrStale).
+func (s *Store) swapUser(ctx context.Context, tx *sql.Tx, id, update string, args ...any) error {
+	res, err := tx.ExecContext(ctx, s.d.sql(update), args...)
+	if err == nil {
+		err = requireOne(res)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		err = s.staleOrMissing(ctx, tx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`, id)
+	}
+	return err
 }
 
 // staleOrMissing tells why a compare-and-swap matched no row: exists (a

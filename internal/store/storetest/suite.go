@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ContextCancelled", testContextCancelled},
 		{"DeviceEpoch", testDeviceEpoch},
 		{"Scopes", testScopes},
+		{"DeleteUser", testDeleteUser},
 		{"RefreshRotation", testRefreshRotation},
 		{"RefreshRevocation", testRefreshRevocation},
 		{"RefreshFamiliesCappedPerUser", testRefreshFamiliesCappedPerUser},
@@ -49,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysSerialised", testSigningKeysSerialised},
 		{"PasswordScreening", testPasswordScreening},
+		{"ChangePassword", testChangePassword},
 		{"BreachFilter", testBreachFilter},
 	}
 	for _, tt := range tests {
