@@ -169,6 +169,16 @@ service() {
 	fi
 }
 
+# scan_line SERVICE SETUP URL: credshield scan URL, discovering the
+# service (no --profile, no account), its findings on one line.
+scan_line() {
+	local out=$work/scan-$1-${2// /-}.json
+	"$cs" scan "$3" --format json --out "$out" --rps 500 --fail-on critical >/dev/null 2>&1 || true
+	jq -r --arg s "$1" --arg setup "$2" '"scan of \($s) \($setup): spoke \(.discovery.profile // "OAuth2"); " +
+		(if (.findings | length) == 0 then "no findings" else ([.findings[] | "\(.id) (\(.severity))"] | join(", ")) end) +
+		(if (.inconclusive | length) > 0 then "; inconclusive: " + ([.inconclusive[].id] | join(", ")) else "" end)' "$out" >>"$work/scans"
+}
+
 sim() { # sim PROFILE TARGET OUT
 	"$cs" simulate --target "$2" --profile "$1" --scenario botnet --seed "$seed" \
 		--users "$users" --pairs "$pairs" --attacker-budget "$budget" --duration 5m \
@@ -200,6 +210,7 @@ for svc in "${services[@]}"; do
 	service "$svc-alone" "$svc"
 	sim "$svc" "$url" "$work/$svc-alone.json"
 	row "$svc" alone "$work/$svc-alone.json" "$cmd"
+	scan_line "$svc" alone "$url"
 	kill "${pids[-1]}"
 	wait "${pids[-1]}" 2>/dev/null || true
 
@@ -208,6 +219,16 @@ for svc in "${services[@]}"; do
 		--data-dir "$work/$svc-data" --trusted-proxies 127.0.0.1/32 --log-level error
 	sim "$svc" "$url" "$work/$svc-protect.json"
 	row "$svc" "behind credshield protect" "$work/$svc-protect.json" "$cmd"
+	kill "${pids[-1]}"
+	wait "${pids[-1]}" 2>/dev/null || true
+	# The scanner is a client, not a trusted proxy: a protect that trusts
+	# none, in front of the same service.
+	upstream=$(sed -n 's/.*is protecting \(http[^ ]*\) on.*/\1/p' "$work/$svc-protect.out")
+	start "$svc-protect-scan" "$protect" protect --profile "$svc" --upstream "$upstream" --listen 127.0.0.1:0 \
+		--data-dir "$work/$svc-data-scan" --log-level error
+	scan_line "$svc" "behind credshield protect" "$url"
 	kill "${pids[-1]}" "${pids[-2]}"
 	wait "${pids[-1]}" "${pids[-2]}" 2>/dev/null || true
 done
+echo
+cat "$work/scans"
