@@ -18,10 +18,14 @@ import (
 	"github.com/credshield/credshield/internal/loginapi/standin"
 )
 
+// profileOptions are what every built-in profile needs to be built:
+// keycloak guards only the realms it is given, the stand-in's.
+var profileOptions = loginapi.Options{Realms: []string{standin.KeycloakRealm}}
+
 // withProfile edits a proxy's config to guard the named profile.
 func withProfile(t testing.TB, name string, up *url.URL) func(*Config) {
 	t.Helper()
-	prof, err := loginapi.New(name, loginapi.Options{})
+	prof, err := loginapi.New(name, profileOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +43,9 @@ var profileLogin = map[string][3]string{
 	"fastapi":  {"/token", "application/x-www-form-urlencoded", "username=alice&password=guess"},
 	"authelia": {"/api/firstfactor", "application/json", `{"username":"alice","password":"guess","keepMeLoggedIn":false}`},
 	"kratos":   {"/self-service/login?flow=f", "application/json", `{"method":"password","identifier":"alice","password":"guess"}`},
+	"keycloak": {"/realms/" + standin.KeycloakRealm + "/protocol/openid-connect/token", "application/x-www-form-urlencoded",
+		"grant_type=password&client_id=" + standin.KeycloakClient + "&username=alice&password=guess"},
+	"gotrue": {"/token?grant_type=password", "application/json", `{"email":"alice@example.com","password":"guess"}`},
 }
 
 // TestProtectFailureNeverMintsDevice: every answer in standin.Failures —
