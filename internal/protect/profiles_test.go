@@ -241,3 +241,61 @@ func TestProtectSecondFactorBudgetedByAddress(t *testing.T) {
 		t.Errorf("TOTP guess from another address: %d %s; want Kratos's own 400", r.status, r.body)
 	}
 }
+
+// TestProtectBrowserFormRefusedWithPage: a refused login that a browser
+// posted as a form — Kratos's browser flow, Keycloak's login form — gets
+// the refusal page, with its Content-Security-Policy, no-store,
+// Retry-After and the RateLimit fields intact through the proxy; a
+// program's post to the same service (Kratos's JSON, Keycloak's token
+// endpoint) still gets JSON.
+func TestProtectBrowserFormRefusedWithPage(t *testing.T) {
+	const form = "application/x-www-form-urlencoded"
+	kcForm := "/realms/" + standin.KeycloakRealm + "/login-actions/authenticate?session_code=s&execution=e1&client_id=" + standin.KeycloakClient + "&tab_id=t"
+	tests := []struct {
+		name, profile, path, ct, body string
+		page                          bool
+	}{
+		{"kratos browser form", "kratos", "/self-service/login?flow=f", form, "method=password&identifier=alice&password=guess&csrf_token=c", true},
+		{"kratos json", "kratos", "/self-service/login?flow=f", "application/json", `{"method":"password","identifier":"alice","password":"guess","csrf_token":"c"}`, false},
+		{"keycloak login form", "keycloak", kcForm, form, "username=alice&password=guess&credentialId=", true},
+		{"keycloak direct grant", "keycloak", profileLogin["keycloak"][0], form, profileLogin["keycloak"][2], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pol := gatetest.Unlimited()
+			pol.IP.Burst = 1
+			up := httptest.NewServer(standin.Canned{Profile: tt.profile, Name: "wrong", Status: http.StatusBadRequest, Body: `{}`})
+			t.Cleanup(up.Close)
+			u, _ := url.Parse(up.URL)
+			e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol}, withProfile(t, tt.profile, u))
+			if r := e.post(tt.path, tt.ct, tt.body); r.status != http.StatusBadRequest {
+				t.Fatalf("first login: %d %s; want the upstream's 400", r.status, r.body)
+			}
+			r := e.post(tt.path, tt.ct, tt.body)
+			if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || r.header.Get("Ratelimit") == "" {
+				t.Fatalf("refusal: %d %v", r.status, r.header)
+			}
+			html := strings.HasPrefix(r.header.Get("Content-Type"), "text/html")
+			if html != tt.page {
+				t.Fatalf("refusal Content-Type %q, want the page: %v (%s)", r.header.Get("Content-Type"), tt.page, r.body)
+			}
+			if !tt.page {
+				if !json.Valid(r.body) {
+					t.Errorf("a program's refusal is not JSON: %s", r.body)
+				}
+				return
+			}
+			csp := r.header.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+				r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Referrer-Policy") != "no-referrer" || r.header.Get("Cache-Control") != "no-store" {
+				t.Errorf("the page's headers did not survive: %v", r.header)
+			}
+			if !strings.Contains(string(r.body), "Too many sign-in attempts") || strings.Contains(string(r.body), "<script") {
+				t.Errorf("page %s", r.body)
+			}
+			if e.attempts("denied") != 1 {
+				t.Errorf("%d attempts denied, want 1", e.attempts("denied"))
+			}
+		})
+	}
+}
