@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,10 +24,17 @@ import (
 // keycloak guards only the realms it is given, the stand-in's.
 var profileOptions = loginapi.Options{Realms: []string{standin.KeycloakRealm}}
 
-// withProfile edits a proxy's config to guard the named profile.
+// withProfile edits a proxy's config to guard the named profile; custom
+// is the documentation's example, which describes standin.Acme.
 func withProfile(t testing.TB, name string, up *url.URL) func(*Config) {
 	t.Helper()
-	prof, err := loginapi.New(name, profileOptions)
+	var prof *loginapi.Profile
+	var err error
+	if name == loginapi.CustomName {
+		prof, err = docsCustomProfile(t)
+	} else {
+		prof, err = loginapi.New(name, profileOptions)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +46,21 @@ func withProfile(t testing.TB, name string, up *url.URL) func(*Config) {
 	}
 }
 
+// docsCustomProfile loads the custom profile of the documentation, as a
+// user who copied it into a file would.
+func docsCustomProfile(t testing.TB) (*loginapi.Profile, error) {
+	t.Helper()
+	example, err := standin.DocsCustomProfile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "acme.yaml")
+	if err := os.WriteFile(path, []byte(example), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return loginapi.LoadCustom(path)
+}
+
 // profileLogin is a well-formed login of each profile: path, content
 // type and body.
 var profileLogin = map[string][3]string{
@@ -46,15 +70,17 @@ var profileLogin = map[string][3]string{
 	"keycloak": {"/realms/" + standin.KeycloakRealm + "/protocol/openid-connect/token", "application/x-www-form-urlencoded",
 		"grant_type=password&client_id=" + standin.KeycloakClient + "&username=alice&password=guess"},
 	"gotrue": {"/token?grant_type=password", "application/json", `{"email":"alice@example.com","password":"guess"}`},
+	"custom": {"/api/v2/session", "application/json", `{"login":"alice","secret":"guess"}`},
 }
 
-// TestProtectFailureNeverMintsDevice: every answer in standin.Failures —
+// TestProtectFailureNeverMintsDevice: every answer in standin.Failures
+// and standin.AcmeFailures (read by the documentation's custom profile) —
 // each service's failures, however close they look to a success — served
 // as the upstream's answer to a login through the proxy, is passed on
 // without a device credential (neither the header nor the cookie), and
 // spends the attempt or refunds it, never settles it as a success.
 func TestProtectFailureNeverMintsDevice(t *testing.T) {
-	for _, c := range standin.Failures {
+	for _, c := range slices.Concat(standin.Failures, standin.AcmeFailures) {
 		t.Run(c.Profile+"/"+c.Name, func(t *testing.T) {
 			up := httptest.NewServer(c)
 			t.Cleanup(up.Close)
