@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,8 +25,19 @@ import (
 // and how a client logs in to it.
 type service struct {
 	profile string
+	// name tells apart two ways to log in to one profile ("kratos
+	// browser"); default profile.
+	name string
+	// args are protect's flags for the service; default --profile.
+	args    []string
 	handler http.Handler
 	checks  func() int64 // password hashes the service computed
+	// clientIPs lists the client address of each login, as the service
+	// read it.
+	clientIPs func() []string
+	// device is the header pair that carries a device credential: the
+	// Credshield-Device header for programs, the cookie for browsers.
+	device func(dev string) []string
 	// login logs in as name from ip (believed from a trusted peer) with
 	// header pairs; ok reports the service's own proof of a session.
 	login func(t *testing.T, base, ip, name, pw string, header ...string) (status int, ok bool, h http.Header, body []byte)
@@ -59,7 +71,7 @@ func postAs(t *testing.T, url, ip, contentType string, body io.Reader, header ..
 }
 
 func autheliaService(a *standin.Authelia) service {
-	return service{profile: "authelia", handler: a, checks: a.Checks,
+	return service{profile: "authelia", handler: a, checks: a.Checks, clientIPs: a.ClientIPs,
 		login: func(t *testing.T, base, ip, name, pw string, header ...string) (int, bool, http.Header, []byte) {
 			status, h, body := postJSON(t, base+"/api/firstfactor", ip, map[string]any{"username": name, "password": pw, "keepMeLoggedIn": false}, header...)
 			var v struct{ Status string }
@@ -69,7 +81,7 @@ func autheliaService(a *standin.Authelia) service {
 }
 
 func kratosService(k *standin.Kratos) service {
-	return service{profile: "kratos", handler: k, checks: k.Checks,
+	return service{profile: "kratos", handler: k, checks: k.Checks, clientIPs: k.ClientIPs,
 		login: func(t *testing.T, base, ip, name, pw string, header ...string) (int, bool, http.Header, []byte) {
 			status, h, body := postJSON(t, base+"/self-service/login?flow="+kratosFlowAt(t, base, ip), ip,
 				map[string]any{"method": "password", "identifier": name, "password": pw}, header...)
@@ -106,23 +118,32 @@ func stuffingAccounts() (map[string]string, [][2]string) {
 	return users, combos
 }
 
-// TestProtectProfilesStopStuffing: behind `protect --profile authelia`
-// and `--profile kratos`, the stand-ins (real HTTP on loopback, each with
-// its service's weakness: Kratos has no limit, Authelia bans per username
-// only) lose no account to a one-address stuffing burst nor to a botnet
-// burst (every attempt from its own address, named by the trusted proxy
-// in front), their password hashes stay within the guard's budgets, and
-// the real user, with the device credential of an earlier login, logs in
-// during the attack.
+// TestProtectProfilesStopStuffing: behind `protect --profile` (authelia;
+// kratos, API and browser flows; keycloak, direct grant and login form;
+// gotrue; custom, with the documentation's example guarding Acme), the
+// stand-ins (real HTTP on loopback, each with its service's weakness:
+// Kratos and Acme have no limit, Authelia and Keycloak lock a username
+// only, GoTrue limits per value of a header) lose no account to a
+// one-address stuffing burst nor to a botnet burst (every attempt from
+// its own address, named by the trusted proxy in front), their password
+// hashes stay within the guard's budgets, and the real user, with the
+// device credential of an earlier login, logs in during the attack; the
+// service reads the real user's address in the header protect sets.
 func TestProtectProfilesStopStuffing(t *testing.T) {
 	pol := guard.DefaultPolicy()
 	det := guard.DefaultDetectorConfig()
+	profileFile := docsProfileFile(t)
 	for _, mk := range []func(map[string]string) service{
 		func(u map[string]string) service { return autheliaService(standin.NewAuthelia(u)) },
 		func(u map[string]string) service { return kratosService(standin.NewKratos(u)) },
+		func(u map[string]string) service { return kratosBrowserService(standin.NewKratos(u)) },
+		func(u map[string]string) service { return keycloakGrantService(standin.NewKeycloak(u)) },
+		func(u map[string]string) service { return keycloakFormService(standin.NewKeycloak(u)) },
+		func(u map[string]string) service { return goTrueService(standin.NewGoTrue(u), "Cf-Connecting-IP") },
+		func(u map[string]string) service { return acmeService(standin.NewAcme(u), profileFile) },
 	} {
 		users, combos := stuffingAccounts()
-		profile := mk(users).profile
+		name := cmp.Or(mk(users).name, mk(users).profile)
 		takeovers := func(t *testing.T, svc service, base string, ip func(i int) string) int {
 			n := 0
 			for i, c := range combos {
@@ -132,7 +153,7 @@ func TestProtectProfilesStopStuffing(t *testing.T) {
 			}
 			return n
 		}
-		t.Run(profile+"/direct", func(t *testing.T) {
+		t.Run(name+"/direct", func(t *testing.T) {
 			// Direct, the service's own defence lets the burst through.
 			svc := mk(users)
 			direct := httptest.NewServer(svc.handler)
@@ -140,7 +161,7 @@ func TestProtectProfilesStopStuffing(t *testing.T) {
 			if n := takeovers(t, svc, direct.URL, func(int) string { return "203.0.113.9" }); n != 5 {
 				t.Fatalf("direct to the service: %d accounts taken over, want 5", n)
 			}
-			t.Logf("%s direct: a 200-pair burst cost %d hashes and 5 accounts", profile, svc.checks())
+			t.Logf("%s direct: a 200-pair burst cost %d hashes and 5 accounts", name, svc.checks())
 		})
 		for _, burst := range []struct {
 			name  string
@@ -152,12 +173,16 @@ func TestProtectProfilesStopStuffing(t *testing.T) {
 			// challenges every untrusted client.
 			{"botnet", func(i int) string { return fmt.Sprintf("198.18.%d.%d", i, 1+i%250) }, int64(det.MinFailures)},
 		} {
-			t.Run(profile+"/"+burst.name, func(t *testing.T) {
+			t.Run(name+"/"+burst.name, func(t *testing.T) {
 				svc := mk(users)
 				up := httptest.NewServer(svc.handler)
 				t.Cleanup(up.Close)
-				proxy := startCommand(t, "protect", "--profile", svc.profile, "--upstream", up.URL, "--data-dir", t.TempDir(),
-					"--trusted-proxies", "127.0.0.1/32")
+				args := svc.args
+				if args == nil {
+					args = []string{"--profile", svc.profile}
+				}
+				proxy := startCommand(t, "protect", append(args, "--upstream", up.URL, "--data-dir", t.TempDir(),
+					"--trusted-proxies", "127.0.0.1/32")...)
 				status, ok, h, body := svc.login(t, proxy, "198.51.100.7", "alice@example.com", "correct horse battery")
 				dev := h.Get(gateway.DeviceHeader)
 				if !ok || dev == "" {
@@ -171,10 +196,17 @@ func TestProtectProfilesStopStuffing(t *testing.T) {
 				if hashes > burst.bound {
 					t.Errorf("%d password hashes, want at most %d", hashes, burst.bound)
 				}
-				t.Logf("%s through protect, %s: a 200-pair burst cost %d hashes and no account", profile, burst.name, hashes)
-				status, ok, _, body = svc.login(t, proxy, "192.0.2.1", "alice@example.com", "correct horse battery", gateway.DeviceHeader, dev)
+				t.Logf("%s through protect, %s: a 200-pair burst cost %d hashes and no account", name, burst.name, hashes)
+				device := []string{gateway.DeviceHeader, dev}
+				if svc.device != nil {
+					device = svc.device(dev)
+				}
+				status, ok, _, body = svc.login(t, proxy, "192.0.2.1", "alice@example.com", "correct horse battery", device...)
 				if !ok {
 					t.Errorf("the real user with a device credential during the attack: %d %s", status, body)
+				}
+				if ips := svc.clientIPs(); len(ips) == 0 || ips[len(ips)-1] != "192.0.2.1" {
+					t.Errorf("the service read the real user's address as %q, want 192.0.2.1", ips[len(ips)-1:])
 				}
 			})
 		}
