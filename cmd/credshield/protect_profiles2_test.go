@@ -1,18 +1,28 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"golang.org/x/oauth2"
+
+	"github.com/credshield/credshield/internal/challenge"
 	"github.com/credshield/credshield/internal/gate"
 	"github.com/credshield/credshield/internal/loginapi/standin"
+	gateway "github.com/credshield/credshield/internal/protect"
 )
 
 // The stand-ins of the services added with the keycloak, gotrue and
@@ -175,3 +185,120 @@ func docsProfileFile(t *testing.T) string {
 	return path
 }
 
+// deviceKeeper is a program's store of its device credential: it sends
+// the credential it was given on every request, and keeps a new one.
+type deviceKeeper struct {
+	mu  sync.Mutex
+	dev string
+}
+
+func (d *deviceKeeper) RoundTrip(req *http.Request) (*http.Response, error) {
+	d.mu.Lock()
+	dev := d.dev
+	d.mu.Unlock()
+	if dev != "" {
+		req = req.Clone(req.Context())
+		req.Header.Set(gateway.DeviceHeader, dev)
+	}
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil && res.Header.Get(gateway.DeviceHeader) != "" {
+		d.mu.Lock()
+		d.dev = res.Header.Get(gateway.DeviceHeader)
+		d.mu.Unlock()
+	}
+	return res, err
+}
+
+// TestProtectKeycloakDirectGrantOAuth2Client: golang.org/x/oauth2's
+// password grant (PasswordCredentialsToken), pointed at a Keycloak realm's
+// token endpoint through `protect --profile keycloak`, gets its token;
+// past the budgets it gets refusals it decodes as RFC 6749 errors — the
+// realm's own invalid_grant, then challenge_required with the challenge
+// in the body, then too_many_attempts with Retry-After; and the owner's
+// program, which kept the device credential of its first login, still
+// gets a token.
+func TestProtectKeycloakDirectGrantOAuth2Client(t *testing.T) {
+	k := standin.NewKeycloak(map[string]string{"alice": "correct horse battery"})
+	up := httptest.NewServer(k)
+	t.Cleanup(up.Close)
+	proxy := startCommand(t, "protect", "--profile", "keycloak", "--realm", standin.KeycloakRealm, "--upstream", up.URL,
+		"--data-dir", t.TempDir(), "--guard-ip-soft-limit", "1/1h", "--guard-ip-limit", "3/1h", "--challenge-difficulty", "2")
+	cfg := oauth2.Config{ClientID: standin.KeycloakClient, Endpoint: oauth2.Endpoint{
+		TokenURL: proxy + kcRealmPath + "/protocol/openid-connect/token", AuthStyle: oauth2.AuthStyleInParams}}
+	owner := &deviceKeeper{}
+	ownerCtx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: owner})
+	tok, err := cfg.PasswordCredentialsToken(ownerCtx, "alice", "correct horse battery")
+	if err != nil || tok.AccessToken == "" || tok.RefreshToken == "" {
+		t.Fatalf("the owner's first login through protect: %+v %v", tok, err)
+	}
+	if owner.dev == "" {
+		t.Fatal("the owner's success earned no device credential")
+	}
+	var codes []string
+	for i := range 8 {
+		_, err := cfg.PasswordCredentialsToken(context.Background(), "alice", fmt.Sprintf("guess %d", i))
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) {
+			t.Fatalf("guess %d: %T %v, want an *oauth2.RetrieveError", i, err, err)
+		}
+		codes = append(codes, re.ErrorCode)
+		switch re.ErrorCode {
+		case "challenge_required":
+			var v struct {
+				Challenge challenge.Challenge `json:"challenge"`
+			}
+			if re.Response.StatusCode != http.StatusBadRequest || json.Unmarshal(re.Body, &v) != nil || v.Challenge.Token == "" {
+				t.Errorf("challenge: %d %s", re.Response.StatusCode, re.Body)
+			}
+		case "too_many_attempts":
+			if re.Response.StatusCode != http.StatusTooManyRequests || re.Response.Header.Get("Retry-After") == "" || re.ErrorDescription == "" {
+				t.Errorf("refusal: %d %v %s", re.Response.StatusCode, re.Response.Header, re.Body)
+			}
+		}
+	}
+	if codes[0] != "invalid_grant" || !slices.Contains(codes, "challenge_required") || codes[len(codes)-1] != "too_many_attempts" {
+		t.Errorf("the attacker's errors: %v; want the realm's invalid_grant, then challenge_required, then too_many_attempts", codes)
+	}
+	if tok, err := cfg.PasswordCredentialsToken(ownerCtx, "alice", "correct horse battery"); err != nil || tok.AccessToken == "" {
+		t.Errorf("the owner with a device credential during the attack: %+v %v", tok, err)
+	}
+}
+
+// TestProtectKeycloakLockoutLocksOwnerOutBehindProxy is why
+// docs/protect.md says to turn Keycloak's brute-force detection off
+// behind protect: Keycloak locks a user, whoever failed, and answers even
+// the right password with invalid_grant while locked, so the guesses the
+// guard lets through at one account from many addresses lock the owner
+// out — device credential or not. With the detection off (a failure
+// factor nobody reaches) the guard alone stops the burst and the owner's
+// device gets in.
+func TestProtectKeycloakLockoutLocksOwnerOutBehindProxy(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		failureFactor int
+		wantIn        bool
+	}{
+		{"brute-force detection on", 5, false},
+		{"brute-force detection off", 1 << 30, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			k := standin.NewKeycloak(map[string]string{"alice": "correct horse battery"})
+			k.FailureFactor = tt.failureFactor
+			svc := keycloakGrantService(k)
+			up := httptest.NewServer(k)
+			t.Cleanup(up.Close)
+			proxy := startCommand(t, "protect", append(svc.args, "--upstream", up.URL, "--data-dir", t.TempDir(),
+				"--trusted-proxies", "127.0.0.1/32")...)
+			_, _, h, _ := svc.login(t, proxy, "198.51.100.7", "alice", "correct horse battery")
+			dev := h.Get(gateway.DeviceHeader)
+			for i := range 40 {
+				svc.login(t, proxy, fmt.Sprintf("198.18.%d.9", i), "alice", fmt.Sprintf("guess %d", i))
+			}
+			status, ok, _, body := svc.login(t, proxy, "192.0.2.1", "alice", "correct horse battery", gateway.DeviceHeader, dev)
+			if ok != tt.wantIn {
+				t.Errorf("the owner with a device credential after the burst: %d %s; logged in %v, want %v", status, body, ok, tt.wantIn)
+			}
+			t.Logf("%s: %d of 40 guesses reached Keycloak", tt.name, k.Checks()-1)
+		})
+	}
+}
