@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,6 +44,14 @@ type service struct {
 	login func(t *testing.T, base, ip, name, pw string, header ...string) (status int, ok bool, h http.Header, body []byte)
 }
 
+// protectArgs are protect's flags for the service.
+func (s service) protectArgs() []string {
+	if s.args != nil {
+		return slices.Clone(s.args)
+	}
+	return []string{"--profile", s.profile}
+}
+
 // postJSON posts body to url as JSON as a client at ip with header pairs.
 func postJSON(t *testing.T, url, ip string, body any, header ...string) (int, http.Header, []byte) {
 	t.Helper()
@@ -55,19 +64,7 @@ func postJSON(t *testing.T, url, ip string, body any, header ...string) (int, ht
 // returns the status, header and body of the answer.
 func postAs(t *testing.T, url, ip, contentType string, body io.Reader, header ...string) (int, http.Header, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, body)
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("X-Forwarded-For", ip)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header, out
+	return send(t, http.DefaultClient, http.MethodPost, url, ip, contentType, body, header...)
 }
 
 func autheliaService(a *standin.Authelia) service {
@@ -177,11 +174,7 @@ func TestProtectProfilesStopStuffing(t *testing.T) {
 				svc := mk(users)
 				up := httptest.NewServer(svc.handler)
 				t.Cleanup(up.Close)
-				args := svc.args
-				if args == nil {
-					args = []string{"--profile", svc.profile}
-				}
-				proxy := startCommand(t, "protect", append(args, "--upstream", up.URL, "--data-dir", t.TempDir(),
+				proxy := startCommand(t, "protect", append(svc.protectArgs(), "--upstream", up.URL, "--data-dir", t.TempDir(),
 					"--trusted-proxies", "127.0.0.1/32")...)
 				status, ok, h, body := svc.login(t, proxy, "198.51.100.7", "alice@example.com", "correct horse battery")
 				dev := h.Get(gateway.DeviceHeader)
@@ -282,30 +275,48 @@ func TestProtectKratosRefusalsParseInClientGo(t *testing.T) {
 	}
 }
 
-// TestProtectAutheliaRegulationLocksOutBehindProxy is why docs/protect.md
-// says to turn Authelia's regulation off behind protect: a burst of
-// guesses at one account from many addresses gets a few guesses through
-// the guard's per-account budget, enough for Authelia's ban (3 failures)
-// to lock the real user out — device credential or not — while with the
-// regulation off (modelled by a ban nobody reaches) the guard alone
-// stops the burst and the real user gets in.
-func TestProtectAutheliaRegulationLocksOutBehindProxy(t *testing.T) {
+// TestProtectServiceLockoutLocksOwnerOutBehindProxy is why docs/protect.md
+// says to turn Authelia's regulation and Keycloak's brute-force detection
+// off behind protect: both lock a username, whoever failed, and answer
+// even the right password as a failure while locked, so the guesses the
+// guard lets through at one account from many addresses (its per-account
+// budget) lock the owner out — device credential or not. With the lockout
+// off (modelled by a threshold nobody reaches) the guard alone stops the
+// burst and the owner's device gets in.
+func TestProtectServiceLockoutLocksOwnerOutBehindProxy(t *testing.T) {
+	users := map[string]string{"alice": "correct horse battery"}
 	for _, tt := range []struct {
-		name       string
-		maxRetries int
-		wantIn     bool
+		name   string
+		svc    func() service
+		wantIn bool
 	}{
-		{"regulation on", 3, false},
-		{"regulation off", 1 << 30, true},
+		{"authelia regulation on", func() service {
+			a := standin.NewAuthelia(users)
+			a.MaxRetries = 3
+			return autheliaService(a)
+		}, false},
+		{"authelia regulation off", func() service {
+			a := standin.NewAuthelia(users)
+			a.MaxRetries = 1 << 30
+			return autheliaService(a)
+		}, true},
+		{"keycloak brute-force detection on", func() service {
+			k := standin.NewKeycloak(users)
+			k.FailureFactor = 5
+			return keycloakGrantService(k)
+		}, false},
+		{"keycloak brute-force detection off", func() service {
+			k := standin.NewKeycloak(users)
+			k.FailureFactor = 1 << 30
+			return keycloakGrantService(k)
+		}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			a := standin.NewAuthelia(map[string]string{"alice": "correct horse battery"})
-			a.MaxRetries = tt.maxRetries
-			svc := autheliaService(a)
-			up := httptest.NewServer(a)
+			svc := tt.svc()
+			up := httptest.NewServer(svc.handler)
 			t.Cleanup(up.Close)
-			proxy := startCommand(t, "protect", "--profile", "authelia", "--upstream", up.URL, "--data-dir", t.TempDir(),
-				"--trusted-proxies", "127.0.0.1/32")
+			proxy := startCommand(t, "protect", append(svc.protectArgs(), "--upstream", up.URL, "--data-dir", t.TempDir(),
+				"--trusted-proxies", "127.0.0.1/32")...)
 			_, _, h, _ := svc.login(t, proxy, "198.51.100.7", "alice", "correct horse battery")
 			dev := h.Get(gateway.DeviceHeader)
 			for i := range 40 {
@@ -313,9 +324,9 @@ func TestProtectAutheliaRegulationLocksOutBehindProxy(t *testing.T) {
 			}
 			status, ok, _, body := svc.login(t, proxy, "192.0.2.1", "alice", "correct horse battery", gateway.DeviceHeader, dev)
 			if ok != tt.wantIn {
-				t.Errorf("the real user with a device credential after the burst: %d %s; logged in %v, want %v", status, body, ok, tt.wantIn)
+				t.Errorf("the owner with a device credential after the burst: %d %s; logged in %v, want %v", status, body, ok, tt.wantIn)
 			}
-			t.Logf("%s: %d of 40 guesses reached Authelia", tt.name, a.Checks()-1)
+			t.Logf("%s: %d of 40 guesses reached the service", tt.name, svc.checks()-1)
 		})
 	}
 }

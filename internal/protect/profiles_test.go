@@ -8,8 +8,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -50,12 +48,8 @@ func withProfile(t testing.TB, name string, up *url.URL) func(*Config) {
 // user who copied it into a file would.
 func docsCustomProfile(t testing.TB) (*loginapi.Profile, error) {
 	t.Helper()
-	example, err := standin.DocsCustomProfile()
+	path, err := standin.WriteDocsCustomProfile(t.TempDir())
 	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "acme.yaml")
-	if err := os.WriteFile(path, []byte(example), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return loginapi.LoadCustom(path)

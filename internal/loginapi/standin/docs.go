@@ -46,3 +46,17 @@ func DocsCustomProfile() (string, error) {
 	}
 	return example, nil
 }
+
+// WriteDocsCustomProfile writes DocsCustomProfile to a file in dir, as a
+// user copies it, and returns its path.
+func WriteDocsCustomProfile(dir string) (string, error) {
+	example, err := DocsCustomProfile()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "acme.yaml")
+	if err := os.WriteFile(path, []byte(example), 0o600); err != nil {
+		return "", fmt.Errorf("writing the custom profile example: %w", err)
+	}
+	return path, nil
+}
