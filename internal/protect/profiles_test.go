@@ -100,13 +100,14 @@ func TestProtectFailureNeverMintsDevice(t *testing.T) {
 	}
 }
 
-// TestProtectStripsEveryAddressHeaderTheProfileReads: for every profile,
+// TestProtectStripsEveryAddressHeaderTheProfileReads: for every profile
+// (custom: the documentation's example),
 // each header the upstream reads a client address from, sent by an
 // untrusted client, never reaches the upstream; the upstream sees its one
 // header, once, with the address the proxy resolved — Authelia and
 // FastAPI read the leftmost X-Forwarded-For, so it is replaced whole.
 func TestProtectStripsEveryAddressHeaderTheProfileReads(t *testing.T) {
-	for _, name := range loginapi.Names() {
+	for _, name := range append(loginapi.Names(), loginapi.CustomName) {
 		t.Run(name, func(t *testing.T) {
 			e := newProxyEnv(t, newApp(), gatetest.Config{}, withProfile(t, name, nil))
 			prof := e.proxy.cfg.Profiles[0]
