@@ -21,11 +21,14 @@ func newProtectCmd(e *env) *cobra.Command {
 		Long: `Run a reverse proxy in front of an existing app (--upstream) that puts the
 guard before the app's own login endpoint, without changing the app.
 --profile names the login API the app serves: fastapi (an OAuth2 password
-form or JSON at --login-path), authelia (POST /api/firstfactor) or kratos
-(POST /self-service/login); repeat it when one upstream serves several. A
-login is checked by the guard before the app sees it: refused attempts get
-a 429 or a challenge, written the way the app's own clients read them
-(fastapi: serve's challenge_required and 429), and the app's answer settles
+form or JSON at --login-path), authelia (POST /api/firstfactor), kratos
+(POST /self-service/login, API and browser flows), keycloak (the direct
+grant and login form of each --realm), gotrue (Supabase Auth's password
+grant) or custom (described in a YAML file, --profile-file); repeat it when
+one upstream serves several. A login is checked by the guard before the
+app sees it: refused attempts get a 429 or a challenge, written the way the
+app's own clients read them (fastapi: serve's challenge_required and 429; a
+browser's form post: a page that says when to retry), and the app's answer settles
 the attempt. A success is read from the answer's token or session cookie,
 never from its status alone.
 A POST to another spelling of a login path that the app's router might send
@@ -36,8 +39,9 @@ A successful login earns a device credential (the __Host- cookie, and the
 Everything else passes through untouched but for the forwarding headers:
 the client address (read from --client-ip-header only when a
 --trusted-proxies peer sent it) goes to the app in the one header its
-profile reads (X-Forwarded-For, replaced whole; True-Client-IP for kratos),
-and every other header naming an address is removed.
+profile reads (X-Forwarded-For, replaced whole; True-Client-IP for kratos;
+--rate-limit-header for gotrue), and every other header naming an address
+is removed.
 
 Device and challenge keys live in --data-dir/secrets; with a key-encryption
 key (CREDSHIELD_KEK or --kek-file) they live sealed in the --db store instead,

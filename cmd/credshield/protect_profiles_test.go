@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,11 +26,30 @@ import (
 // and how a client logs in to it.
 type service struct {
 	profile string
+	// name tells apart two ways to log in to one profile ("kratos
+	// browser"); default profile.
+	name string
+	// args are protect's flags for the service; default --profile.
+	args    []string
 	handler http.Handler
 	checks  func() int64 // password hashes the service computed
+	// clientIPs lists the client address of each login, as the service
+	// read it.
+	clientIPs func() []string
+	// device is the header pair that carries a device credential: the
+	// Credshield-Device header for programs, the cookie for browsers.
+	device func(dev string) []string
 	// login logs in as name from ip (believed from a trusted peer) with
 	// header pairs; ok reports the service's own proof of a session.
 	login func(t *testing.T, base, ip, name, pw string, header ...string) (status int, ok bool, h http.Header, body []byte)
+}
+
+// protectArgs are protect's flags for the service.
+func (s service) protectArgs() []string {
+	if s.args != nil {
+		return slices.Clone(s.args)
+	}
+	return []string{"--profile", s.profile}
 }
 
 // postJSON posts body to url as JSON as a client at ip with header pairs.
@@ -43,23 +64,11 @@ func postJSON(t *testing.T, url, ip string, body any, header ...string) (int, ht
 // returns the status, header and body of the answer.
 func postAs(t *testing.T, url, ip, contentType string, body io.Reader, header ...string) (int, http.Header, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, body)
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("X-Forwarded-For", ip)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Header, out
+	return send(t, http.DefaultClient, http.MethodPost, url, ip, contentType, body, header...)
 }
 
 func autheliaService(a *standin.Authelia) service {
-	return service{profile: "authelia", handler: a, checks: a.Checks,
+	return service{profile: "authelia", handler: a, checks: a.Checks, clientIPs: a.ClientIPs,
 		login: func(t *testing.T, base, ip, name, pw string, header ...string) (int, bool, http.Header, []byte) {
 			status, h, body := postJSON(t, base+"/api/firstfactor", ip, map[string]any{"username": name, "password": pw, "keepMeLoggedIn": false}, header...)
 			var v struct{ Status string }
@@ -69,7 +78,7 @@ func autheliaService(a *standin.Authelia) service {
 }
 
 func kratosService(k *standin.Kratos) service {
-	return service{profile: "kratos", handler: k, checks: k.Checks,
+	return service{profile: "kratos", handler: k, checks: k.Checks, clientIPs: k.ClientIPs,
 		login: func(t *testing.T, base, ip, name, pw string, header ...string) (int, bool, http.Header, []byte) {
 			status, h, body := postJSON(t, base+"/self-service/login?flow="+kratosFlowAt(t, base, ip), ip,
 				map[string]any{"method": "password", "identifier": name, "password": pw}, header...)
@@ -106,23 +115,32 @@ func stuffingAccounts() (map[string]string, [][2]string) {
 	return users, combos
 }
 
-// TestProtectProfilesStopStuffing: behind `protect --profile authelia`
-// and `--profile kratos`, the stand-ins (real HTTP on loopback, each with
-// its service's weakness: Kratos has no limit, Authelia bans per username
-// only) lose no account to a one-address stuffing burst nor to a botnet
-// burst (every attempt from its own address, named by the trusted proxy
-// in front), their password hashes stay within the guard's budgets, and
-// the real user, with the device credential of an earlier login, logs in
-// during the attack.
+// TestProtectProfilesStopStuffing: behind `protect --profile` (authelia;
+// kratos, API and browser flows; keycloak, direct grant and login form;
+// gotrue; custom, with the documentation's example guarding Acme), the
+// stand-ins (real HTTP on loopback, each with its service's weakness:
+// Kratos and Acme have no limit, Authelia and Keycloak lock a username
+// only, GoTrue limits per value of a header) lose no account to a
+// one-address stuffing burst nor to a botnet burst (every attempt from
+// its own address, named by the trusted proxy in front), their password
+// hashes stay within the guard's budgets, and the real user, with the
+// device credential of an earlier login, logs in during the attack; the
+// service reads the real user's address in the header protect sets.
 func TestProtectProfilesStopStuffing(t *testing.T) {
 	pol := guard.DefaultPolicy()
 	det := guard.DefaultDetectorConfig()
+	profileFile := docsProfileFile(t)
 	for _, mk := range []func(map[string]string) service{
 		func(u map[string]string) service { return autheliaService(standin.NewAuthelia(u)) },
 		func(u map[string]string) service { return kratosService(standin.NewKratos(u)) },
+		func(u map[string]string) service { return kratosBrowserService(standin.NewKratos(u)) },
+		func(u map[string]string) service { return keycloakGrantService(standin.NewKeycloak(u)) },
+		func(u map[string]string) service { return keycloakFormService(standin.NewKeycloak(u)) },
+		func(u map[string]string) service { return goTrueService(standin.NewGoTrue(u), "Cf-Connecting-IP") },
+		func(u map[string]string) service { return acmeService(standin.NewAcme(u), profileFile) },
 	} {
 		users, combos := stuffingAccounts()
-		profile := mk(users).profile
+		name := cmp.Or(mk(users).name, mk(users).profile)
 		takeovers := func(t *testing.T, svc service, base string, ip func(i int) string) int {
 			n := 0
 			for i, c := range combos {
@@ -132,7 +150,7 @@ func TestProtectProfilesStopStuffing(t *testing.T) {
 			}
 			return n
 		}
-		t.Run(profile+"/direct", func(t *testing.T) {
+		t.Run(name+"/direct", func(t *testing.T) {
 			// Direct, the service's own defence lets the burst through.
 			svc := mk(users)
 			direct := httptest.NewServer(svc.handler)
@@ -140,7 +158,7 @@ func TestProtectProfilesStopStuffing(t *testing.T) {
 			if n := takeovers(t, svc, direct.URL, func(int) string { return "203.0.113.9" }); n != 5 {
 				t.Fatalf("direct to the service: %d accounts taken over, want 5", n)
 			}
-			t.Logf("%s direct: a 200-pair burst cost %d hashes and 5 accounts", profile, svc.checks())
+			t.Logf("%s direct: a 200-pair burst cost %d hashes and 5 accounts", name, svc.checks())
 		})
 		for _, burst := range []struct {
 			name  string
@@ -152,12 +170,12 @@ func TestProtectProfilesStopStuffing(t *testing.T) {
 			// challenges every untrusted client.
 			{"botnet", func(i int) string { return fmt.Sprintf("198.18.%d.%d", i, 1+i%250) }, int64(det.MinFailures)},
 		} {
-			t.Run(profile+"/"+burst.name, func(t *testing.T) {
+			t.Run(name+"/"+burst.name, func(t *testing.T) {
 				svc := mk(users)
 				up := httptest.NewServer(svc.handler)
 				t.Cleanup(up.Close)
-				proxy := startCommand(t, "protect", "--profile", svc.profile, "--upstream", up.URL, "--data-dir", t.TempDir(),
-					"--trusted-proxies", "127.0.0.1/32")
+				proxy := startCommand(t, "protect", append(svc.protectArgs(), "--upstream", up.URL, "--data-dir", t.TempDir(),
+					"--trusted-proxies", "127.0.0.1/32")...)
 				status, ok, h, body := svc.login(t, proxy, "198.51.100.7", "alice@example.com", "correct horse battery")
 				dev := h.Get(gateway.DeviceHeader)
 				if !ok || dev == "" {
@@ -171,10 +189,17 @@ func TestProtectProfilesStopStuffing(t *testing.T) {
 				if hashes > burst.bound {
 					t.Errorf("%d password hashes, want at most %d", hashes, burst.bound)
 				}
-				t.Logf("%s through protect, %s: a 200-pair burst cost %d hashes and no account", profile, burst.name, hashes)
-				status, ok, _, body = svc.login(t, proxy, "192.0.2.1", "alice@example.com", "correct horse battery", gateway.DeviceHeader, dev)
+				t.Logf("%s through protect, %s: a 200-pair burst cost %d hashes and no account", name, burst.name, hashes)
+				device := []string{gateway.DeviceHeader, dev}
+				if svc.device != nil {
+					device = svc.device(dev)
+				}
+				status, ok, _, body = svc.login(t, proxy, "192.0.2.1", "alice@example.com", "correct horse battery", device...)
 				if !ok {
 					t.Errorf("the real user with a device credential during the attack: %d %s", status, body)
+				}
+				if ips := svc.clientIPs(); len(ips) == 0 || ips[len(ips)-1] != "192.0.2.1" {
+					t.Errorf("the service read the real user's address as %q, want 192.0.2.1", ips[len(ips)-1:])
 				}
 			})
 		}
@@ -250,30 +275,48 @@ func TestProtectKratosRefusalsParseInClientGo(t *testing.T) {
 	}
 }
 
-// TestProtectAutheliaRegulationLocksOutBehindProxy is why docs/protect.md
-// says to turn Authelia's regulation off behind protect: a burst of
-// guesses at one account from many addresses gets a few guesses through
-// the guard's per-account budget, enough for Authelia's ban (3 failures)
-// to lock the real user out — device credential or not — while with the
-// regulation off (modelled by a ban nobody reaches) the guard alone
-// stops the burst and the real user gets in.
-func TestProtectAutheliaRegulationLocksOutBehindProxy(t *testing.T) {
+// TestProtectServiceLockoutLocksOwnerOutBehindProxy is why docs/protect.md
+// says to turn Authelia's regulation and Keycloak's brute-force detection
+// off behind protect: both lock a username, whoever failed, and answer
+// even the right password as a failure while locked, so the guesses the
+// guard lets through at one account from many addresses (its per-account
+// budget) lock the owner out — device credential or not. With the lockout
+// off (modelled by a threshold nobody reaches) the guard alone stops the
+// burst and the owner's device gets in.
+func TestProtectServiceLockoutLocksOwnerOutBehindProxy(t *testing.T) {
+	users := map[string]string{"alice": "correct horse battery"}
 	for _, tt := range []struct {
-		name       string
-		maxRetries int
-		wantIn     bool
+		name   string
+		svc    func() service
+		wantIn bool
 	}{
-		{"regulation on", 3, false},
-		{"regulation off", 1 << 30, true},
+		{"authelia regulation on", func() service {
+			a := standin.NewAuthelia(users)
+			a.MaxRetries = 3
+			return autheliaService(a)
+		}, false},
+		{"authelia regulation off", func() service {
+			a := standin.NewAuthelia(users)
+			a.MaxRetries = 1 << 30
+			return autheliaService(a)
+		}, true},
+		{"keycloak brute-force detection on", func() service {
+			k := standin.NewKeycloak(users)
+			k.FailureFactor = 5
+			return keycloakGrantService(k)
+		}, false},
+		{"keycloak brute-force detection off", func() service {
+			k := standin.NewKeycloak(users)
+			k.FailureFactor = 1 << 30
+			return keycloakGrantService(k)
+		}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			a := standin.NewAuthelia(map[string]string{"alice": "correct horse battery"})
-			a.MaxRetries = tt.maxRetries
-			svc := autheliaService(a)
-			up := httptest.NewServer(a)
+			svc := tt.svc()
+			up := httptest.NewServer(svc.handler)
 			t.Cleanup(up.Close)
-			proxy := startCommand(t, "protect", "--profile", "authelia", "--upstream", up.URL, "--data-dir", t.TempDir(),
-				"--trusted-proxies", "127.0.0.1/32")
+			proxy := startCommand(t, "protect", append(svc.protectArgs(), "--upstream", up.URL, "--data-dir", t.TempDir(),
+				"--trusted-proxies", "127.0.0.1/32")...)
 			_, _, h, _ := svc.login(t, proxy, "198.51.100.7", "alice", "correct horse battery")
 			dev := h.Get(gateway.DeviceHeader)
 			for i := range 40 {
@@ -281,9 +324,9 @@ func TestProtectAutheliaRegulationLocksOutBehindProxy(t *testing.T) {
 			}
 			status, ok, _, body := svc.login(t, proxy, "192.0.2.1", "alice", "correct horse battery", gateway.DeviceHeader, dev)
 			if ok != tt.wantIn {
-				t.Errorf("the real user with a device credential after the burst: %d %s; logged in %v, want %v", status, body, ok, tt.wantIn)
+				t.Errorf("the owner with a device credential after the burst: %d %s; logged in %v, want %v", status, body, ok, tt.wantIn)
 			}
-			t.Logf("%s: %d of 40 guesses reached Authelia", tt.name, a.Checks()-1)
+			t.Logf("%s: %d of 40 guesses reached the service", tt.name, svc.checks()-1)
 		})
 	}
 }

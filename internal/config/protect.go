@@ -66,6 +66,16 @@ type Protect struct {
 	// SessionCookie (authelia, kratos) is the upstream's session cookie
 	// when it is not the service's default name.
 	SessionCookie string
+	// Realms (keycloak) are the realms whose logins are guarded; a realm
+	// left out is not guarded at all, so there is no default.
+	Realms []string
+	// RateLimitHeader (gotrue) is the header GoTrue keys its rate limits
+	// by (its GOTRUE_RATE_LIMIT_HEADER); the proxy sets it to the client
+	// address.
+	RateLimitHeader string
+	// ProfileFile (custom) is the YAML file that describes the login of a
+	// service no built-in profile knows.
+	ProfileFile string
 	// UniformFailureTiming pads failed logins to a floor learnt from the
 	// app's own login latencies, so a fast "unknown user" path does not
 	// tell which accounts exist.
@@ -90,6 +100,7 @@ func DefaultProtect() Protect {
 		LoginPaths:      []string{"/token"},
 		UsernameField:   "username",
 		SuccessField:    "access_token",
+		RateLimitHeader: "X-Forwarded-For",
 		SuccessStatus:   StatusSet{classes: 1 << 2},
 		FailureStatus:   StatusSet{codes: []int{400, 401, 403}},
 	}
@@ -101,15 +112,18 @@ func (p *Protect) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&p.Upstream, "upstream", p.Upstream, "the app to protect: http(s)://host:port[/prefix] (required)")
 	fs.StringVar(&p.Listen, "listen", p.Listen, "address to listen on (host:port)")
 	p.TLS.RegisterFlags(fs)
-	fs.StringArrayVar(&p.Profiles, "profile", p.Profiles, "the login API the app serves: "+strings.Join(loginapi.Names(), ", ")+" (repeat the flag when one upstream serves several)")
+	fs.StringArrayVar(&p.Profiles, "profile", p.Profiles, "the login API the app serves: "+strings.Join(append(loginapi.Names(), loginapi.CustomName), ", ")+" (repeat the flag when one upstream serves several)")
 	fs.StringArrayVar(&p.LoginPaths, "login-path", p.LoginPaths, "fastapi: the app's login path; a POST to it is guarded (repeat the flag for several)")
 	fs.StringVar(&p.UsernameField, "username-field", p.UsernameField, "fastapi: form or JSON field of a login request that holds the username")
 	fs.Var(&p.SuccessStatus, "success-status", "fastapi: the app's login answers that may mean success, codes and classes, comma separated (200,201 or 2xx); the body must also carry --success-field")
 	fs.Var(&p.FailureStatus, "failure-status", "fastapi: the app's login answers that mean wrong credentials (other answers refund the attempt)")
 	fs.StringVar(&p.SuccessField, "success-field", p.SuccessField, "fastapi: JSON member that a successful login answer carries as a non-empty string")
 	fs.BoolVar(&p.InsecureSuccessByStatus, "insecure-success-by-status", p.InsecureSuccessByStatus, "fastapi: take a success status alone as a successful login, for an app whose answer carries no token; a failure the app answers with such a status then earns the client a device credential")
-	fs.StringVar(&p.PathPrefix, "path-prefix", p.PathPrefix, "the path the app is served under, such as /authelia; prefixed to every profile's login routes")
+	fs.StringVar(&p.PathPrefix, "path-prefix", p.PathPrefix, "the path the app is served under, such as /authelia; prefixed to every built-in profile's login routes (a custom profile's file names its full paths)")
 	fs.StringVar(&p.SessionCookie, "session-cookie", p.SessionCookie, "authelia, kratos: the app's session cookie, when not the service's default (authelia_session, ory_kratos_session)")
+	fs.StringArrayVar(&p.Realms, "realm", p.Realms, "keycloak: a realm whose logins are guarded (required; repeat the flag for several: a realm not named is not guarded)")
+	fs.StringVar(&p.RateLimitHeader, "rate-limit-header", p.RateLimitHeader, "gotrue: the header GoTrue keys its rate limits by, as its GOTRUE_RATE_LIMIT_HEADER says; set to the client address")
+	fs.StringVar(&p.ProfileFile, "profile-file", p.ProfileFile, "custom: the YAML file that describes the app's login (see docs/login-profiles.md)")
 	fs.BoolVar(&p.UniformFailureTiming, "uniform-failure-timing", p.UniformFailureTiming, "pad failed logins to the slowest recent login answer of the app (at most 5s), so timing does not tell which accounts exist")
 	fs.DurationVar(&p.FailureFloor, "failure-floor", p.FailureFloor, "with --uniform-failure-timing, the least time a failed login takes")
 	fs.DurationVar(&p.ShutdownTimeout, "shutdown-timeout", p.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
@@ -159,15 +173,23 @@ func (p *Protect) Validate() error {
 	}
 	opts := loginapi.Options{PathPrefix: p.PathPrefix, LoginPaths: p.LoginPaths, UsernameField: p.UsernameField, Success: p.SuccessStatus.Contains,
 		Failure: p.FailureStatus.Contains, SuccessField: p.SuccessField, InsecureSuccessByStatus: p.InsecureSuccessByStatus,
-		SessionCookie: p.SessionCookie}
+		SessionCookie: p.SessionCookie, Realms: p.Realms, RateLimitHeader: p.RateLimitHeader}
+	// A flag of a profile that is not named would guard nothing the user
+	// meant it to: a realm left unguarded, a file never read.
+	if len(p.Realms) > 0 && !slices.Contains(p.Profiles, "keycloak") {
+		errs = append(errs, errors.New("--realm is read only with --profile keycloak"))
+	}
+	if p.ProfileFile != "" && !slices.Contains(p.Profiles, loginapi.CustomName) {
+		errs = append(errs, fmt.Errorf("--profile-file is read only with --profile %s", loginapi.CustomName))
+	}
 	for i, name := range p.Profiles {
 		if slices.Contains(p.Profiles[:i], name) {
 			errs = append(errs, fmt.Errorf("--profile %s is named twice", name))
 			continue
 		}
-		prof, err := loginapi.New(name, opts)
+		prof, err := p.loginProfile(name, opts)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("--profile: %w", err))
+			errs = append(errs, err)
 			continue
 		}
 		p.LoginProfiles = append(p.LoginProfiles, prof)
@@ -199,6 +221,26 @@ func (p *Protect) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// loginProfile builds the named profile: a custom one from --profile-file,
+// the others from opts.
+func (p *Protect) loginProfile(name string, opts loginapi.Options) (*loginapi.Profile, error) {
+	if name != loginapi.CustomName {
+		prof, err := loginapi.New(name, opts)
+		if err != nil {
+			return nil, fmt.Errorf("--profile: %w", err)
+		}
+		return prof, nil
+	}
+	if p.ProfileFile == "" {
+		return nil, fmt.Errorf("--profile %s needs --profile-file, the file that describes the login", loginapi.CustomName)
+	}
+	prof, err := loginapi.LoadCustom(p.ProfileFile)
+	if err != nil {
+		return nil, fmt.Errorf("--profile-file: %w", err)
+	}
+	return prof, nil
 }
 
 // StatusSet is a set of HTTP status codes written as codes and classes,

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,13 +88,41 @@ func TestProtectProfiles(t *testing.T) {
 		{"relative path prefix", []string{"--profile", "authelia", "--path-prefix", "authelia"}, nil, "want an absolute path"},
 		{"no success field", []string{"--success-field", ""}, nil, "--success-field must not be empty"},
 		{"under the assets prefix", []string{"--profile", "authelia", "--assets-prefix", "/api/"}, nil, "is under --assets-prefix"},
+		{"keycloak realms", []string{"--profile", "keycloak", "--realm", "acme", "--realm", "staff"}, []string{"keycloak"}, ""},
+		{"keycloak without a realm", []string{"--profile", "keycloak"}, nil, "needs the realms to guard (--realm)"},
+		{"a realm without keycloak", []string{"--realm", "master"}, nil, "--realm is read only with --profile keycloak"},
+		{"gotrue", []string{"--profile", "gotrue"}, []string{"gotrue"}, ""},
+		{"gotrue rate-limit header", []string{"--profile", "gotrue", "--rate-limit-header", "cf-connecting-ip"}, []string{"gotrue"}, ""},
+		{"gotrue bad rate-limit header", []string{"--profile", "gotrue", "--rate-limit-header", "X Real IP"}, nil, "is not a header name"},
+		{"custom", []string{"--profile", "custom", "--profile-file", "FILE"}, []string{"custom"}, ""},
+		{"custom beside keycloak", []string{"--profile", "keycloak", "--realm", "acme", "--profile", "custom", "--profile-file", "FILE"}, []string{"keycloak", "custom"}, ""},
+		{"custom without a file", []string{"--profile", "custom"}, nil, "--profile custom needs --profile-file"},
+		{"a file without custom", []string{"--profile-file", "FILE"}, nil, "--profile-file is read only with --profile custom"},
+		{"custom file missing", []string{"--profile", "custom", "--profile-file", "/nonexistent/acme.yaml"}, nil, "--profile-file: reading the login profile"},
+		{"custom file typo", []string{"--profile", "custom", "--profile-file", "TYPO"}, nil, "--profile-file: login profile"},
+	}
+	dir := t.TempDir()
+	const custom = "service: Example 1\nlogins: [POST /login]\nbody: {identifier: user, secret: pass}\nsuccess: {json_field: token}\nclient_ip: {set: X-Forwarded-For}\n"
+	file, typo := filepath.Join(dir, "custom.yaml"), filepath.Join(dir, "typo.yaml")
+	if err := os.WriteFile(file, []byte(custom), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(typo, []byte(custom+"refusl: html\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := DefaultProtect()
 			fs := pflag.NewFlagSet("protect", pflag.ContinueOnError)
 			p.RegisterFlags(fs)
-			if err := fs.Parse(append([]string{"--upstream", "http://127.0.0.1:8000"}, tt.args...)); err != nil {
+			args := slices.Clone(tt.args)
+			for i, a := range args {
+				args[i] = map[string]string{"FILE": file, "TYPO": typo}[a]
+				if args[i] == "" {
+					args[i] = a
+				}
+			}
+			if err := fs.Parse(append([]string{"--upstream", "http://127.0.0.1:8000"}, args...)); err != nil {
 				t.Fatal(err)
 			}
 			err := p.Validate()
@@ -110,6 +141,20 @@ func TestProtectProfiles(t *testing.T) {
 			}
 			if tt.name == "path prefix" && p.LoginProfiles[0].Logins[0].Path != "/authelia/api/firstfactor" {
 				t.Errorf("login route %v", p.LoginProfiles[0].Logins)
+			}
+			switch tt.name {
+			case "keycloak realms":
+				if !p.LoginProfiles[0].Match("POST", "/realms/staff/protocol/openid-connect/token") {
+					t.Errorf("the second realm is not guarded: %v", p.LoginProfiles[0].Logins)
+				}
+			case "gotrue rate-limit header":
+				if p.LoginProfiles[0].ClientIPHeader != "Cf-Connecting-Ip" {
+					t.Errorf("gotrue sets %s", p.LoginProfiles[0].ClientIPHeader)
+				}
+			case "custom":
+				if !p.LoginProfiles[0].Match("POST", "/login") {
+					t.Errorf("custom login routes %v", p.LoginProfiles[0].Logins)
+				}
 			}
 			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
 				t.Errorf("profiles %v, want %v", got, tt.want)

@@ -12,18 +12,13 @@ import (
 	"github.com/credshield/credshield/internal/loginapi/standin"
 )
 
-// docsExample returns the custom profile example of
-// docs/login-profiles.md, verbatim: the YAML block after its marker.
+// docsExample returns the custom profile example of the documentation,
+// verbatim (standin.DocsCustomProfile).
 func docsExample(t *testing.T) string {
 	t.Helper()
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "login-profiles.md"))
+	example, err := standin.DocsCustomProfile()
 	if err != nil {
 		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(doc), "<!-- custom-profile-example -->\n```yaml\n")
-	example, _, closed := strings.Cut(rest, "```")
-	if !ok || !closed {
-		t.Fatal("docs/login-profiles.md has no custom profile example")
 	}
 	return example
 }
@@ -131,20 +126,7 @@ func TestCustomFailuresNeverSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []standin.Canned{
-		{Name: "201 without session_id", Status: 201, Cookies: []string{"acme_sid=abc"}, Body: `{"expires_in":3600}`},
-		{Name: "201 session_id empty", Status: 201, Cookies: []string{"acme_sid=abc"}, Body: `{"session_id":""}`},
-		{Name: "201 session_id null", Status: 201, Cookies: []string{"acme_sid=abc"}, Body: `{"session_id":null}`},
-		{Name: "201 session_id a number", Status: 201, Cookies: []string{"acme_sid=abc"}, Body: `{"session_id":7}`},
-		{Name: "201 without the cookie", Status: 201, Body: `{"session_id":"s"}`},
-		{Name: "201 cookie deleted", Status: 201, Cookies: []string{"acme_sid=; Max-Age=0"}, Body: `{"session_id":"s"}`},
-		{Name: "200, a status not listed", Status: 200, Cookies: []string{"acme_sid=abc"}, Body: `{"session_id":"s"}`},
-		{Name: "401 with a session", Status: 401, Cookies: []string{"acme_sid=abc"}, Body: `{"session_id":"s"}`},
-		{Name: "422 with a session", Status: 422, Cookies: []string{"acme_sid=abc"}, Body: `{"session_id":"s"}`},
-		{Name: "500 with a session", Status: 500, Cookies: []string{"acme_sid=abc"}, Body: `{"session_id":"s"}`},
-		{Name: "201 nested session_id", Status: 201, Cookies: []string{"acme_sid=abc"}, Body: `{"data":{"session_id":"s"}}`},
-		{Name: "201 past the cap", Status: 201, Cookies: []string{"acme_sid=abc"}, Body: `{"session_id":"s","pad":"` + strings.Repeat("x", loginapi.MaxAnswerBytes) + `"}`},
-	} {
+	for _, c := range standin.AcmeFailures {
 		a := post(t, serve(t, c), "application/json", "{}")
 		if got := p.Classify(time.Now(), a); got == loginapi.Success {
 			t.Errorf("%s: Classify = success", c.Name)

@@ -18,10 +18,21 @@ import (
 	"github.com/credshield/credshield/internal/loginapi/standin"
 )
 
-// withProfile edits a proxy's config to guard the named profile.
+// profileOptions are what every built-in profile needs to be built:
+// keycloak guards only the realms it is given, the stand-in's.
+var profileOptions = loginapi.Options{Realms: []string{standin.KeycloakRealm}}
+
+// withProfile edits a proxy's config to guard the named profile; custom
+// is the documentation's example, which describes standin.Acme.
 func withProfile(t testing.TB, name string, up *url.URL) func(*Config) {
 	t.Helper()
-	prof, err := loginapi.New(name, loginapi.Options{})
+	var prof *loginapi.Profile
+	var err error
+	if name == loginapi.CustomName {
+		prof, err = docsCustomProfile(t)
+	} else {
+		prof, err = loginapi.New(name, profileOptions)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,21 +44,37 @@ func withProfile(t testing.TB, name string, up *url.URL) func(*Config) {
 	}
 }
 
+// docsCustomProfile loads the custom profile of the documentation, as a
+// user who copied it into a file would.
+func docsCustomProfile(t testing.TB) (*loginapi.Profile, error) {
+	t.Helper()
+	path, err := standin.WriteDocsCustomProfile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loginapi.LoadCustom(path)
+}
+
 // profileLogin is a well-formed login of each profile: path, content
 // type and body.
 var profileLogin = map[string][3]string{
 	"fastapi":  {"/token", "application/x-www-form-urlencoded", "username=alice&password=guess"},
 	"authelia": {"/api/firstfactor", "application/json", `{"username":"alice","password":"guess","keepMeLoggedIn":false}`},
 	"kratos":   {"/self-service/login?flow=f", "application/json", `{"method":"password","identifier":"alice","password":"guess"}`},
+	"keycloak": {"/realms/" + standin.KeycloakRealm + "/protocol/openid-connect/token", "application/x-www-form-urlencoded",
+		"grant_type=password&client_id=" + standin.KeycloakClient + "&username=alice&password=guess"},
+	"gotrue": {"/token?grant_type=password", "application/json", `{"email":"alice@example.com","password":"guess"}`},
+	"custom": {"/api/v2/session", "application/json", `{"login":"alice","secret":"guess"}`},
 }
 
-// TestProtectFailureNeverMintsDevice: every answer in standin.Failures —
+// TestProtectFailureNeverMintsDevice: every answer in standin.Failures
+// and standin.AcmeFailures (read by the documentation's custom profile) —
 // each service's failures, however close they look to a success — served
 // as the upstream's answer to a login through the proxy, is passed on
 // without a device credential (neither the header nor the cookie), and
 // spends the attempt or refunds it, never settles it as a success.
 func TestProtectFailureNeverMintsDevice(t *testing.T) {
-	for _, c := range standin.Failures {
+	for _, c := range slices.Concat(standin.Failures, standin.AcmeFailures) {
 		t.Run(c.Profile+"/"+c.Name, func(t *testing.T) {
 			up := httptest.NewServer(c)
 			t.Cleanup(up.Close)
@@ -73,13 +100,14 @@ func TestProtectFailureNeverMintsDevice(t *testing.T) {
 	}
 }
 
-// TestProtectStripsEveryAddressHeaderTheProfileReads: for every profile,
+// TestProtectStripsEveryAddressHeaderTheProfileReads: for every profile
+// (custom: the documentation's example),
 // each header the upstream reads a client address from, sent by an
 // untrusted client, never reaches the upstream; the upstream sees its one
 // header, once, with the address the proxy resolved — Authelia and
 // FastAPI read the leftmost X-Forwarded-For, so it is replaced whole.
 func TestProtectStripsEveryAddressHeaderTheProfileReads(t *testing.T) {
-	for _, name := range loginapi.Names() {
+	for _, name := range append(loginapi.Names(), loginapi.CustomName) {
 		t.Run(name, func(t *testing.T) {
 			e := newProxyEnv(t, newApp(), gatetest.Config{}, withProfile(t, name, nil))
 			prof := e.proxy.cfg.Profiles[0]
@@ -232,5 +260,63 @@ func TestProtectSecondFactorBudgetedByAddress(t *testing.T) {
 	}
 	if r := e.post("/self-service/login?flow=f", "application/json", totp, "X-Forwarded-For", "203.0.113.2"); r.status != http.StatusBadRequest {
 		t.Errorf("TOTP guess from another address: %d %s; want Kratos's own 400", r.status, r.body)
+	}
+}
+
+// TestProtectBrowserFormRefusedWithPage: a refused login that a browser
+// posted as a form — Kratos's browser flow, Keycloak's login form — gets
+// the refusal page, with its Content-Security-Policy, no-store,
+// Retry-After and the RateLimit fields intact through the proxy; a
+// program's post to the same service (Kratos's JSON, Keycloak's token
+// endpoint) still gets JSON.
+func TestProtectBrowserFormRefusedWithPage(t *testing.T) {
+	const form = "application/x-www-form-urlencoded"
+	kcForm := "/realms/" + standin.KeycloakRealm + "/login-actions/authenticate?session_code=s&execution=e1&client_id=" + standin.KeycloakClient + "&tab_id=t"
+	tests := []struct {
+		name, profile, path, ct, body string
+		page                          bool
+	}{
+		{"kratos browser form", "kratos", "/self-service/login?flow=f", form, "method=password&identifier=alice&password=guess&csrf_token=c", true},
+		{"kratos json", "kratos", "/self-service/login?flow=f", "application/json", `{"method":"password","identifier":"alice","password":"guess","csrf_token":"c"}`, false},
+		{"keycloak login form", "keycloak", kcForm, form, "username=alice&password=guess&credentialId=", true},
+		{"keycloak direct grant", "keycloak", profileLogin["keycloak"][0], form, profileLogin["keycloak"][2], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pol := gatetest.Unlimited()
+			pol.IP.Burst = 1
+			up := httptest.NewServer(standin.Canned{Profile: tt.profile, Name: "wrong", Status: http.StatusBadRequest, Body: `{}`})
+			t.Cleanup(up.Close)
+			u, _ := url.Parse(up.URL)
+			e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol}, withProfile(t, tt.profile, u))
+			if r := e.post(tt.path, tt.ct, tt.body); r.status != http.StatusBadRequest {
+				t.Fatalf("first login: %d %s; want the upstream's 400", r.status, r.body)
+			}
+			r := e.post(tt.path, tt.ct, tt.body)
+			if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || r.header.Get("Ratelimit") == "" {
+				t.Fatalf("refusal: %d %v", r.status, r.header)
+			}
+			html := strings.HasPrefix(r.header.Get("Content-Type"), "text/html")
+			if html != tt.page {
+				t.Fatalf("refusal Content-Type %q, want the page: %v (%s)", r.header.Get("Content-Type"), tt.page, r.body)
+			}
+			if !tt.page {
+				if !json.Valid(r.body) {
+					t.Errorf("a program's refusal is not JSON: %s", r.body)
+				}
+				return
+			}
+			csp := r.header.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+				r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Referrer-Policy") != "no-referrer" || r.header.Get("Cache-Control") != "no-store" {
+				t.Errorf("the page's headers did not survive: %v", r.header)
+			}
+			if !strings.Contains(string(r.body), "Too many sign-in attempts") || strings.Contains(string(r.body), "<script") {
+				t.Errorf("page %s", r.body)
+			}
+			if e.attempts("denied") != 1 {
+				t.Errorf("%d attempts denied, want 1", e.attempts("denied"))
+			}
+		})
 	}
 }

@@ -355,6 +355,10 @@ func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, prof *loginapi.Pr
 		if ref.Challenge != nil {
 			lr = loginapi.Refusal{Kind: loginapi.ChallengeRequired, Challenge: ref.Challenge}
 		}
+		// A service that serves browsers and programs (Kratos on one
+		// route, Keycloak on two) is refused in the shape its caller
+		// reads: a browser's form post gets a page, a program JSON.
+		lr.Path, lr.ContentType = r.URL.EscapedPath(), r.Header.Get("Content-Type")
 		if resp, ok := prof.Render(lr); ok {
 			h := w.Header()
 			for k, vs := range resp.Header {

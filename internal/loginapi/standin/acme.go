@@ -69,3 +69,22 @@ func (a *Acme) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: "acme_sid", Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	writeJSON(w, http.StatusCreated, map[string]any{"session_id": sid, "expires_in": 3600})
 }
+
+// AcmeFailures are answers of an Acme-like service that are not a login,
+// however close they look to one, for the custom profile of the
+// documentation (DocsCustomProfile): a success needs 201, a non-empty
+// session_id and the acme_sid cookie.
+var AcmeFailures = []Canned{
+	{"custom", "201 without session_id", 201, []string{"acme_sid=abc"}, `{"expires_in":3600}`},
+	{"custom", "201 session_id empty", 201, []string{"acme_sid=abc"}, `{"session_id":""}`},
+	{"custom", "201 session_id null", 201, []string{"acme_sid=abc"}, `{"session_id":null}`},
+	{"custom", "201 session_id a number", 201, []string{"acme_sid=abc"}, `{"session_id":7}`},
+	{"custom", "201 without the cookie", 201, nil, `{"session_id":"s"}`},
+	{"custom", "201 cookie deleted", 201, []string{"acme_sid=; Max-Age=0"}, `{"session_id":"s"}`},
+	{"custom", "200, a status not listed", 200, []string{"acme_sid=abc"}, `{"session_id":"s"}`},
+	{"custom", "401 with a session", 401, []string{"acme_sid=abc"}, `{"session_id":"s"}`},
+	{"custom", "422 with a session", 422, []string{"acme_sid=abc"}, `{"session_id":"s"}`},
+	{"custom", "500 with a session", 500, []string{"acme_sid=abc"}, `{"session_id":"s"}`},
+	{"custom", "201 nested session_id", 201, []string{"acme_sid=abc"}, `{"data":{"session_id":"s"}}`},
+	{"custom", "201 past the cap", 201, []string{"acme_sid=abc"}, huge(`{"session_id":"s"`)},
+}
