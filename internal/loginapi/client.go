@@ -38,6 +38,8 @@ type Login struct {
 	// Extra are more string fields of the body: the gateway's own
 	// challenge fields.
 	Extra map[string]string
+	// ClientID (keycloak) is the OAuth2 client of the direct grant.
+	ClientID string
 }
 
 // ErrCannotBuild means the profile does not know how to build a login.
@@ -139,6 +141,31 @@ func (kratos) build(ctx context.Context, c Doer, p *Profile, l Login) (*http.Req
 	return newRequest(ctx, l, p.Logins[0].Path+"?flow="+url.QueryEscape(id), "application/json", body)
 }
 
+// build sends Keycloak's direct grant to the first realm's token
+// endpoint, a form as Keycloak's own adapters send it.
+func (keycloak) build(ctx context.Context, _ Doer, p *Profile, l Login) (*http.Request, []byte, error) {
+	if l.ClientID == "" {
+		return nil, nil, errors.New("keycloak login: no client id")
+	}
+	form := url.Values{}
+	for k, v := range l.Extra {
+		form.Set(k, v)
+	}
+	form.Set("grant_type", "password")
+	form.Set("client_id", l.ClientID)
+	form.Set("username", l.Identifier)
+	form.Set("password", l.Secret)
+	return newRequest(ctx, l, p.Logins[0].Path, "application/x-www-form-urlencoded", []byte(form.Encode()))
+}
+
+// build sends GoTrue's password grant as supabase-js's
+// signInWithPassword does: POST /token?grant_type=password with
+// {"email","password"}.
+func (gotrue) build(ctx context.Context, _ Doer, p *Profile, l Login) (*http.Request, []byte, error) {
+	body := jsonLogin(map[string]any{"email": l.Identifier, "password": l.Secret}, l.Extra)
+	return newRequest(ctx, l, p.Logins[0].Path+"?grant_type=password", "application/json", body)
+}
+
 // ReadRefusal reads a gateway's refusal from an answer to a login: kind
 // Throttled for a 429, ChallengeRequired with the challenge's token when
 // the answer carries a proof-of-work challenge — at the top of the body
@@ -225,4 +252,6 @@ var (
 	_ builder   = fastapi{}
 	_ builder   = authelia{}
 	_ builder   = kratos{}
+	_ builder   = keycloak{}
+	_ builder   = gotrue{}
 )
