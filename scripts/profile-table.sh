@@ -6,7 +6,7 @@
 # --profile, each on a fresh stand-in with the same population and combo
 # list. Prints one Markdown table row per run (the README's table).
 #
-#   scripts/profile-table.sh [kratos] [authelia]
+#   scripts/profile-table.sh [kratos] [authelia] [keycloak] [gotrue]
 #   REAL=1 scripts/profile-table.sh [kratos] [authelia]
 #
 # REAL=1 runs the real Authelia v4.37.5 and Ory Kratos v1.3.1 instead of
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 users=${USERS:-200} pairs=${PAIRS:-3000} budget=${BUDGET:-5}
 legit_users=${LEGIT_USERS:-20} legit_logins=${LEGIT_LOGINS:-100} seed=${SEED:-1}
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(kratos authelia)
+[ ${#services[@]} -gt 0 ] || services=(kratos authelia keycloak gotrue)
 
 work=$(mktemp -d)
 pids=()
@@ -173,14 +173,19 @@ service() {
 # service (no --profile, no account), its findings on one line.
 scan_line() {
 	local out=$work/scan-$1-${2// /-}.json
-	"$cs" scan "$3" --format json --out "$out" --rps 500 --fail-on critical >/dev/null 2>&1 || true
+	# shellcheck disable=SC2046
+	"$cs" scan "$3" $(realm_args "$1") --format json --out "$out" --rps 500 --fail-on critical >/dev/null 2>&1 || true
 	jq -r --arg s "$1" --arg setup "$2" '"scan of \($s) \($setup): spoke \(.discovery.profile // "OAuth2"); " +
 		(if (.findings | length) == 0 then "no findings" else ([.findings[] | "\(.id) (\(.severity))"] | join(", ")) end) +
 		(if (.inconclusive | length) > 0 then "; inconclusive: " + ([.inconclusive[].id] | join(", ")) else "" end)' "$out" >>"$work/scans"
 }
 
+# Keycloak's stand-in is realm "test" with the public client "app".
+realm_args() { [ "$1" != keycloak ] || echo "--realm test"; }
+
 sim() { # sim PROFILE TARGET OUT
-	"$cs" simulate --target "$2" --profile "$1" --scenario botnet --seed "$seed" \
+	# shellcheck disable=SC2046
+	"$cs" simulate --target "$2" --profile "$1" $(realm_args "$1") $([ "$1" != keycloak ] || echo "--client-id app") --scenario botnet --seed "$seed" \
 		--users "$users" --pairs "$pairs" --attacker-budget "$budget" --duration 5m \
 		--legit-users "$legit_users" --legit-logins "$legit_logins" --quiet-logins 0 \
 		--botnet-size 2000 --attack-workers 8 --format json --out "$3"
@@ -202,7 +207,8 @@ for svc in "${services[@]}"; do
 	if [ -n "$real" ]; then
 		format=$([ "$svc" = kratos ] && echo kratos-identities || echo authelia-yaml)
 	fi
-	"$cs" simulate --population-out "$work/$svc.pop" --population-format "$format" --profile "$svc" \
+	# shellcheck disable=SC2046
+	"$cs" simulate --population-out "$work/$svc.pop" --population-format "$format" --profile "$svc" $(realm_args "$svc") \
 		--users "$users" --pairs "$pairs" --seed "$seed" --argon2-memory 8192 --argon2-time 1 --insecure-weak-hash >/dev/null
 	cmd="scripts/profile-table.sh $svc"
 	[ -z "$real" ] || cmd="REAL=1 $cmd"
@@ -215,7 +221,8 @@ for svc in "${services[@]}"; do
 	wait "${pids[-1]}" 2>/dev/null || true
 
 	service "$svc-upstream" "$svc"
-	start "$svc-protect" "$protect" protect --profile "$svc" --upstream "$url" --listen 127.0.0.1:0 \
+	# shellcheck disable=SC2046
+	start "$svc-protect" "$protect" protect --profile "$svc" $(realm_args "$svc") --upstream "$url" --listen 127.0.0.1:0 \
 		--data-dir "$work/$svc-data" --trusted-proxies 127.0.0.1/32 --log-level error
 	sim "$svc" "$url" "$work/$svc-protect.json"
 	row "$svc" "behind credshield protect" "$work/$svc-protect.json" "$cmd"
@@ -224,7 +231,8 @@ for svc in "${services[@]}"; do
 	# The scanner is a client, not a trusted proxy: a protect that trusts
 	# none, in front of the same service.
 	upstream=$(sed -n 's/.*is protecting \(http[^ ]*\) on.*/\1/p' "$work/$svc-protect.out")
-	start "$svc-protect-scan" "$protect" protect --profile "$svc" --upstream "$upstream" --listen 127.0.0.1:0 \
+	# shellcheck disable=SC2046
+	start "$svc-protect-scan" "$protect" protect --profile "$svc" $(realm_args "$svc") --upstream "$upstream" --listen 127.0.0.1:0 \
 		--data-dir "$work/$svc-data-scan" --log-level error
 	scan_line "$svc" "behind credshield protect" "$url"
 	kill "${pids[-1]}" "${pids[-2]}"

@@ -57,7 +57,9 @@ Endpoints come from the OpenAPI document (/openapi.json, /docs/openapi.json,
 /swagger.json) unless --token-url/--protected-url say otherwise. Without an
 OAuth2 password flow there, the scan asks the well-known routes of the
 services it knows (Ory Kratos: GET /self-service/login/api; Authelia:
-/api/firstfactor) and speaks the login API of the one that answers;
+/api/firstfactor; Keycloak, with --realm: the realm's OpenID metadata;
+Supabase Auth: POST /token?grant_type=password naming no account) and
+speaks the login API of the one that answers;
 --profile NAME names it instead. Kratos sessions and Authelia cookies are
 not JWTs: the JWT checks do not apply to them. Requests
 stay on the URL's origin, within --max-requests and --rps. The scan sends a
@@ -126,6 +128,8 @@ JSON output.`,
 	f.StringVar(&tokenFile, "token-file", "", "read an access token to use instead of logging in from this file's first line (- for stdin); or set "+envScanToken)
 	f.StringVar(&opts.Password, "password", "", "password of --username (deprecated: other users see it in ps; use "+envScanPassword+" or --password-file)")
 	f.StringVar(&opts.Token, "token", "", "an access token (deprecated: other users see it in ps; use "+envScanToken+" or --token-file)")
+	f.StringVar(&opts.Realm, "realm", "", "the Keycloak realm to scan: its routes name it")
+	f.StringVar(&opts.ClientID, "client-id", "", "the OAuth2 client of a Keycloak direct grant")
 	f.StringVar(&opts.Profile, "profile", "", "the login API to speak: "+strings.Join(loginapi.Names(), ", ")+" (default: found by discovery)")
 	f.StringVar(&opts.TokenURL, "token-url", "", "token endpoint (default: from the OpenAPI document, else /token)")
 	f.StringVar(&opts.ProtectedURL, "protected-url", "", "a GET endpoint that needs the token (default: from the OpenAPI document, else /users/me)")

@@ -22,7 +22,7 @@ func newSimulateCmd(e *env) *cobra.Command {
 	pw := config.DefaultPasswords()
 	var (
 		scenario, defence, format, out, htmlOut, popOut string
-		profile, popFormat                              string
+		profile, popFormat, realm                       string
 		budget                                          float64
 	)
 	cmd := &cobra.Command{
@@ -71,7 +71,11 @@ explains every number.`,
 				return usageError{fmt.Errorf("--population-format %q: want one of %v", popFormat, simulate.PopulationFormats)}
 			}
 			if profile != "" {
-				if o.Profile, err = loginapi.New(profile, loginapi.Options{}); err != nil {
+				var po loginapi.Options
+				if realm != "" {
+					po.Realms = []string{realm}
+				}
+				if o.Profile, err = loginapi.New(profile, po); err != nil {
 					return usageError{err}
 				}
 				if o.Target == "" && popOut == "" {
@@ -150,6 +154,8 @@ explains every number.`,
 	f.StringVar(&o.Target, "target", "", "attack this running server instead (loopback only)")
 	f.StringVar(&popOut, "population-out", "", "write the population to FILE for the target's import, and exit")
 	f.StringVar(&popFormat, "population-format", simulate.FormatCredshield, "format of --population-out: credshield (credshield user import), kratos-identities, authelia-yaml or userpass")
+	f.StringVar(&realm, "realm", "", "the Keycloak realm of --profile keycloak")
+	f.StringVar(&o.ClientID, "client-id", "", "the OAuth2 client of --profile keycloak's direct grant")
 	f.StringVar(&profile, "profile", "", "the login API of the --target: "+strings.Join(loginapi.Names(), ", ")+" (default: credshield serve's)")
 	f.StringVar(&format, "format", "text", "text or json")
 	f.StringVar(&out, "out", "", "write the report to FILE instead of stdout")

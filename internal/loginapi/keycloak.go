@@ -70,6 +70,7 @@ func newKeycloak(o Options) (*Profile, error) {
 		FormBodies:          true,
 		ClientIPHeader:      "X-Forwarded-For",
 		ClientIPHeadersRead: []string{"X-Forwarded-For", "Forwarded"},
+		SilentUsernameBan:   true,
 		api:                 keycloak{},
 	}
 	for _, realm := range o.Realms {

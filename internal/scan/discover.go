@@ -63,7 +63,7 @@ func (s *scanner) discover(ctx context.Context) error {
 		}
 	}
 	if s.opts.Profile != "" {
-		p, err := loginapi.New(s.opts.Profile, loginapi.Options{})
+		p, err := loginapi.New(s.opts.Profile, s.profileOptions())
 		if err != nil {
 			return fmt.Errorf("--profile: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -18,63 +19,122 @@ import (
 // harmless question (a GET that carries no secret) and speaks the first
 // that answers as that service does; --profile skips the questions.
 
-// serviceProbe recognises one service from one GET.
+// serviceProbe recognises one service from one request that carries no
+// secret and names no account.
 type serviceProbe struct {
 	profile string
-	path    string
+	// path is the request's; post sends an empty JSON object instead of
+	// a GET.
+	path string
+	post bool
 	// is reports whether the answer is the service's.
 	is func(r *response) bool
 	// protected is the service's "who am I" route, for the CORS check.
 	protected string
 }
 
-var serviceProbes = []serviceProbe{
-	{
-		// Kratos creates an API login flow for a GET: 200 with the
-		// flow's id and its ui form (selfservice/flow/login/handler.go).
-		profile: "kratos", path: "/self-service/login/api", protected: "/sessions/whoami",
-		is: func(r *response) bool {
-			var flow struct {
-				ID string `json:"id"`
-				UI *struct {
-					Action string `json:"action"`
-				} `json:"ui"`
-			}
-			return r.status == http.StatusOK && json.Unmarshal(r.body, &flow) == nil && flow.ID != "" && flow.UI != nil && flow.UI.Action != ""
+// serviceProbes are the questions discovery asks, in order; realm is
+// --realm (Keycloak's routes name it, so it is asked only with one).
+func serviceProbes(realm string) []serviceProbe {
+	probes := []serviceProbe{
+		{
+			// Kratos creates an API login flow for a GET: 200 with the
+			// flow's id and its ui form (selfservice/flow/login/handler.go).
+			profile: "kratos", path: "/self-service/login/api", protected: "/sessions/whoami",
+			is: func(r *response) bool {
+				var flow struct {
+					ID string `json:"id"`
+					UI *struct {
+						Action string `json:"action"`
+					} `json:"ui"`
+				}
+				return r.status == http.StatusOK && json.Unmarshal(r.body, &flow) == nil && flow.ID != "" && flow.UI != nil && flow.UI.Action != ""
+			},
 		},
-	},
-	{
-		// Authelia's first factor takes only POST: its router answers
-		// another method with 405, where an app without the route
-		// answers 404 (and a catch-all front end 200).
-		profile: "authelia", path: "/api/firstfactor", protected: "/api/state",
-		is: func(r *response) bool { return r.status == http.StatusMethodNotAllowed },
-	},
+		{
+			// Authelia's first factor takes only POST: its router
+			// answers another method with 405, where an app without the
+			// route answers 404 (and a catch-all front end 200).
+			profile: "authelia", path: "/api/firstfactor", protected: "/api/state",
+			is: func(r *response) bool { return r.status == http.StatusMethodNotAllowed },
+		},
+	}
+	if realm != "" {
+		// Keycloak publishes each realm's OpenID metadata; its
+		// token_endpoint is the realm's direct grant.
+		base := "/realms/" + url.PathEscape(realm)
+		probes = append(probes, serviceProbe{
+			profile: "keycloak", path: base + "/.well-known/openid-configuration", protected: base + "/protocol/openid-connect/userinfo",
+			is: func(r *response) bool {
+				var m struct {
+					TokenEndpoint string `json:"token_endpoint"`
+				}
+				return r.status == http.StatusOK && json.Unmarshal(r.body, &m) == nil &&
+					strings.HasSuffix(m.TokenEndpoint, base+"/protocol/openid-connect/token")
+			},
+		})
+	}
+	for _, path := range []string{"/auth/v1/token", "/token"} {
+		// GoTrue answers a password grant that names no account with
+		// 400 and its error code in x-sb-error-code (api/errors.go);
+		// an OAuth2 token endpoint has no such header.
+		probes = append(probes, serviceProbe{
+			profile: "gotrue", path: path + "?grant_type=password", post: true, protected: strings.TrimSuffix(path, "/token") + "/user",
+			is: func(r *response) bool {
+				return r.status == http.StatusBadRequest && r.header.Get("X-Sb-Error-Code") != ""
+			},
+		})
+	}
+	return probes
 }
 
 // discoverService asks the well-known questions and speaks the first
 // service that answers; it reports whether one did.
 func (s *scanner) discoverService(ctx context.Context) (bool, error) {
-	for _, sp := range serviceProbes {
+	for _, sp := range serviceProbes(s.opts.Realm) {
 		if !slices.Contains(loginapi.Names(), sp.profile) {
 			continue
 		}
 		u, _ := s.resolve(s.target, sp.path)
-		r, err := s.c.get(ctx, u, map[string]string{"Accept": "application/json"})
+		var r *response
+		var err error
+		if sp.post {
+			r, err = s.c.postJSON(ctx, u, []byte("{}"))
+		} else {
+			r, err = s.c.get(ctx, u, map[string]string{"Accept": "application/json"})
+		}
 		if err != nil {
 			return false, err
 		}
 		if !sp.is(r) {
 			continue
 		}
-		p, err := loginapi.New(sp.profile, loginapi.Options{})
+		p, err := loginapi.New(sp.profile, s.profileOptions())
 		if err != nil {
 			return false, err
 		}
-		s.useProfile(p, fmt.Sprintf("GET %s answered %d as %s does", sp.path, r.status, sp.profile))
+		method := "GET"
+		if sp.post {
+			method = "POST"
+		}
+		s.useProfile(p, fmt.Sprintf("%s %s answered %d as %s does", method, sp.path, r.status, sp.profile))
+		if sp.profile == "gotrue" && strings.HasPrefix(sp.path, "/auth/v1/") {
+			// Behind Supabase's gateway: its second login route.
+			s.rep.Discovery.TokenURL, _ = s.resolve(s.target, "/auth/v1/token")
+			s.gotruePrefix = "/auth/v1"
+		}
 		return true, nil
 	}
 	return false, nil
+}
+
+// profileOptions are the options of the scanned service's profile.
+func (s *scanner) profileOptions() loginapi.Options {
+	var o loginapi.Options
+	if s.opts.Realm != "" {
+		o.Realms = []string{s.opts.Realm}
+	}
+	return o
 }
 
 // useProfile makes every login of the scan speak p; how says why.
@@ -84,8 +144,8 @@ func (s *scanner) useProfile(p *loginapi.Profile, how string) {
 	d.Profile = p.Name
 	d.TokenURL, _ = s.resolve(s.target, p.Logins[0].Path)
 	if d.ProtectedURL == "" {
-		for _, sp := range serviceProbes {
-			if sp.profile == p.Name {
+		for _, sp := range serviceProbes(s.opts.Realm) {
+			if sp.profile == p.Name && d.ProtectedURL == "" {
 				d.ProtectedURL, _ = s.resolve(s.target, sp.protected)
 			}
 		}
@@ -110,8 +170,8 @@ func (s *scanner) attempt(ctx context.Context, name, pw string, hdr map[string]s
 	for k, v := range hdr {
 		h.Set(k, v)
 	}
-	base := s.target.Scheme + "://" + s.target.Host
-	req, body, err := s.profile.NewAttempt(ctx, budgetDoer{ctx, s.c}, loginapi.Login{Base: base, Identifier: name, Secret: pw, Header: h})
+	base := s.target.Scheme + "://" + s.target.Host + s.gotruePrefix
+	req, body, err := s.profile.NewAttempt(ctx, budgetDoer{ctx, s.c}, loginapi.Login{Base: base, Identifier: name, Secret: pw, Header: h, ClientID: s.opts.ClientID})
 	if err != nil {
 		return nil, fmt.Errorf("scan: %s login: %w", s.profile.Name, err)
 	}

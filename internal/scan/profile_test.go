@@ -13,8 +13,9 @@ import (
 // named with --profile alike, and requires its documented weakness with
 // evidence, the session-token note instead of JWT checks, and no other
 // finding: the Kratos-like service has no rate limit; the Authelia-like
-// one bans usernames only (silently), so rotating usernames is never
-// stopped.
+// and Keycloak-like ones ban usernames only (silently), so rotating
+// usernames is never stopped; the GoTrue-like one limits only clients that
+// send the header it keys on, so a client without it is never stopped.
 func TestScanStandins(t *testing.T) {
 	const user, pass = "alice@example.com", "correct horse battery staple"
 	tests := []struct {
@@ -26,6 +27,8 @@ func TestScanStandins(t *testing.T) {
 		{"kratos", true, RateLimitMissing},
 		{"authelia", false, RateLimitUsername},
 		{"authelia", true, RateLimitUsername},
+		{"keycloak", true, RateLimitUsername},
+		{"gotrue", false, RateLimitMissing},
 	}
 	for _, tt := range tests {
 		name := tt.profile + " discovered"
@@ -35,14 +38,20 @@ func TestScanStandins(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			accounts := map[string]string{user: pass}
 			var srv *httptest.Server
-			if tt.profile == "kratos" {
+			switch tt.profile {
+			case "kratos":
 				srv = httptest.NewServer(standin.NewKratos(accounts))
-			} else {
+			case "authelia":
 				srv = httptest.NewServer(standin.NewAuthelia(accounts))
+			case "keycloak":
+				srv = httptest.NewServer(standin.NewKeycloak(accounts))
+			case "gotrue":
+				srv = httptest.NewServer(standin.NewGoTrue(accounts))
 			}
 			defer srv.Close()
 			rep := scanTarget(t, srv.URL, func(o *Options) {
 				o.Username, o.Password = user, pass
+				o.Realm, o.ClientID = standin.KeycloakRealm, standin.KeycloakClient
 				if tt.viaFlag {
 					o.Profile = tt.profile
 				}
@@ -57,11 +66,14 @@ func TestScanStandins(t *testing.T) {
 			if rep.Discovery.Profile != tt.profile {
 				t.Errorf("discovery profile %q, want %q", rep.Discovery.Profile, tt.profile)
 			}
-			if !slices.ContainsFunc(rep.Discovery.Notes, func(n string) bool { return strings.HasPrefix(n, "session tokens: JWT checks not applicable") }) {
-				t.Errorf("no session-token note in %q", rep.Discovery.Notes)
+			// Kratos and Authelia answer sessions; Keycloak and GoTrue
+			// JWTs (their stand-ins' tokens are not JWTs, and say so).
+			sessions := tt.profile == "kratos" || tt.profile == "authelia"
+			if got := slices.ContainsFunc(rep.Discovery.Notes, func(n string) bool { return strings.HasPrefix(n, "session tokens: JWT checks not applicable") }); got != sessions {
+				t.Errorf("session-token note %v, want %v: %q", got, sessions, rep.Discovery.Notes)
 			}
 			for _, sk := range rep.Skipped {
-				if strings.HasPrefix(sk.ID, "jwt.") && sk.Reason != "session tokens: JWT checks not applicable" {
+				if sessions && strings.HasPrefix(sk.ID, "jwt.") && sk.Reason != "session tokens: JWT checks not applicable" {
 					t.Errorf("%s skipped for %q", sk.ID, sk.Reason)
 				}
 			}

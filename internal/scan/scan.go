@@ -58,6 +58,9 @@ type Options struct {
 	// Profile names the login API to speak (kratos, authelia, ...; see
 	// loginapi.Names), skipping the discovery of one; "" discovers it.
 	Profile string
+	// Realm is the Keycloak realm to scan (its routes name it), and
+	// ClientID the OAuth2 client its direct grant names.
+	Realm, ClientID string
 	// TokenURL and ProtectedURL override discovery; relative references
 	// resolve against Target. Both must be on Target's origin.
 	TokenURL, ProtectedURL string
@@ -98,6 +101,9 @@ type scanner struct {
 	// profile is the login API the target speaks; nil is an OAuth2
 	// password grant at the token URL.
 	profile *loginapi.Profile
+	// gotruePrefix is where GoTrue is mounted ("/auth/v1" behind
+	// Supabase's gateway).
+	gotruePrefix string
 }
 
 // Run scans opts.Target and returns the report. An error means the scan

@@ -50,6 +50,7 @@ type client struct {
 	base     string
 	tokenURL string
 	profile  *loginapi.Profile // nil: credshield serve's POST /token
+	clientID string            // a Keycloak direct grant's client
 }
 
 func newClient(base string, profile *loginapi.Profile) *client {
@@ -127,7 +128,7 @@ func (c *client) profileLogin(ctx context.Context, ip, user, pw, device, chal, s
 	if device != "" {
 		h.Set(deviceHeader, device)
 	}
-	l := loginapi.Login{Base: c.base, Identifier: user, Secret: pw, Header: h}
+	l := loginapi.Login{Base: c.base, Identifier: user, Secret: pw, Header: h, ClientID: c.clientID}
 	if chal != "" {
 		l.Extra = map[string]string{challenge.FormToken: chal, challenge.FormSolution: solution}
 	}

@@ -354,6 +354,7 @@ func runOne(ctx context.Context, o Options, pop *Population, rep *Report, dir, u
 		base = srv.base
 	}
 	c := newClient(base, o.Profile)
+	c.clientID = o.ClientID
 	defer c.http.CloseIdleConnections()
 	if rep.Calibration.NsPerRequest == 0 {
 		rep.Calibration.NsPerRequest = calibrateRequests(ctx, c, 300)

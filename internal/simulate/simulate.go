@@ -81,6 +81,8 @@ type Options struct {
 	// service such as Kratos or Authelia, alone or behind credshield
 	// protect); nil is credshield serve's password grant.
 	Profile *loginapi.Profile
+	// ClientID is the OAuth2 client a Keycloak direct grant names.
+	ClientID string
 	// IdentifierDomain, if set, makes every identifier an address at
 	// it (user000001@example.com), for services whose identities are
 	// email addresses (Kratos with an email identity schema).

@@ -39,7 +39,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("standin", flag.ContinueOnError)
-	service := fs.String("service", "", "kratos or authelia")
+	service := fs.String("service", "", "kratos, authelia, keycloak (realm test, client app) or gotrue")
 	usersFile := fs.String("users", "", `file of "name:password" lines`)
 	listen := fs.String("listen", "127.0.0.1:0", "loopback address to listen on")
 	if err := fs.Parse(args); err != nil {
@@ -55,8 +55,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		h = standin.NewKratos(accounts)
 	case "authelia":
 		h = standin.NewAuthelia(accounts)
+	case "keycloak":
+		h = standin.NewKeycloak(accounts)
+	case "gotrue":
+		h = standin.NewGoTrue(accounts)
 	default:
-		return fmt.Errorf("-service %q: want kratos or authelia", *service)
+		return fmt.Errorf("-service %q: want kratos, authelia, keycloak or gotrue", *service)
 	}
 	host, _, err := net.SplitHostPort(*listen)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
