@@ -235,8 +235,8 @@ for svc in "${services[@]}"; do
 	start "$svc-protect-scan" "$protect" protect --profile "$svc" $(realm_args "$svc") --upstream "$upstream" --listen 127.0.0.1:0 \
 		--data-dir "$work/$svc-data-scan" --log-level error
 	scan_line "$svc" "behind credshield protect" "$url"
-	kill "${pids[-1]}" "${pids[-2]}"
-	wait "${pids[-1]}" "${pids[-2]}" 2>/dev/null || true
+	kill "${pids[-1]}" "${pids[-3]}" # this protect and the service (the other protect is gone)
+	wait "${pids[-1]}" "${pids[-3]}" 2>/dev/null || true
 done
 echo
 cat "$work/scans"
