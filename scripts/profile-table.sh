@@ -174,7 +174,7 @@ service() {
 scan_line() {
 	local out=$work/scan-$1-${2// /-}.json
 	# shellcheck disable=SC2046
-	"$cs" scan "$3" $(realm_args "$1") --format json --out "$out" --rps 500 --fail-on critical >/dev/null 2>&1 || true
+	"$cs" scan "$3" $(realm_args "$1") $([ "$1" != keycloak ] || echo "--client-id app") --format json --out "$out" --rps 500 --fail-on critical >/dev/null 2>&1 || true
 	jq -r --arg s "$1" --arg setup "$2" '"scan of \($s) \($setup): spoke \(.discovery.profile // "OAuth2"); " +
 		(if (.findings | length) == 0 then "no findings" else ([.findings[] | "\(.id) (\(.severity))"] | join(", ")) end) +
 		(if (.inconclusive | length) > 0 then "; inconclusive: " + ([.inconclusive[].id] | join(", ")) else "" end)' "$out" >>"$work/scans"

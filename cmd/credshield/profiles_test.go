@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -11,28 +12,29 @@ import (
 )
 
 // TestScanStandinsBehindProtect scans each stand-in through credshield
-// protect --profile: alone it has a HIGH rate-limit finding (the scan
-// package's tests prove it); behind protect nothing is above LOW and no
-// check is left undecided.
+// protect --profile, finding the service through the gateway: alone each
+// has a HIGH rate-limit finding (the scan package's tests prove it);
+// behind protect nothing is above LOW and no check is left undecided.
 func TestScanStandinsBehindProtect(t *testing.T) {
 	const user, pass = "alice@example.com", "correct horse battery staple"
-	for _, svc := range []string{"kratos", "authelia"} {
+	for _, svc := range []string{"kratos", "authelia", "keycloak", "gotrue"} {
 		t.Run(svc, func(t *testing.T) {
 			accounts := map[string]string{user: pass}
-			var up *httptest.Server
-			if svc == "kratos" {
-				up = httptest.NewServer(standin.NewKratos(accounts))
-			} else {
-				up = httptest.NewServer(standin.NewAuthelia(accounts))
-			}
+			services := map[string]http.Handler{"kratos": standin.NewKratos(accounts), "authelia": standin.NewAuthelia(accounts),
+				"keycloak": standin.NewKeycloak(accounts), "gotrue": standin.NewGoTrue(accounts)}
+			up := httptest.NewServer(services[svc])
 			defer up.Close()
+			var realm []string
+			if svc == "keycloak" {
+				realm = []string{"--realm", standin.KeycloakRealm}
+			}
 			// No trusted proxy: the scanner is a client on loopback, and
 			// a forwarding header it sets must not move it.
-			proxy := startCommand(t, "protect", "--profile", svc, "--upstream", up.URL, "--data-dir", t.TempDir(),
-				"--challenge-difficulty", "2", "--challenge-attack-difficulty", "3")
+			proxy := startCommand(t, "protect", append([]string{"--profile", svc, "--upstream", up.URL, "--data-dir", t.TempDir(),
+				"--challenge-difficulty", "2", "--challenge-attack-difficulty", "3"}, realm...)...)
 			out := filepath.Join(t.TempDir(), "report.json")
 			code, stdout, stderr := credshield(t, "", map[string]string{"CREDSHIELD_SCAN_PASSWORD": pass},
-				append([]string{"scan", proxy, "--profile", svc, "--username", user, "--format", "json", "--out", out, "--fail-on", "medium"}, fastScan...)...)
+				append(append([]string{"scan", proxy, "--username", user, "--client-id", standin.KeycloakClient, "--format", "json", "--out", out, "--fail-on", "medium"}, realm...), fastScan...)...)
 			body, err := os.ReadFile(out)
 			if err != nil {
 				t.Fatalf("scan exit %d, no report: %v; %s %s", code, err, stdout, stderr)

@@ -58,7 +58,8 @@ Endpoints come from the OpenAPI document (/openapi.json, /docs/openapi.json,
 OAuth2 password flow there, the scan asks the well-known routes of the
 services it knows (Ory Kratos: GET /self-service/login/api; Authelia:
 /api/firstfactor; Keycloak, with --realm: the realm's OpenID metadata;
-Supabase Auth: POST /token?grant_type=password naming no account) and
+Supabase Auth: GET /health, or /auth/v1/health behind Supabase's gateway)
+and
 speaks the login API of the one that answers;
 --profile NAME names it instead. Kratos sessions and Authelia cookies are
 not JWTs: the JWT checks do not apply to them. Requests

@@ -214,7 +214,7 @@ type versioner interface {
 var ErrNoVersion = errors.New("the service publishes no version")
 
 // ServiceVersion asks the service at base for its version where it tells
-// it (Kratos: GET /version). It returns ErrNoVersion for a service that
+// it (Kratos: GET /version; GoTrue: GET /health). It returns ErrNoVersion for a service that
 // never does (Authelia), and another error when the route did not answer
 // one (Kratos's /version served only on its admin port).
 func (p *Profile) ServiceVersion(ctx context.Context, c Doer, base string) (string, error) {
@@ -226,7 +226,12 @@ func (p *Profile) ServiceVersion(ctx context.Context, c Doer, base string) (stri
 }
 
 func (kratos) version(ctx context.Context, c Doer, base string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/version", nil)
+	return getVersion(ctx, c, base+"/version")
+}
+
+// getVersion reads the "version" member of a GET of u.
+func getVersion(ctx context.Context, c Doer, u string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "", fmt.Errorf("version: %w", err)
 	}
@@ -242,12 +247,18 @@ func (kratos) version(ctx context.Context, c Doer, base string) (string, error) 
 	}
 	v := jsonString(raw, "version")
 	if resp.StatusCode != http.StatusOK || v == "" {
-		return "", fmt.Errorf("version: GET /version answered %d without a version", resp.StatusCode)
+		return "", fmt.Errorf("version: GET %s answered %d without a version", req.URL.Path, resp.StatusCode)
 	}
 	return v, nil
 }
 
+// version reads GoTrue's GET /health (api/api.go, HealthCheck).
+func (gotrue) version(ctx context.Context, c Doer, base string) (string, error) {
+	return getVersion(ctx, c, base+"/health")
+}
+
 var (
+	_ versioner = gotrue{}
 	_ versioner = kratos{}
 	_ builder   = fastapi{}
 	_ builder   = authelia{}

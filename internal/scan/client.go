@@ -129,17 +129,6 @@ func (c *client) postForm(ctx context.Context, u string, form url.Values, hdr ma
 	return c.do(ctx, req, body)
 }
 
-// postJSON posts a JSON body.
-func (c *client) postJSON(ctx context.Context, u string, body []byte) (*response, error) {
-	req, err := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("scan: request %s: %w", u, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	return c.do(ctx, req, body)
-}
-
 func (c *client) options(ctx context.Context, u string, hdr map[string]string) (*response, error) {
 	req, err := http.NewRequest(http.MethodOptions, u, nil)
 	if err != nil {

@@ -19,14 +19,11 @@ import (
 // harmless question (a GET that carries no secret) and speaks the first
 // that answers as that service does; --profile skips the questions.
 
-// serviceProbe recognises one service from one request that carries no
-// secret and names no account.
+// serviceProbe recognises one service from one GET.
 type serviceProbe struct {
 	profile string
-	// path is the request's; post sends an empty JSON object instead of
-	// a GET.
+	// path is the GET's.
 	path string
-	post bool
 	// is reports whether the answer is the service's.
 	is func(r *response) bool
 	// protected is the service's "who am I" route, for the CORS check.
@@ -74,14 +71,16 @@ func serviceProbes(realm string) []serviceProbe {
 			},
 		})
 	}
-	for _, path := range []string{"/auth/v1/token", "/token"} {
-		// GoTrue answers a password grant that names no account with
-		// 400 and its error code in x-sb-error-code (api/errors.go);
-		// an OAuth2 token endpoint has no such header.
+	for _, prefix := range []string{"/auth/v1", ""} {
+		// GoTrue names itself at GET /health (api/api.go, HealthCheck);
+		// behind Supabase's gateway under /auth/v1.
 		probes = append(probes, serviceProbe{
-			profile: "gotrue", path: path + "?grant_type=password", post: true, protected: strings.TrimSuffix(path, "/token") + "/user",
+			profile: "gotrue", path: prefix + "/health", protected: prefix + "/user",
 			is: func(r *response) bool {
-				return r.status == http.StatusBadRequest && r.header.Get("X-Sb-Error-Code") != ""
+				var h struct {
+					Name string `json:"name"`
+				}
+				return r.status == http.StatusOK && json.Unmarshal(r.body, &h) == nil && h.Name == "GoTrue"
 			},
 		})
 	}
@@ -96,13 +95,7 @@ func (s *scanner) discoverService(ctx context.Context) (bool, error) {
 			continue
 		}
 		u, _ := s.resolve(s.target, sp.path)
-		var r *response
-		var err error
-		if sp.post {
-			r, err = s.c.postJSON(ctx, u, []byte("{}"))
-		} else {
-			r, err = s.c.get(ctx, u, map[string]string{"Accept": "application/json"})
-		}
+		r, err := s.c.get(ctx, u, map[string]string{"Accept": "application/json"})
 		if err != nil {
 			return false, err
 		}
@@ -113,11 +106,7 @@ func (s *scanner) discoverService(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		method := "GET"
-		if sp.post {
-			method = "POST"
-		}
-		s.useProfile(p, fmt.Sprintf("%s %s answered %d as %s does", method, sp.path, r.status, sp.profile))
+		s.useProfile(p, fmt.Sprintf("GET %s answered %d as %s does", sp.path, r.status, sp.profile))
 		if sp.profile == "gotrue" && strings.HasPrefix(sp.path, "/auth/v1/") {
 			// Behind Supabase's gateway: its second login route.
 			s.rep.Discovery.TokenURL, _ = s.resolve(s.target, "/auth/v1/token")

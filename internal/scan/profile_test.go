@@ -27,6 +27,7 @@ func TestScanStandins(t *testing.T) {
 		{"kratos", true, RateLimitMissing},
 		{"authelia", false, RateLimitUsername},
 		{"authelia", true, RateLimitUsername},
+		{"keycloak", false, RateLimitUsername},
 		{"keycloak", true, RateLimitUsername},
 		{"gotrue", false, RateLimitMissing},
 	}

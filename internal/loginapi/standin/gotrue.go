@@ -65,7 +65,16 @@ func (g *GoTrue) ClientIPs() []string { return g.clients.list() }
 // GoTrueInvalid is GoTrue's message for a failed password grant.
 const GoTrueInvalid = "Invalid login credentials"
 
+// GoTrueVersion is the version the stand-in's /health says it is.
+const GoTrueVersion = "v2.196.0"
+
 func (g *GoTrue) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if (r.URL.Path == "/health" || r.URL.Path == "/auth/v1/health") && r.Method == http.MethodGet {
+		// GoTrue's HealthCheck (api/api.go): its name and version.
+		writeJSON(w, http.StatusOK, map[string]string{"version": GoTrueVersion, "name": "GoTrue",
+			"description": "GoTrue is a user registration and authentication API"})
+		return
+	}
 	if (r.URL.Path != "/token" && r.URL.Path != "/auth/v1/token") || r.Method != http.MethodPost {
 		g.error(w, r, http.StatusNotFound, "not_found", "Not found")
 		return

@@ -83,6 +83,13 @@ func (k *Keycloak) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		k.form(w, "", http.StatusOK)
 	case r.URL.Path == kcBase+"/login-actions/authenticate" && r.Method == http.MethodPost:
 		k.authenticate(w, r)
+	case r.URL.Path == kcBase+"/.well-known/openid-configuration" && r.Method == http.MethodGet:
+		// The realm's OpenID metadata, the endpoints a client needs.
+		issuer := "http://" + r.Host + kcBase
+		writeJSON(w, http.StatusOK, map[string]string{"issuer": issuer,
+			"authorization_endpoint": issuer + "/protocol/openid-connect/auth",
+			"token_endpoint":         issuer + "/protocol/openid-connect/token",
+			"userinfo_endpoint":      issuer + "/protocol/openid-connect/userinfo"})
 	default:
 		http.NotFound(w, r)
 	}
