@@ -39,6 +39,8 @@ func TestRunTargetProfileStandins(t *testing.T) {
 	}{
 		{"kratos", "example.com", standin.KratosVersion, false, func(a map[string]string) checker { return standin.NewKratos(a) }},
 		{"authelia", "", "not known: authelia publishes no version", true, func(a map[string]string) checker { return standin.NewAuthelia(a) }},
+		{"keycloak", "", "not known: keycloak publishes no version", false, func(a map[string]string) checker { return standin.NewKeycloak(a) }},
+		{"gotrue", "example.com", standin.GoTrueVersion, false, func(a map[string]string) checker { return standin.NewGoTrue(a) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile, func(t *testing.T) {
@@ -49,11 +51,11 @@ func TestRunTargetProfileStandins(t *testing.T) {
 			o.AttackerBudget, o.Duration = 10*time.Second, 20*time.Second
 			o.AttackWorkers = 4
 			o.IdentifierDomain = tt.domain
-			p, err := loginapi.New(tt.profile, loginapi.Options{})
+			p, err := loginapi.New(tt.profile, loginapi.Options{Realms: []string{standin.KeycloakRealm}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			o.Profile = p
+			o.Profile, o.ClientID = p, standin.KeycloakClient
 			pop, err := NewPopulation(o.Seed, o.Users, o.Pairs)
 			if err != nil {
 				t.Fatal(err)
@@ -150,7 +152,7 @@ func TestRunTargetProfileBehindProtect(t *testing.T) {
 		t.Skip("runs attacks")
 	}
 	bin := buildServer(t)
-	for _, svc := range []string{"kratos", "authelia"} {
+	for _, svc := range []string{"kratos", "authelia", "keycloak", "gotrue"} {
 		t.Run(svc, func(t *testing.T) {
 			run := func(behind bool) Result {
 				o := testOptions(bin)
@@ -158,10 +160,11 @@ func TestRunTargetProfileBehindProtect(t *testing.T) {
 				o.LegitUsers, o.LegitLogins, o.QuietLogins = 8, 30, 0
 				o.AttackerBudget, o.Duration = 1500*time.Millisecond, 40*time.Second
 				o.AttackWorkers = 4
-				if svc == "kratos" {
+				if svc == "kratos" || svc == "gotrue" {
 					o.IdentifierDomain = "example.com"
 				}
-				o.Profile, _ = loginapi.New(svc, loginapi.Options{})
+				o.Profile, _ = loginapi.New(svc, loginapi.Options{Realms: []string{standin.KeycloakRealm}})
+				o.ClientID = standin.KeycloakClient
 				pop, err := NewPopulation(o.Seed, o.Users, o.Pairs)
 				if err != nil {
 					t.Fatal(err)
@@ -171,15 +174,17 @@ func TestRunTargetProfileBehindProtect(t *testing.T) {
 				for i, u := range pop.Usernames {
 					accounts[u] = pop.Passwords[i]
 				}
-				var h http.Handler = standin.NewKratos(accounts)
-				if svc == "authelia" {
-					h = standin.NewAuthelia(accounts)
+				h := map[string]http.Handler{"kratos": standin.NewKratos(accounts), "authelia": standin.NewAuthelia(accounts),
+					"keycloak": standin.NewKeycloak(accounts), "gotrue": standin.NewGoTrue(accounts)}[svc]
+				var realm []string
+				if svc == "keycloak" {
+					realm = []string{"--realm", standin.KeycloakRealm}
 				}
 				up := httptest.NewServer(h)
 				defer up.Close()
 				o.Target = up.URL
 				if behind {
-					o.Target = startProtect(t, bin, svc, up.URL, "--challenge-difficulty", "2", "--challenge-attack-difficulty", "3")
+					o.Target = startProtect(t, bin, svc, up.URL, append(realm, "--challenge-difficulty", "2", "--challenge-attack-difficulty", "3")...)
 				}
 				rep, err := Run(context.Background(), o)
 				if err != nil {
