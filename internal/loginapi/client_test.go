@@ -3,6 +3,7 @@ package loginapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,17 +92,24 @@ func TestNewAttemptStandins(t *testing.T) {
 	}
 }
 
-// TestServiceVersion reads the Kratos stand-in's version and says that
-// Authelia publishes none.
+// TestServiceVersion reads the GoTrue stand-in's version, says that
+// Authelia publishes none, and that Kratos's public port (like the real
+// one's) does not serve GET /version.
 func TestServiceVersion(t *testing.T) {
+	gotrue := httptest.NewServer(standin.NewGoTrue(nil))
+	defer gotrue.Close()
 	kratos := httptest.NewServer(standin.NewKratos(nil))
 	defer kratos.Close()
-	p, _ := loginapi.New("kratos", loginapi.Options{})
-	if v, err := p.ServiceVersion(context.Background(), http.DefaultClient, kratos.URL); err != nil || v != standin.KratosVersion {
-		t.Errorf("kratos version %q, %v; want %q", v, err, standin.KratosVersion)
+	p, _ := loginapi.New("gotrue", loginapi.Options{})
+	if v, err := p.ServiceVersion(context.Background(), http.DefaultClient, gotrue.URL); err != nil || v != standin.GoTrueVersion {
+		t.Errorf("gotrue version %q, %v; want %q", v, err, standin.GoTrueVersion)
+	}
+	p, _ = loginapi.New("kratos", loginapi.Options{})
+	if v, err := p.ServiceVersion(context.Background(), http.DefaultClient, kratos.URL); err == nil || errors.Is(err, loginapi.ErrNoVersion) {
+		t.Errorf("kratos public port: version %q, %v; want an error that says /version did not answer", v, err)
 	}
 	p, _ = loginapi.New("authelia", loginapi.Options{})
-	if _, err := p.ServiceVersion(context.Background(), http.DefaultClient, kratos.URL); err != loginapi.ErrNoVersion {
+	if _, err := p.ServiceVersion(context.Background(), http.DefaultClient, kratos.URL); !errors.Is(err, loginapi.ErrNoVersion) {
 		t.Errorf("authelia version error %v, want ErrNoVersion", err)
 	}
 }

@@ -21,7 +21,9 @@ import (
 //     on success, 400 with the flow whose ui.messages carry id 4000006
 //     otherwise; an unknown flow gets 410 self_service_flow_expired.
 //
-//   - GET /version answers {"version": KratosVersion}.
+//   - GET /version is not served: Kratos serves it on its admin port
+//     only (v1.3.1's public port answers 404), and the admin API is no
+//     part of this stand-in.
 //
 // Like the open-source Kratos it has no rate limit at all. The client
 // address is read as ory/x httpx.ClientIP does: True-Client-IP,
@@ -45,9 +47,6 @@ func NewKratos(accounts map[string]string) *Kratos {
 	return &Kratos{users: newUsers(accounts), flows: make(map[string]bool), browser: make(map[string]string)}
 }
 
-// KratosVersion is the version the stand-in says it is.
-const KratosVersion = "v1.3.1"
-
 // Checks is the number of password hashes computed so far.
 func (k *Kratos) Checks() int64 { return k.users.checks.Load() }
 
@@ -69,9 +68,6 @@ func (k *Kratos) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		k.createBrowserFlow(w, r)
 	case r.URL.Path == "/self-service/login" && r.Method == http.MethodPost:
 		k.login(w, r)
-	case r.URL.Path == "/version" && r.Method == http.MethodGet:
-		// Kratos's metadata API (healthx): the version it was built as.
-		writeJSON(w, http.StatusOK, map[string]string{"version": KratosVersion})
 	default:
 		kratosError(w, http.StatusNotFound, "", "The requested resource could not be found")
 	}
