@@ -83,6 +83,14 @@ func TestScanStandins(t *testing.T) {
 					t.Errorf("evidence shows a secret:\n%s\n%s", ex.Request, ex.Response)
 				}
 			}
+			// The header the service takes the client's address from,
+			// which a proxy in front must replace (Authelia: the
+			// leftmost X-Forwarded-For).
+			if !slices.ContainsFunc(rep.Discovery.Notes, func(n string) bool {
+				return strings.HasPrefix(n, tt.profile+" reads the client address from ") && strings.Contains(n, "X-Forwarded-For")
+			}) {
+				t.Errorf("no note of the client address header in %q", rep.Discovery.Notes)
+			}
 			t.Logf("%s: %s", f.ID, f.Evidence.Summary)
 		})
 	}
