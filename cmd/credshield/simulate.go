@@ -78,6 +78,9 @@ explains every number.`,
 				if o.Profile, err = loginapi.New(profile, po); err != nil {
 					return usageError{err}
 				}
+				if profile == "keycloak" && o.ClientID == "" && popOut == "" {
+					return usageError{errors.New("--profile keycloak needs --client-id: the client its direct grant names")}
+				}
 				if o.Target == "" && popOut == "" {
 					return usageError{errors.New("--profile needs --target: simulate attacks a running service that speaks it")}
 				}
