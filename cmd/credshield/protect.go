@@ -94,6 +94,10 @@ func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) er
 	}
 	defer d.close()
 	go d.guard.Run(ctx) // the attack detector's exchange with the other replicas, until ctx ends
+	page, err := challengePage(ctx, cfg.AssetsPrefix, sec, d.state.challengeReplay)
+	if err != nil {
+		return err
+	}
 	proxy, err := gateway.New(gateway.Config{
 		Upstream:             cfg.UpstreamURL,
 		Profiles:             cfg.LoginProfiles,
@@ -102,7 +106,7 @@ func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) er
 		DeviceCookieSameSite: cfg.DeviceCookieSameSite,
 	}, gateway.Deps{
 		Guard: d.guard, Devices: d.devices, Challenges: d.challenges, Hasher: d.pool,
-		ClientIP: d.clientIP, Log: log, Metrics: d.metrics,
+		ClientIP: d.clientIP, Log: log, Metrics: d.metrics, Page: page,
 	})
 	if err != nil {
 		return err
