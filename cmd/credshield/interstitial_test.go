@@ -82,7 +82,9 @@ func across(ctx context.Context, expr string, timeout time.Duration) (string, er
 	}
 }
 
-func jsString(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
+func jsString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
 
 // TestBrowserChallengePage: behind protect, with every untrusted
 // sign-in challenged at the under-attack difficulty (10), a new browser

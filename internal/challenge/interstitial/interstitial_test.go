@@ -79,8 +79,8 @@ func flip(c byte) string {
 	return "A"
 }
 
-// TestSealedFormOpensOnce: a blob posted back twice (a replay, or the
-// back button after signing out) is refused the second time.
+// TestSealedFormOpensOnce: a blob posted back twice is refused the
+// second time.
 func TestSealedFormOpensOnce(t *testing.T) {
 	s := newSealer(t)
 	now := time.Now()
