@@ -31,7 +31,10 @@ import (
 // navigation; it reports whether it answered.
 func (p *Proxy) offerPage(w http.ResponseWriter, r *http.Request, ex *exchange, body []byte, err error) bool {
 	var ref *gate.Refusal
-	if p.page == nil || !errors.As(err, &ref) || ref.Challenge == nil || !interstitial.Wanted(r.Header) {
+	if p.page == nil || !errors.As(err, &ref) || ref.Challenge == nil || !interstitial.Wanted(r.Header) ||
+		interstitial.ContinuationSize(len(body), ref.Challenge.Token) > httpapi.MaxFormBytes {
+		// A form too large to come back sealed within the login body cap
+		// gets the usual answer.
 		return false
 	}
 	resp, rerr := p.page.Render(p.cfg.Now(), *ref.Challenge, ex.ip.String(), r.URL.RequestURI(), body)

@@ -153,6 +153,11 @@ func TestChallengePageForFormLogins(t *testing.T) {
 			t.Errorf("%v: got the page, want the API answer", tt)
 		}
 	}
+	big := form("correct horse battery")
+	big.Set("pad", strings.Repeat("x", 7000))
+	if r := e.post(login, big, client, browserHeaders...); strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Errorf("a form too large to come back sealed got the page")
+	}
 	received := len(app.FormsReceived())
 
 	page := e.post(login, form("correct horse battery"), client, browserHeaders...)

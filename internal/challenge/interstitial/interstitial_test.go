@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +218,22 @@ func TestPage(t *testing.T) {
 	}
 	if exp := p.Expired(); exp.Status != http.StatusBadRequest || !strings.Contains(string(exp.Body), English.Expired) {
 		t.Errorf("expired page: %d %s", exp.Status, exp.Body)
+	}
+}
+
+// TestContinuationSize: the size announced is never below what the page
+// posts back.
+func TestContinuationSize(t *testing.T) {
+	s := newSealer(t)
+	token := strings.Repeat("A", 118)
+	for _, n := range []int{0, 1, 100, 4000} {
+		blob, err := s.Seal(rand.Reader, time.Now(), Binding{}, make([]byte, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := url.Values{FormSealed: {blob}, challenge.FormToken: {token}, challenge.FormSolution: {"18446744073709551615"}}.Encode()
+		if got := ContinuationSize(n, token); got < len(sent) || got > len(sent)+4 {
+			t.Errorf("ContinuationSize(%d) = %d, the page sends %d", n, got, len(sent))
+		}
 	}
 }

@@ -121,6 +121,16 @@ func (p *Page) Render(now time.Time, c challenge.Challenge, client, target strin
 	return Response{Status: http.StatusForbidden, Header: pageHeader(nonce), Body: b.Bytes()}, nil
 }
 
+// ContinuationSize is the size of the continuation the page posts back
+// for a form of formLen bytes refused with the encoded challenge token,
+// with the longest solution: a caller that caps login bodies offers the
+// page only when it fits.
+func ContinuationSize(formLen int, token string) int {
+	sealed := base64.RawURLEncoding.EncodedLen(headerSize + nonceSize + formLen + 16)
+	const maxSolution = 20 // a uint64 in decimal
+	return len(FormSealed+"=&"+challenge.FormToken+"=&"+challenge.FormSolution+"=") + sealed + len(url.QueryEscape(token)) + maxSolution
+}
+
 // Continuation is what the page posts back.
 type Continuation struct {
 	Sealed, Challenge, Solution string
