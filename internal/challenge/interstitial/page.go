@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/seal"
 )
 
 // FormSealed is the form field in which the page posts the sealed login
@@ -111,7 +112,7 @@ func (p *Page) Render(now time.Time, c challenge.Challenge, client, target strin
 		return Response{}, err
 	}
 	var b bytes.Buffer
-	err = challengePage.Execute(&b, pageData{T: p.text, Nonce: nonce, Script: p.assets + "credshield.js",
+	err = challengePage.Execute(&b, pageData{T: p.text, Title: p.text.Title, Nonce: nonce, Script: p.assets + "credshield.js",
 		Action: target, Sealed: sealed, Challenge: c.Token, Difficulty: c.Difficulty,
 		FormSealed: FormSealed, FormToken: challenge.FormToken, FormSolution: challenge.FormSolution})
 	if err != nil {
@@ -126,7 +127,7 @@ func (p *Page) Render(now time.Time, c challenge.Challenge, client, target strin
 // with the longest solution: a caller that caps login bodies offers the
 // page only when it fits.
 func ContinuationSize(formLen int, token string) int {
-	sealed := base64.RawURLEncoding.EncodedLen(headerSize + nonceSize + formLen + 16)
+	sealed := base64.RawURLEncoding.EncodedLen(headerSize + seal.Overhead + formLen)
 	const maxSolution = 20 // a uint64 in decimal
 	return len(FormSealed+"=&"+challenge.FormToken+"=&"+challenge.FormSolution+"=") + sealed + len(url.QueryEscape(token)) + maxSolution
 }
@@ -178,7 +179,7 @@ func (p *Page) Expired() Response {
 	}
 	var b bytes.Buffer
 	// The template and its data are the package's own.
-	_ = expiredPage.Execute(&b, pageData{T: p.text, Nonce: nonce})
+	_ = expiredPage.Execute(&b, pageData{T: p.text, Title: p.text.ExpiredTitle, Nonce: nonce})
 	return Response{Status: http.StatusBadRequest, Header: pageHeader(nonce), Body: b.Bytes()}
 }
 
@@ -234,11 +235,24 @@ func newNonce(rand io.Reader) (string, error) {
 
 type pageData struct {
 	T                                   Text
+	Title                               string
 	Nonce, Script, Action               string
 	Sealed, Challenge                   string
 	Difficulty                          int
 	FormSealed, FormToken, FormSolution string
 }
+
+// pageHead is the head both pages share; Title names the page.
+var pageHead = template.Must(template.New("page").Parse(`{{define "head"}}<!DOCTYPE html>
+<html lang="{{.T.Lang}}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{.Title}}</title>
+<style nonce="{{.Nonce}}">` + pageStyle + `</style>
+</head>
+{{end}}`))
 
 const pageStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:32em;margin:4em auto;padding:0 1em;color:#222}h1{font-size:1.4em}progress{width:100%;height:1em}`
 
@@ -246,15 +260,7 @@ const pageStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:32em;margin
 // run hash-wasm's argon2id) and submits the continuation form by itself.
 // Every value reaches the script through the DOM: the script holds no
 // template action, so html/template never has to escape into JavaScript.
-var challengePage = template.Must(template.New("challenge").Parse(`<!DOCTYPE html>
-<html lang="{{.T.Lang}}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{{.T.Title}}</title>
-<style nonce="{{.Nonce}}">` + pageStyle + `</style>
-</head>
+var challengePage = template.Must(template.Must(pageHead.Clone()).Parse(`{{template "head" .}}
 <body>
 <main id="credshield" data-script="{{.Script}}" data-difficulty="{{.Difficulty}}" data-progress="{{.T.Progress}}" data-done="{{.T.Done}}" data-failed="{{.T.Failed}}">
 <h1>{{.T.Heading}}</h1>
@@ -298,15 +304,7 @@ try {
 </html>
 `))
 
-var expiredPage = template.Must(template.New("expired").Parse(`<!DOCTYPE html>
-<html lang="{{.T.Lang}}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{{.T.ExpiredTitle}}</title>
-<style nonce="{{.Nonce}}">` + pageStyle + `</style>
-</head>
+var expiredPage = template.Must(template.Must(pageHead.Clone()).Parse(`{{template "head" .}}
 <body>
 <main>
 <h1>{{.T.ExpiredTitle}}</h1>

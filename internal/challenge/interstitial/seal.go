@@ -3,7 +3,7 @@
 // (package challenge): the page solves it in the browser's Web Workers
 // (package browser's solver), shows progress, and posts the login on by
 // itself. The form the person sent never sits in the page in clear: it is
-// sealed here with AES-256-GCM under a key of the proxy's, bound to the
+// sealed here with AES-256-GCM (package seal) under a key of the proxy's, bound to the
 // challenge, the client address and the login URL, valid for Lifetime,
 // and opened once when the page posts it back with the solution.
 package interstitial
@@ -11,8 +11,6 @@ package interstitial
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/credshield/credshield/internal/challenge"
+	"github.com/credshield/credshield/internal/seal"
 )
 
 // Lifetime is how long a sealed form may be posted back: a slow phone at
@@ -29,7 +28,7 @@ import (
 const Lifetime = 2 * time.Minute
 
 // KeySize is the size of the sealing key: AES-256.
-const KeySize = 32
+const KeySize = seal.KeySize
 
 // Errors of Open; none carries anything of the sealed form.
 var (
@@ -56,20 +55,19 @@ type Binding struct {
 }
 
 // Blob layout, before base64url: version (1) | expires, Unix seconds
-// (8) | id (16) | GCM nonce (12) | ciphertext and tag. The header is
-// authenticated as additional data with the Binding.
+// (8) | id (16) | the form sealed by package seal, whose name (its
+// additional data) is this header and the Binding.
 const (
 	blobVersion = 1
 	idSize      = challenge.NonceSize // the replay cache's key size
 	headerSize  = 1 + 8 + idSize
-	nonceSize   = 12
 )
 
 // Sealer seals and opens login forms. Build it with NewSealer; the zero
 // value is not usable. It is safe for concurrent use when its replay
 // cache is.
 type Sealer struct {
-	aead   cipher.AEAD
+	key    *seal.KEK
 	replay challenge.ReplayCache
 }
 
@@ -83,28 +81,27 @@ func NewSealer(key []byte, replay challenge.ReplayCache) (*Sealer, error) {
 	if replay == nil {
 		return nil, errors.New("interstitial: no replay cache")
 	}
-	block, err := aes.NewCipher(key)
+	k, err := seal.NewKEK(key)
 	if err != nil {
 		return nil, fmt.Errorf("interstitial key: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("interstitial key: %w", err)
-	}
-	return &Sealer{aead: aead, replay: replay}, nil
+	return &Sealer{key: k, replay: replay}, nil
 }
 
 // Seal returns body sealed for b, valid until now plus Lifetime, in
 // base64url; rand supplies the id and the GCM nonce.
 func (s *Sealer) Seal(rand io.Reader, now time.Time, b Binding, body []byte) (string, error) {
-	out := make([]byte, headerSize+nonceSize, headerSize+nonceSize+len(body)+s.aead.Overhead())
-	out[0] = blobVersion
-	binary.BigEndian.PutUint64(out[1:9], uint64(now.Add(Lifetime).Unix()))
-	if _, err := io.ReadFull(rand, out[9:headerSize+nonceSize]); err != nil {
+	head := make([]byte, headerSize)
+	head[0] = blobVersion
+	binary.BigEndian.PutUint64(head[1:9], uint64(now.Add(Lifetime).Unix()))
+	if _, err := io.ReadFull(rand, head[9:]); err != nil {
 		return "", fmt.Errorf("seal login form: %w", err)
 	}
-	out = s.aead.Seal(out, out[headerSize:headerSize+nonceSize], body, additionalData(out[:headerSize], b))
-	return base64.RawURLEncoding.EncodeToString(out), nil
+	sealed, err := s.key.Seal(rand, additionalData(head, b), body)
+	if err != nil {
+		return "", fmt.Errorf("seal login form: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(append(head, sealed...)), nil
 }
 
 // Open returns the form sealed in blob for b, and spends the blob: a
@@ -113,10 +110,10 @@ func (s *Sealer) Seal(rand io.Reader, now time.Time, b Binding, body []byte) (st
 // that authenticates.
 func (s *Sealer) Open(ctx context.Context, now time.Time, b Binding, blob string) ([]byte, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(blob)
-	if err != nil || len(raw) < headerSize+nonceSize+s.aead.Overhead() || raw[0] != blobVersion {
+	if err != nil || len(raw) < headerSize+seal.Overhead || raw[0] != blobVersion {
 		return nil, ErrMalformed
 	}
-	body, err := s.aead.Open(nil, raw[headerSize:headerSize+nonceSize], raw[headerSize+nonceSize:], additionalData(raw[:headerSize], b))
+	body, err := s.key.Open(additionalData(raw[:headerSize], b), raw[headerSize:])
 	if err != nil {
 		return nil, ErrMalformed
 	}
@@ -135,13 +132,14 @@ func (s *Sealer) Open(ctx context.Context, now time.Time, b Binding, blob string
 }
 
 // additionalData is the header followed by the binding's three values,
-// each preceded by its length, so no two bindings share a byte string.
-func additionalData(header []byte, b Binding) []byte {
+// each preceded by its length, so no two bindings share a byte string:
+// the name the form is sealed under.
+func additionalData(header []byte, b Binding) string {
 	var ad bytes.Buffer
 	ad.Write(header)
 	for _, v := range []string{b.Challenge, b.Client, b.Target} {
 		_ = binary.Write(&ad, binary.BigEndian, uint32(len(v)))
 		ad.WriteString(v)
 	}
-	return ad.Bytes()
+	return ad.String()
 }
