@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/credshield/credshield/internal/challenge/browser/browsertest"
@@ -139,4 +142,24 @@ func TestBrowserChallengePage(t *testing.T) {
 		t.Errorf("the returning browser's sign-in added %d history entries; want 1 (no page)", entries)
 	}
 	t.Logf("the returning browser signed in in %v", took.Round(time.Millisecond))
+
+	// A browser without JavaScript (and without the device cookie) is
+	// told in plain words what to do.
+	if err := chromedp.Do(ctx, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		if _, err := cdp.Call(ctx, tg, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return chromedp.Void{}, err
+	}, chromedp.Navigate(proxy+"/login")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const f = document.getElementById("login");
+		f.identifier.value = "alice@example.com"; f.password.value = "correct horse battery"; f.requestSubmit(); return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	text, err := across(ctx, `document.querySelector("h1")?.textContent === "One moment, please" ? document.body.innerText : ""`, 20*time.Second)
+	if err != nil || !strings.Contains(text, "Turn on JavaScript for this site and sign in again") || strings.Contains(text, "Starting the check") {
+		t.Errorf("without JavaScript the page reads %q (%v)", text, err)
+	}
 }
