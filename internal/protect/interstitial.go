@@ -67,6 +67,7 @@ func (p *Proxy) continuation(r *http.Request, body []byte) (*interstitial.Contin
 	form, err := p.page.Open(r.Context(), p.cfg.Now(), c, ex.ip.String(), r.URL.RequestURI())
 	switch {
 	case errors.Is(err, interstitial.ErrMalformed), errors.Is(err, interstitial.ErrExpired), errors.Is(err, interstitial.ErrReplayed):
+		p.log.InfoContext(r.Context(), "challenge_page.refused", "ip", ex.ip.String(), "reason", err.Error())
 		return nil, nil, &pageError{resp: p.page.Expired(), cause: err}
 	case err != nil:
 		return nil, nil, httpapi.Unavailable(err)
