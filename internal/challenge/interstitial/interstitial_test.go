@@ -213,7 +213,8 @@ func TestPage(t *testing.T) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
-	if r1.Status != http.StatusForbidden || r1.Header.Get("Cache-Control") != "no-store" || r1.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+	if r1.Status != http.StatusForbidden || r1.Header.Get("Cache-Control") != "no-store" || r1.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		r1.Header.Get("Referrer-Policy") != "same-origin" {
 		t.Errorf("status %d, header %v", r1.Status, r1.Header)
 	}
 	if exp := p.Expired(); exp.Status != http.StatusBadRequest || !strings.Contains(string(exp.Body), English.Expired) {

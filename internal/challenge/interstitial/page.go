@@ -218,7 +218,11 @@ func pageHeader(nonce string) http.Header {
 		"Cache-Control":           {"no-store"},
 		"Content-Security-Policy": {CSP(nonce)},
 		"X-Content-Type-Options":  {"nosniff"},
-		"Referrer-Policy":         {"no-referrer"},
+		// same-origin, not no-referrer: under no-referrer a browser
+		// sends the page's post with Origin: null, which the CSRF checks
+		// of many apps (Django, Rails) refuse; same-origin still sends
+		// nothing to another site.
+		"Referrer-Policy": {"same-origin"},
 	}
 }
 

@@ -16,7 +16,8 @@ import (
 // token to /self-service/login?flow=ID; a right password sets the
 // ory_kratos_session cookie on a 303 to /welcome, a wrong one gets a 303
 // back to /login (the status proves nothing, as in Kratos). Like Kratos,
-// it refuses a form with a field it does not know. GET /welcome says who
+// it refuses a form with a field it does not know; like many frameworks'
+// CSRF checks, it refuses a post from Origin: null. GET /welcome says who
 // is signed in. Build it with NewFormApp; it is safe for concurrent use.
 type FormApp struct {
 	users map[string]string
@@ -102,6 +103,13 @@ func (a *FormApp) login(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "unknown field "+k, http.StatusBadRequest)
 			return
 		}
+	}
+	if r.Header.Get("Origin") == "null" {
+		// As Django, Rails and others do: a form post from an opaque
+		// origin (a page sent with Referrer-Policy: no-referrer, a
+		// sandboxed frame) is refused as a possible forgery.
+		http.Error(w, "origin null", http.StatusForbidden)
+		return
 	}
 	if r.PostForm.Get("csrf_token") != "csrf-ok" {
 		http.Error(w, "csrf", http.StatusForbidden)
