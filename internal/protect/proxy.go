@@ -365,8 +365,13 @@ func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, prof *loginapi.Pr
 		}
 		// A service that serves browsers and programs (Kratos on one
 		// route, Keycloak on two) is refused in the shape its caller
-		// reads: a browser's form post gets a page, a program JSON.
-		lr.Path, lr.ContentType = r.URL.EscapedPath(), r.Header.Get("Content-Type")
+		// reads: a browser's form post gets a page, a program JSON —
+		// even a program posting the same form. Who is a browser is the
+		// challenge page's rule (interstitial.Wanted), written once.
+		lr.Path = r.URL.EscapedPath()
+		if interstitial.Wanted(r.Header) {
+			lr.ContentType = r.Header.Get("Content-Type")
+		}
 		if resp, ok := prof.Render(lr); ok {
 			h := w.Header()
 			for k, vs := range resp.Header {
