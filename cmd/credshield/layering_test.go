@@ -43,6 +43,7 @@ func TestLayering(t *testing.T) {
 		// The browser assets are static files: they know nothing of the
 		// service, and the browser driver of their tests stays out of the
 		// binary.
+		{"internal/challenge/interstitial", []string{in + "server", in + "store", in + "guard", in + "gate", in + "protect", "github.com/chromedp/chromedp"}},
 		{"internal/challenge/browser", []string{in + "server", in + "store", in + "guard", "github.com/chromedp/chromedp"}},
 		{"cmd/credshield", []string{"github.com/chromedp/chromedp", in + "challenge/browser/browsertest", in + "loginapi/standin", "github.com/ory/client-go"}},
 		// The admin listener speaks to the guard alone: it reaches no

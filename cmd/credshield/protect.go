@@ -36,6 +36,10 @@ to its login (/TOKEN, /token/, /token;jsessionid=1, /token.json...) is
 refused with 400 and never reaches the app: send logins to the exact path.
 A successful login earns a device credential (the __Host- cookie, and the
 ` + gateway.DeviceHeader + ` response header for API clients to send back).
+A browser that posts an HTML login form while it must be challenged gets a
+page that solves the challenge and signs in by itself (served with the
+solver under --assets-prefix; an empty prefix turns it off); scripts and
+API clients posting the same form get the challenge as before.
 Everything else passes through untouched but for the forwarding headers:
 the client address (read from --client-ip-header only when a
 --trusted-proxies peer sent it) goes to the app in the one header its
@@ -43,8 +47,9 @@ profile reads (X-Forwarded-For, replaced whole; True-Client-IP for kratos;
 --rate-limit-header for gotrue), and every other header naming an address
 is removed.
 
-Device and challenge keys live in --data-dir/secrets; with a key-encryption
-key (CREDSHIELD_KEK or --kek-file) they live sealed in the --db store instead,
+Device and challenge keys, and the key that seals a form on the challenge
+page, live in --data-dir/secrets; with a key-encryption key (CREDSHIELD_KEK or
+--kek-file) they live sealed in the --db store instead,
 so several proxies on one PostgreSQL accept each other's device credentials
 and challenges. --guard-store shares the budgets between several proxies. Every flag can also be set as
 CREDSHIELD_<FLAG> (for example CREDSHIELD_UPSTREAM) or as a key of the
@@ -98,6 +103,10 @@ func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) er
 	}
 	defer d.close()
 	go d.guard.Run(ctx) // the attack detector's exchange with the other replicas, until ctx ends
+	page, err := challengePage(ctx, cfg.AssetsPrefix, sec, d.state.challengeReplay)
+	if err != nil {
+		return err
+	}
 	proxy, err := gateway.New(gateway.Config{
 		Upstream:             cfg.UpstreamURL,
 		Profiles:             cfg.LoginProfiles,
@@ -106,7 +115,7 @@ func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) er
 		DeviceCookieSameSite: cfg.DeviceCookieSameSite,
 	}, gateway.Deps{
 		Guard: d.guard, Devices: d.devices, Challenges: d.challenges, Hasher: d.pool,
-		ClientIP: d.clientIP, Log: log, Metrics: d.metrics,
+		ClientIP: d.clientIP, Log: log, Metrics: d.metrics, Page: page,
 	})
 	if err != nil {
 		return err

@@ -289,10 +289,16 @@ func TestProtectBrowserFormRefusedWithPage(t *testing.T) {
 			t.Cleanup(up.Close)
 			u, _ := url.Parse(up.URL)
 			e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol}, withProfile(t, tt.profile, u))
-			if r := e.post(tt.path, tt.ct, tt.body); r.status != http.StatusBadRequest {
+			// A browser's form post says so (Sec-Fetch-Mode, Accept); a
+			// program's does not.
+			var hdr []string
+			if tt.page {
+				hdr = []string{"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document", "Accept", "text/html"}
+			}
+			if r := e.post(tt.path, tt.ct, tt.body, hdr...); r.status != http.StatusBadRequest {
 				t.Fatalf("first login: %d %s; want the upstream's 400", r.status, r.body)
 			}
-			r := e.post(tt.path, tt.ct, tt.body)
+			r := e.post(tt.path, tt.ct, tt.body, hdr...)
 			if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || r.header.Get("Ratelimit") == "" {
 				t.Fatalf("refusal: %d %v", r.status, r.header)
 			}

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/credshield/credshield/internal/challenge/interstitial"
 	"github.com/credshield/credshield/internal/clientip"
 	"github.com/credshield/credshield/internal/device"
 	"github.com/credshield/credshield/internal/gate"
@@ -85,6 +86,9 @@ type Deps struct {
 	ClientIP *clientip.Resolver
 	Log      *slog.Logger
 	Metrics  *gate.Metrics
+	// Page, when set, is the challenge page browsers posting a login
+	// form get in place of challenge_required (interstitial.go).
+	Page *interstitial.Page
 }
 
 // Proxy is `credshield protect`: a reverse proxy that puts the guard in
@@ -113,6 +117,7 @@ type Proxy struct {
 	floor         *gate.Floor
 	recent        *latencyWindow
 	handler       http.Handler
+	page          *interstitial.Page // nil: no challenge page
 }
 
 // New builds a Proxy.
@@ -146,6 +151,7 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 		exact:    make(map[string]*loginapi.Profile),
 		floor:    gate.NewFloor(cfg.FailureFloor),
 		recent:   &latencyWindow{},
+		page:     d.Page,
 	}
 	if err := p.addProfiles(cfg.Profiles); err != nil {
 		return nil, err
@@ -328,7 +334,9 @@ func (p *Proxy) login(w http.ResponseWriter, r *http.Request, ex *exchange) erro
 			Challenge: req.creds.Challenge, Solution: req.creds.Solution})
 	}
 	if err != nil {
-		p.refuse(w, r, ex.prof, err)
+		if !p.offerPage(w, r, ex, body, err) {
+			p.refuse(w, r, ex.prof, err)
+		}
 		return nil
 	}
 	defer res.Settle(gate.Aborted)
@@ -357,8 +365,13 @@ func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, prof *loginapi.Pr
 		}
 		// A service that serves browsers and programs (Kratos on one
 		// route, Keycloak on two) is refused in the shape its caller
-		// reads: a browser's form post gets a page, a program JSON.
-		lr.Path, lr.ContentType = r.URL.EscapedPath(), r.Header.Get("Content-Type")
+		// reads: a browser's form post gets a page, a program JSON —
+		// even a program posting the same form. Who is a browser is the
+		// challenge page's rule (interstitial.Wanted), written once.
+		lr.Path = r.URL.EscapedPath()
+		if interstitial.Wanted(r.Header) {
+			lr.ContentType = r.Header.Get("Content-Type")
+		}
 		if resp, ok := prof.Render(lr); ok {
 			h := w.Header()
 			for k, vs := range resp.Header {
@@ -412,6 +425,10 @@ func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request, prof *loginapi
 		}
 		return req, nil, httpapi.InvalidRequest("cannot read request body")
 	}
+	cont, body, err := p.continuation(r, body)
+	if err != nil {
+		return req, nil, err
+	}
 	att, err := prof.ReadAttempt(r.Header.Get("Content-Type"), body, r.URL.RawQuery)
 	if err != nil {
 		return req, nil, httpapi.InvalidRequest("%v", err)
@@ -423,6 +440,9 @@ func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request, prof *loginapi
 	}
 	if req.creds, err = gate.ReadCredentials(r, att.Fields, DeviceHeader); err != nil {
 		return req, nil, err
+	}
+	if cont != nil {
+		req.creds.Challenge, req.creds.Solution = cont.Challenge, cont.Solution
 	}
 	req.exact, req.guess, req.earns = att.Identifier, att.Guess, att.Earns
 	return req, body, nil
