@@ -27,7 +27,10 @@ cd "$(dirname "$0")/.."
 users=${USERS:-200} pairs=${PAIRS:-3000} budget=${BUDGET:-5}
 legit_users=${LEGIT_USERS:-20} legit_logins=${LEGIT_LOGINS:-100} seed=${SEED:-1}
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(kratos authelia keycloak gotrue)
+if [ ${#services[@]} -eq 0 ]; then
+	services=(kratos authelia keycloak gotrue)
+	[ -z "${REAL:-}" ] || services=(kratos authelia) # the real services this script runs
+fi
 
 work=$(mktemp -d)
 pids=()
@@ -163,6 +166,7 @@ EOF
 # service NAME SVC: a fresh service to attack, stand-in or real; sets url.
 service() {
 	if [ -n "$real" ]; then
+		declare -F "real_$2" >/dev/null || { echo "REAL=1 runs kratos and authelia, not $2" >&2; exit 2; }
 		"real_$2" "$1"
 	else
 		start "$1" "$work/standin" -service "$2" -users "$work/$2.pop"
