@@ -12,6 +12,11 @@
 // touches a body, ReadAnswer, buffers the start of an answer for Classify
 // and gives the client every byte.
 //
+// The client's side (NewAttempt, ReadRefusal, ServiceVersion) builds the
+// logins the service's own clients send, for the simulator and the
+// scanner: it sends only what a login needs first (a Kratos flow), through
+// the caller's Doer, so the caller paces and counts every request.
+//
 // The rule all profiles keep: a success is recognised by a specific
 // response field or cookie, never by status alone. A failure read as a
 // success would refund the attacker's attempt and earn them a device
