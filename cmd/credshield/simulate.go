@@ -85,9 +85,9 @@ explains every number.`,
 					return usageError{errors.New("--profile needs --target: simulate attacks a running service that speaks it")}
 				}
 			}
-			if profile == "kratos" || popFormat == simulate.FormatKratosIdentities {
+			if profile == "kratos" || profile == "gotrue" || popFormat == simulate.FormatKratosIdentities {
 				// Kratos identities are email addresses here, as in
-				// its default identity schema.
+				// its default identity schema; GoTrue's always are.
 				o.IdentifierDomain = "example.com"
 			}
 			if o.Target != "" && cmd.Flags().Changed("defence") {
