@@ -184,21 +184,41 @@ func Redact(name, value string) string {
 			return "REDACTED"
 		}
 	}
-	return redactURLs(value)
+	return redactURL(value)
 }
 
-// redactURLs hides the password of each URL in value (a list flag's
-// items are comma separated).
-func redactURLs(value string) string {
-	parts := strings.Split(value, ",")
-	for i, p := range parts {
-		if u, err := url.Parse(p); err == nil && u.User != nil {
-			if _, ok := u.User.Password(); ok {
-				parts[i] = u.Redacted()
-			}
+// redactURL hides the secrets a URL value (--db, --guard-store) may carry:
+// the userinfo password, and query parameters that drivers read as
+// passwords (pgx takes password= and sslpassword=). A value that looks
+// like a URL but does not parse is hidden whole: nothing unparsed is
+// printed. A list flag's items come here one by one (WriteEffective), so
+// a comma — legal inside a URL's password — never splits a value.
+func redactURL(value string) string {
+	if !strings.Contains(value, "://") {
+		return value
+	}
+	u, err := url.Parse(value)
+	if err != nil {
+		return "REDACTED"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
 		}
 	}
-	return strings.Join(parts, ",")
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			return "REDACTED"
+		}
+		for k := range q {
+			if lk := strings.ToLower(k); strings.Contains(lk, "password") || strings.Contains(lk, "secret") || strings.Contains(lk, "token") {
+				q[k] = []string{"xxxxx"}
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // WriteEffective writes every setting of fs as a configuration file that

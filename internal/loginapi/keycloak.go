@@ -80,7 +80,10 @@ func newKeycloak(o Options) (*Profile, error) {
 		base := "/realms/" + url.PathEscape(realm)
 		p.Logins = append(p.Logins,
 			Route{Method: http.MethodPost, Path: base + keycloakTokenPath},
-			Route{Method: http.MethodPost, Path: base + keycloakFormPath})
+			// The login form judges the user its auth session already
+			// holds, when it holds one (identity-first login,
+			// re-authentication), whatever username the form posts.
+			Route{Method: http.MethodPost, Path: base + keycloakFormPath, ProvesNoName: true})
 	}
 	return p, nil
 }

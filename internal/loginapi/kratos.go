@@ -132,7 +132,12 @@ func (kratos) attempt(f map[string]string, query url.Values) (Attempt, error) {
 			break
 		}
 		a.Identifier = cmp.Or(f["address"], f["identifier"])
-		a.Guess, a.Earns = true, true
+		// A guess at the code sent to address, but its success proves
+		// nothing about address: in a second-factor (AAL2) flow Kratos
+		// checks the code of the session's own identity and ignores the
+		// address the body names, and the body cannot tell the two flows
+		// apart. So a code login never earns a device credential.
+		a.Guess = true
 	case "totp", "lookup_secret":
 		a.Guess = true
 		return a, nil

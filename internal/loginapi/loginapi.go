@@ -40,6 +40,12 @@ import (
 type Route struct {
 	Method string
 	Path   string
+	// ProvesNoName marks a route whose success does not prove the secret
+	// of the name the body carries (the service may judge a user it
+	// already holds, as Keycloak's login form does after an identity-first
+	// step or on re-authentication): attempts there are budgeted as usual
+	// but never earn trust.
+	ProvesNoName bool
 }
 
 // Profile describes one service's login API. Build one with New; the zero

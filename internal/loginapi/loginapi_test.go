@@ -115,7 +115,7 @@ func TestReadAttempt(t *testing.T) {
 		{"kratos legacy identifier", "kratos", js, `{"method":"password","password_identifier":"a@example.com","password":"x"}`, "flow=f1", Attempt{Identifier: "a@example.com", Method: "password", Guess: true, Earns: true}, ""},
 		{"kratos identifier wins over legacy", "kratos", js, `{"method":"password","identifier":"a","password_identifier":"b","password":"x"}`, "flow=f1", Attempt{Identifier: "a", Method: "password", Guess: true, Earns: true}, ""},
 		{"kratos form", "kratos", "application/x-www-form-urlencoded", "method=password&identifier=a&password=x&csrf_token=t", "flow=f1", Attempt{Identifier: "a", Method: "password", Guess: true, Earns: true}, ""},
-		{"kratos code guess", "kratos", js, `{"method":"code","identifier":"a","address":"b","code":"123456"}`, "flow=f1", Attempt{Identifier: "b", Method: "code", Guess: true, Earns: true}, ""},
+		{"kratos code guess", "kratos", js, `{"method":"code","identifier":"a","address":"b","code":"123456"}`, "flow=f1", Attempt{Identifier: "b", Method: "code", Guess: true}, ""}, // a code proves nothing about the address (second-factor flows judge the session's identity)
 		{"kratos code send", "kratos", js, `{"method":"code","identifier":"a","address":"b"}`, "flow=f1", Attempt{Identifier: "a", Method: "code"}, ""},
 		{"kratos totp", "kratos", js, `{"method":"totp","totp_code":"123456"}`, "flow=f1", Attempt{Method: "totp", Guess: true}, ""},
 		{"kratos lookup secret", "kratos", js, `{"method":"lookup_secret","lookup_secret":"abcd"}`, "flow=f1", Attempt{Method: "lookup_secret", Guess: true}, ""},

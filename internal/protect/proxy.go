@@ -107,6 +107,9 @@ type Proxy struct {
 	clientIP *clientip.Resolver
 	logins   map[string]*loginapi.Profile // canonicalPath of each login path
 	exact    map[string]*loginapi.Profile // each login path as configured: the only spelling forwarded
+	// provesNoName holds the exact login paths whose success proves no
+	// secret of the name sent (loginapi.Route.ProvesNoName).
+	provesNoName map[string]bool
 	// outHeader is the one header the upstream reads the client address
 	// from (the profiles'); clientHeaders are every header the upstream
 	// or the inbound proxies name an address in, removed from every
@@ -143,15 +146,16 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{
-		gate:     g,
-		log:      d.Log,
-		cfg:      cfg,
-		clientIP: d.ClientIP,
-		logins:   make(map[string]*loginapi.Profile),
-		exact:    make(map[string]*loginapi.Profile),
-		floor:    gate.NewFloor(cfg.FailureFloor),
-		recent:   &latencyWindow{},
-		page:     d.Page,
+		gate:         g,
+		log:          d.Log,
+		cfg:          cfg,
+		clientIP:     d.ClientIP,
+		logins:       make(map[string]*loginapi.Profile),
+		exact:        make(map[string]*loginapi.Profile),
+		provesNoName: make(map[string]bool),
+		floor:        gate.NewFloor(cfg.FailureFloor),
+		recent:       &latencyWindow{},
+		page:         d.Page,
 	}
 	if err := p.addProfiles(cfg.Profiles); err != nil {
 		return nil, err
@@ -198,6 +202,9 @@ func (p *Proxy) addProfiles(profiles []*loginapi.Profile) error {
 			}
 			p.logins[canonical] = prof
 			p.exact[lp] = prof
+			if route.ProvesNoName {
+				p.provesNoName[lp] = true
+			}
 		}
 	}
 	return nil
@@ -444,7 +451,7 @@ func (p *Proxy) readLogin(w http.ResponseWriter, r *http.Request, prof *loginapi
 	if cont != nil {
 		req.creds.Challenge, req.creds.Solution = cont.Challenge, cont.Solution
 	}
-	req.exact, req.guess, req.earns = att.Identifier, att.Guess, att.Earns
+	req.exact, req.guess, req.earns = att.Identifier, att.Guess, att.Earns && !p.provesNoName[r.URL.EscapedPath()]
 	return req, body, nil
 }
 
