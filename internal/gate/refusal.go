@@ -51,8 +51,14 @@ func (r *Refusal) WriteResponse(w http.ResponseWriter) {
 	v := r.Verdict
 	h := w.Header()
 	retry := max(int64(math.Ceil(v.RetryAfter.Seconds())), 1)
-	h["Retry-After"] = []string{strconv.FormatInt(retry, 10)}
-	if v.IPPolicy.Burst > 0 {
+	// This is the hot path of an attack: the three header values share
+	// one string and one slice (two allocations in all).
+	var buf [96]byte
+	b := strconv.AppendInt(buf[:0], retry, 10)
+	nRetry := len(b)
+	if v.IPPolicy.Burst <= 0 {
+		h["Retry-After"] = []string{string(b)}
+	} else {
 		name := v.PolicyName
 		switch {
 		case name != "":
@@ -61,16 +67,16 @@ func (r *Refusal) WriteResponse(w http.ResponseWriter) {
 		default:
 			name = "ip"
 		}
-		// Both fields in one buffer: this is the hot path of an attack.
-		b := make([]byte, 0, 64)
 		b = strconv.AppendInt(append(append(append(b, '"'), name...), `";q=`...), int64(v.IPPolicy.Burst), 10)
 		b = strconv.AppendInt(append(b, ";w="...), int64(v.IPPolicy.Period/time.Second), 10)
-		n := len(b)
+		nPolicy := len(b)
 		b = strconv.AppendInt(append(append(append(b, '"'), name...), `";r=`...), int64(v.IPState.Remaining), 10)
 		b = strconv.AppendInt(append(b, ";t="...), int64(math.Ceil(v.IPState.ResetAfter.Seconds())), 10)
 		fields := string(b)
-		h["Ratelimit-Policy"] = []string{fields[:n]}
-		h["Ratelimit"] = []string{fields[n:]}
+		vals := []string{fields[:nRetry], fields[nRetry:nPolicy], fields[nPolicy:]}
+		h["Retry-After"] = vals[0:1:1]
+		h["Ratelimit-Policy"] = vals[1:2:2]
+		h["Ratelimit"] = vals[2:3:3]
 	}
 	h["Content-Type"] = r.tooMany.jsonType
 	h["Content-Length"] = r.tooMany.length
@@ -81,8 +87,12 @@ func (r *Refusal) WriteResponse(w http.ResponseWriter) {
 // refuse turns a refusing verdict into a Refusal: a challenge to solve,
 // or a 429. A challenge that cannot be issued (the replay cache is full)
 // becomes a 429: never an allow.
-func (g *Gate) refuse(ctx context.Context, now time.Time, a Attempt, v guard.Verdict, clientKey []byte) *Refusal {
+func (g *Gate) refuse(ctx context.Context, now time.Time, a Attempt, v guard.Verdict) *Refusal {
 	if v.Challenge > 0 {
+		var clientKey []byte // none for AdmitAddress, which names no account (and is never challenged)
+		if a.Username != "" {
+			clientKey = challengeClientKey(a.IP, a.Username)
+		}
 		c, err := g.chal.Issue(ctx, now, clientKey, v.Challenge)
 		if err == nil {
 			g.metrics.attempt(a.Kind, outcomeChallenged)
