@@ -365,13 +365,15 @@ func (l *Limiter) scriptArgs(now time.Time, reqs []limit.Request) ([]string, []a
 
 // limitKey names r's key in Redis (see Limiter).
 func (l *Limiter) limitKey(r limit.Request) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(r.Limit.Burst))
-	binary.BigEndian.PutUint64(b[8:], uint64(r.Limit.Period))
-	h := sha256.New()
-	h.Write(b[:])
-	h.Write([]byte(r.Key))
-	return l.prefix + "l:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
+	// On the stack for every key of a usual length: this runs for each
+	// key of each login.
+	var in [128]byte
+	b := binary.BigEndian.AppendUint64(in[:0], uint64(r.Limit.Burst))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.Limit.Period))
+	sum := sha256.Sum256(append(b, r.Key...))
+	var out [64]byte
+	k := append(append(out[:0], l.prefix...), "l:"...)
+	return string(base64.RawURLEncoding.AppendEncode(k, sum[:16]))
 }
 
 // interval is limit's emission interval in ns, as limit.Limit computes it.
