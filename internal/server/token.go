@@ -373,7 +373,17 @@ func readForm(w http.ResponseWriter, r *http.Request) (map[string]string, error)
 	if r.ContentLength > httpapi.MaxFormBytes {
 		return nil, invalidRequest("request body exceeds %d bytes", httpapi.MaxFormBytes)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpapi.MaxFormBytes))
+	var body []byte
+	var err error
+	if n := r.ContentLength; n >= 0 {
+		// A declared length within the cap (checked above), past which
+		// net/http never reads: one buffer of that size, where ReadAll
+		// and MaxBytesReader cost three allocations.
+		body = make([]byte, n)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, httpapi.MaxFormBytes))
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
