@@ -63,12 +63,13 @@ func newDefence(ctx context.Context, cfg config.Defence, sec secrets, log *slog.
 		return nil, usageError{err}
 	}
 	d.guard, err = guard.New(guard.Config{
-		Store:    d.state.budgets,
-		Policy:   cfg.Guard,
-		Known:    d.state.known,
-		Detector: detector,
-		Degraded: d.state.degraded,
-		Admin:    d.state.admin,
+		Store:        d.state.budgets,
+		Policy:       cfg.Guard,
+		Known:        d.state.known,
+		KnownReserve: d.state.knownReserve,
+		Detector:     detector,
+		Degraded:     d.state.degraded,
+		Admin:        d.state.admin,
 		OnAttackChange: func(st guard.DetectorState) {
 			d.metrics.UnderAttack(st.UnderAttack)
 			log.Warn("guard.attack", "under_attack", st.UnderAttack, "failures_per_minute", st.Failures,

@@ -20,11 +20,14 @@ import (
 // this process's memory on one node, or Redis shared by every replica, with
 // a local fallback for the budgets.
 type guardState struct {
-	budgets         limit.Store
-	admin           guard.AdminStore // status and unlock over budgets
-	local           *limit.Memory    // all of the budgets on one node; the fallback with Redis
-	known           guard.KnownNetworks
-	knownLen        func() int // nil when not countable here
+	budgets  limit.Store
+	admin    guard.AdminStore // status and unlock over budgets
+	local    *limit.Memory    // all of the budgets on one node; the fallback with Redis
+	known    guard.KnownNetworks
+	knownLen func() int // nil when not countable here
+	// knownReserve folds the known-network lookup into the reservation
+	// (one Redis round trip); nil on one node, where both are in memory.
+	knownReserve    guard.KnownReserver
 	challengeReplay challenge.ReplayCache
 	dpopReplay      dpop.ReplayCache
 	// detectorCounts adds up the attack detectors of every replica; nil
@@ -103,7 +106,7 @@ func newGuardState(ctx context.Context, cfg config.Defence, log *slog.Logger, on
 		return nil, err
 	}
 	knownLocal := guard.NewMemoryKnownNetworks(cfg.GuardMaxKeys)
-	known, err := redisstore.NewFailoverKnownNetworks(fo, redisstore.NewKnownNetworks(rdb, cfg.RedisPrefix), knownLocal)
+	known, err := redisstore.NewFailoverKnownReserver(fo, redisstore.KnownLimiter{Limiter: shared, Known: redisstore.NewKnownNetworks(rdb, cfg.RedisPrefix)}, knownLocal)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +139,7 @@ func newGuardState(ctx context.Context, cfg config.Defence, log *slog.Logger, on
 		admin:           admin,
 		local:           local,
 		known:           known,
+		knownReserve:    known,
 		challengeReplay: challengeReplay,
 		dpopReplay:      dpopReplay,
 		detectorCounts:  detectorCounts,

@@ -91,7 +91,7 @@ func keycloakGrantService(k *standin.Keycloak) service {
 // keycloakFormService logs in as a browser does: the realm's login page,
 // then its form post.
 func keycloakFormService(k *standin.Keycloak) service {
-	return service{profile: "keycloak", name: "keycloak login form", args: []string{"--profile", "keycloak", "--realm", standin.KeycloakRealm},
+	return service{profile: "keycloak", name: "keycloak login form", earnsNoDevice: true, args: []string{"--profile", "keycloak", "--realm", standin.KeycloakRealm},
 		handler: k, checks: k.Checks, clientIPs: k.ClientIPs, device: sendDeviceCookie,
 		login: func(t *testing.T, base, ip, name, pw string, header ...string) (int, bool, http.Header, []byte) {
 			c := browserClient(t)

@@ -157,44 +157,22 @@ func userSetPassword(ctx context.Context, e *env, cfg config.Passwords, rawName 
 		fmt.Fprintf(e.stdout, "added user %q (sub %s)\n", u.Username, u.ID)
 		return nil
 	}
-	if err := st.SetPassword(ctx, name, hash, class, now); err != nil {
+	// One transaction: the new hash, a raised account epoch (access
+	// tokens and device credentials end), the refresh-token families
+	// revoked and the screening state settled (the new password was
+	// screened). Access tokens stop working at once at /users/me and
+	// /verify and at resource servers whose verify.Config.CheckAccount
+	// compares the epoch; resource servers that check only the signature
+	// accept them until they expire (--access-token-ttl).
+	n, err := st.SetPassword(ctx, name, hash, class, now)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no user %q", name)
 		}
 		return err
 	}
-	n, err := revokeSessions(ctx, st, name, now)
-	if err != nil {
-		return err
-	}
-	// The new password was screened: a pending screening or a required
-	// change is settled.
-	if u, err := st.UserByName(ctx, name); err != nil {
-		return err
-	} else if err := st.SetPasswordScreening(ctx, u.ID, store.Screening{}, now); err != nil {
-		return err
-	}
 	fmt.Fprintf(e.stdout, "password of %q reset; %d refresh-token families revoked\n", name, n)
 	return nil
-}
-
-// revokeSessions revokes every refresh-token family of the user name: a
-// password reset or a disable ends the sessions the old state started.
-// Access tokens carry the account epoch, which the store raised with the
-// change: they stop working at once at /users/me and /verify and at
-// resource servers whose verify.Config.CheckAccount compares the epoch;
-// resource servers that check only the signature accept them until they
-// expire (--access-token-ttl).
-func revokeSessions(ctx context.Context, st accountStore, name string, now time.Time) (int64, error) {
-	u, err := st.UserByName(ctx, name)
-	if err != nil {
-		return 0, fmt.Errorf("revoke refresh tokens: %w", err)
-	}
-	n, err := st.RevokeUserRefreshFamilies(ctx, u.ID, now)
-	if err != nil {
-		return 0, fmt.Errorf("revoke refresh tokens: %w", err)
-	}
-	return n, nil
 }
 
 // readPassword reads a new password: from a TTY with a hidden, confirmed
@@ -240,7 +218,10 @@ func userSetDisabled(ctx context.Context, e *env, rawName string, disabled bool)
 	}
 	defer st.Close()
 	now := time.Now()
-	if err := st.SetDisabled(ctx, name, disabled, now); err != nil {
+	// One transaction: the flag, a raised account epoch and the
+	// account's refresh-token families revoked.
+	n, err := st.SetDisabled(ctx, name, disabled, now)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no user %q", name)
 		}
@@ -249,10 +230,6 @@ func userSetDisabled(ctx context.Context, e *env, rawName string, disabled bool)
 	if !disabled {
 		fmt.Fprintf(e.stdout, "user %q enabled\n", name)
 		return nil
-	}
-	n, err := revokeSessions(ctx, st, name, now)
-	if err != nil {
-		return err
 	}
 	fmt.Fprintf(e.stdout, "user %q disabled; %d refresh-token families revoked\n", name, n)
 	return nil

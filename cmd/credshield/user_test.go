@@ -33,7 +33,7 @@ func TestUserCommandsRevokeSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := time.Now()
-		if _, err := st.CreateRefreshFamily(ctx, store.RefreshFamily{UserID: u.ID, CreatedAt: now, AbsoluteExpiresAt: now.Add(time.Hour)}, tokenHash, now.Add(time.Hour), 0); err != nil {
+		if _, err := st.CreateRefreshFamily(ctx, store.RefreshFamily{UserID: u.ID, AccountEpoch: u.DeviceEpoch, CreatedAt: now, AbsoluteExpiresAt: now.Add(time.Hour)}, tokenHash, now.Add(time.Hour), 0); err != nil {
 			t.Fatal(err)
 		}
 	}

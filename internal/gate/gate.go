@@ -163,12 +163,13 @@ type Attempt struct {
 // caller writes.
 func (g *Gate) Admit(ctx context.Context, now time.Time, a Attempt) (*Reservation, error) {
 	attempt := guard.Attempt{Username: a.Username, IP: a.IP, Device: a.Device, TrustName: a.TrustName}
-	clientKey := challengeClientKey(a.IP.String(), a.Username)
 	if a.Challenge != "" {
-		attempt.Solve = func() (int, error) { return g.verifyChallenge(ctx, now, clientKey, a.Challenge, a.Solution) }
+		attempt.Solve = func() (int, error) {
+			return g.verifyChallenge(ctx, now, challengeClientKey(a.IP, a.Username), a.Challenge, a.Solution)
+		}
 	}
 	verdict, err := g.guard.Check(ctx, now, attempt)
-	return g.decided(ctx, now, a, verdict, err, clientKey)
+	return g.decided(ctx, now, a, verdict, err)
 }
 
 // AdmitAddress is Admit on the client address's budget alone: no account
@@ -177,17 +178,17 @@ func (g *Gate) Admit(ctx context.Context, now time.Time, a Attempt) (*Reservatio
 // database read or a signature check.
 func (g *Gate) AdmitAddress(ctx context.Context, now time.Time, k Kind, ip netip.Addr) (*Reservation, error) {
 	verdict, err := g.guard.CheckAddress(ctx, now, ip)
-	return g.decided(ctx, now, Attempt{Kind: k, IP: ip}, verdict, err, nil)
+	return g.decided(ctx, now, Attempt{Kind: k, IP: ip}, verdict, err)
 }
 
-func (g *Gate) decided(ctx context.Context, now time.Time, a Attempt, verdict guard.Verdict, err error, clientKey []byte) (*Reservation, error) {
+func (g *Gate) decided(ctx context.Context, now time.Time, a Attempt, verdict guard.Verdict, err error) (*Reservation, error) {
 	if err != nil {
 		g.metrics.attempt(a.Kind, outcomeUnavailable)
 		return nil, httpapi.Unavailable(err)
 	}
 	g.metrics.verdict(verdict)
 	if !verdict.Allowed {
-		return nil, g.refuse(ctx, now, a, verdict, clientKey)
+		return nil, g.refuse(ctx, now, a, verdict)
 	}
 	res := &Reservation{g: g, ctx: context.WithoutCancel(ctx), kind: a.Kind, verdict: verdict}
 	if a.Username != "" {
@@ -270,9 +271,10 @@ func ReadCredentials(r *http.Request, form map[string]string, header string) (Cr
 
 // challengeClientKey binds a challenge to the client address and the
 // username, so a solution bought on one address or for one account cannot
-// be spent on another.
-func challengeClientKey(ip, username string) []byte {
-	return []byte("ip:" + ip + "|user:" + username)
+// be spent on another. It is built only when a challenge is issued or
+// verified: a 429 needs none.
+func challengeClientKey(ip netip.Addr, username string) []byte {
+	return []byte("ip:" + ip.String() + "|user:" + username)
 }
 
 // verifyChallenge checks a solution inside the pool: the one argon2id

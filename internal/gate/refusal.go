@@ -49,8 +49,7 @@ func (r *Refusal) WriteResponse(w http.ResponseWriter) {
 		return
 	}
 	h := w.Header()
-	h["Retry-After"] = []string{strconv.Itoa(r.RetryAfterSeconds())}
-	r.SetRateLimitHeaders(h)
+	r.setHeaders(h, true)
 	h["Content-Type"] = r.tooMany.jsonType
 	h["Content-Length"] = r.tooMany.length
 	w.WriteHeader(http.StatusTooManyRequests)
@@ -66,35 +65,53 @@ func (r *Refusal) RetryAfterSeconds() int {
 // of a 429 on h (see WriteResponse), for a caller that answers the
 // refusal in another shape; it sets nothing when the verdict names no
 // budget.
-func (r *Refusal) SetRateLimitHeaders(h http.Header) {
+func (r *Refusal) SetRateLimitHeaders(h http.Header) { r.setHeaders(h, false) }
+
+// setHeaders sets the RateLimit fields, and Retry-After when retryAfter.
+// This is the hot path of an attack: the header values share one string
+// and one slice (two allocations in all).
+func (r *Refusal) setHeaders(h http.Header, retryAfter bool) {
 	v := r.Verdict
-	if v.IPPolicy.Burst > 0 {
-		name := v.PolicyName
-		switch {
-		case name != "":
-		case v.Trust == guard.TrustDevice:
-			name = "device"
-		default:
-			name = "ip"
+	var buf [96]byte
+	b := strconv.AppendInt(buf[:0], int64(r.RetryAfterSeconds()), 10)
+	nRetry := len(b)
+	if v.IPPolicy.Burst <= 0 {
+		if retryAfter {
+			h["Retry-After"] = []string{string(b)}
 		}
-		// Both fields in one buffer: this is the hot path of an attack.
-		b := make([]byte, 0, 64)
-		b = strconv.AppendInt(append(append(append(b, '"'), name...), `";q=`...), int64(v.IPPolicy.Burst), 10)
-		b = strconv.AppendInt(append(b, ";w="...), int64(v.IPPolicy.Period/time.Second), 10)
-		n := len(b)
-		b = strconv.AppendInt(append(append(append(b, '"'), name...), `";r=`...), int64(v.IPState.Remaining), 10)
-		b = strconv.AppendInt(append(b, ";t="...), int64(math.Ceil(v.IPState.ResetAfter.Seconds())), 10)
-		fields := string(b)
-		h["Ratelimit-Policy"] = []string{fields[:n]}
-		h["Ratelimit"] = []string{fields[n:]}
+		return
 	}
+	name := v.PolicyName
+	switch {
+	case name != "":
+	case v.Trust == guard.TrustDevice:
+		name = "device"
+	default:
+		name = "ip"
+	}
+	b = strconv.AppendInt(append(append(append(b, '"'), name...), `";q=`...), int64(v.IPPolicy.Burst), 10)
+	b = strconv.AppendInt(append(b, ";w="...), int64(v.IPPolicy.Period/time.Second), 10)
+	nPolicy := len(b)
+	b = strconv.AppendInt(append(append(append(b, '"'), name...), `";r=`...), int64(v.IPState.Remaining), 10)
+	b = strconv.AppendInt(append(b, ";t="...), int64(math.Ceil(v.IPState.ResetAfter.Seconds())), 10)
+	fields := string(b)
+	vals := []string{fields[:nRetry], fields[nRetry:nPolicy], fields[nPolicy:]}
+	if retryAfter {
+		h["Retry-After"] = vals[0:1:1]
+	}
+	h["Ratelimit-Policy"] = vals[1:2:2]
+	h["Ratelimit"] = vals[2:3:3]
 }
 
 // refuse turns a refusing verdict into a Refusal: a challenge to solve,
 // or a 429. A challenge that cannot be issued (the replay cache is full)
 // becomes a 429: never an allow.
-func (g *Gate) refuse(ctx context.Context, now time.Time, a Attempt, v guard.Verdict, clientKey []byte) *Refusal {
+func (g *Gate) refuse(ctx context.Context, now time.Time, a Attempt, v guard.Verdict) *Refusal {
 	if v.Challenge > 0 {
+		var clientKey []byte // none for AdmitAddress, which names no account (and is never challenged)
+		if a.Username != "" {
+			clientKey = challengeClientKey(a.IP, a.Username)
+		}
 		c, err := g.chal.Issue(ctx, now, clientKey, v.Challenge)
 		if err == nil {
 			g.metrics.attempt(a.Kind, outcomeChallenged)

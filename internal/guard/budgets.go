@@ -122,12 +122,12 @@ func (g *Guard) addressBudgets(t *budgets, ip netip.Addr) {
 // returns buf and the host the per-address keys name.
 func (g *Guard) addAddress(t *budgets, buf []byte, ip netip.Addr) ([]byte, netip.Prefix) {
 	p := g.cfg.Policy
-	host, wider := subnets(ip)
+	host, wider, n := subnetArray(ip)
 	buf = appendHost(append(buf, prefixIP...), ip, host)
 	t.add(budgetAddress, kindHard, ReasonIP, p.IP, len(buf))
 	buf = wider[0].AppendTo(append(buf, prefixNet...))
 	t.add(budgetNetwork, kindHard, ReasonSubnet, p.Subnet, len(buf))
-	if len(wider) > 1 {
+	if n > 1 {
 		buf = wider[1].AppendTo(append(buf, prefixNet48...))
 		t.add(budgetNetwork48, kindHard, ReasonSubnet48, p.Subnet48, len(buf))
 	}

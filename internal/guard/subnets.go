@@ -24,11 +24,19 @@ func subnets(a netip.Addr) (host netip.Prefix, wider []netip.Prefix) {
 	if !a.IsValid() {
 		return netip.Prefix{}, nil
 	}
+	host, w, n := subnetArray(a)
+	return host, w[:n]
+}
+
+// subnetArray is subnets of a valid address with the wider prefixes in
+// an array (n of them), so that the guard's per-attempt path allocates
+// no slice.
+func subnetArray(a netip.Addr) (host netip.Prefix, wider [2]netip.Prefix, n int) {
 	a = a.Unmap().WithZone("")
 	if a.Is4() {
-		return prefix(a, hostBits4), []netip.Prefix{prefix(a, subnetBits4)}
+		return prefix(a, hostBits4), [2]netip.Prefix{prefix(a, subnetBits4)}, 1
 	}
-	return prefix(a, hostBits6), []netip.Prefix{prefix(a, siteBits6), prefix(a, orgBits6)}
+	return prefix(a, hostBits6), [2]netip.Prefix{prefix(a, siteBits6), prefix(a, orgBits6)}, 2
 }
 
 // prefix returns the masked prefix of a with the given bits; bits is a

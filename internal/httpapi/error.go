@@ -80,6 +80,12 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if err == nil {
 		return
 	}
+	if re, ok := err.(Responder); ok {
+		// The common case, a refusal returned as it is, without the
+		// allocation errors.As costs.
+		re.WriteResponse(w)
+		return
+	}
 	var re Responder
 	if errors.As(err, &re) {
 		re.WriteResponse(w)

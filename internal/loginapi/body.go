@@ -31,8 +31,11 @@ var (
 // CheckFormContentType accepts application/x-www-form-urlencoded, with at
 // most a UTF-8 charset parameter.
 func CheckFormContentType(ct string) error {
-	if ct == "" {
+	switch ct {
+	case "":
 		return errFormContentType
+	case "application/x-www-form-urlencoded":
+		return nil // what mime.ParseMediaType would accept, without its map
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/x-www-form-urlencoded" {

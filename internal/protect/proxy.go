@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/credshield/credshield/internal/challenge/interstitial"
@@ -161,9 +162,14 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 		return nil, err
 	}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:        p.rewrite,
-		Transport:      cfg.Transport,
-		FlushInterval:  -1, // stream: flush every write (SSE, chunked downloads)
+		Rewrite:   p.rewrite,
+		Transport: cfg.Transport,
+		// No FlushInterval: ReverseProxy already flushes every write of a
+		// text/event-stream or of a response of unknown length (chunked
+		// downloads, long polls), so streams stream; a response of known
+		// length is written through the server's buffer, not one write
+		// and one flush per read from the upstream.
+		BufferPool:     &copyBuffers{},
 		ModifyResponse: p.settle,
 		ErrorHandler:   p.upstreamFailed,
 		ErrorLog:       slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
@@ -217,10 +223,28 @@ func upstreamTransport() *http.Transport {
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
+		MaxIdleConnsPerHost:   256, // one upstream: every idle connection may be to it
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// copyBuffers is the ReverseProxy's pool of copy buffers, so that a
+// pass-through response does not allocate its own 32 KiB. The zero value
+// is ready; safe for concurrent use.
+type copyBuffers struct{ pool sync.Pool }
+
+func (c *copyBuffers) Get() []byte {
+	if b, ok := c.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (c *copyBuffers) Put(b []byte) {
+	if cap(b) == 32<<10 {
+		c.pool.Put(&b)
 	}
 }
 

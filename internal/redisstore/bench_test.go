@@ -87,15 +87,17 @@ func BenchmarkReserve(b *testing.B) {
 
 // BenchmarkGuardDecision is one whole guard decision for an untrusted
 // login, as a replica makes it with its guard state in Redis: the guard's
-// known-network lookup and the Reserve of the attempt's keys, through the
-// same client as BenchmarkTrivialEvalSha. bench/run reports the ratio of
-// the two.
+// known-network lookup and the Reserve of the attempt's keys, in one
+// script (KnownLimiter), through the same client as
+// BenchmarkTrivialEvalSha. bench/run reports the ratio of the two.
 func BenchmarkGuardDecision(b *testing.B) {
 	rdb, prefix := testClient(b)
+	kl := KnownLimiter{Limiter: newTestLimiter(b, rdb, prefix), Known: NewKnownNetworks(rdb, prefix)}
 	g, err := guard.New(guard.Config{
-		Store:  newTestLimiter(b, rdb, prefix),
-		Known:  NewKnownNetworks(rdb, prefix),
-		Policy: guard.DefaultPolicy(),
+		Store:        kl.Limiter,
+		Known:        kl.Known,
+		KnownReserve: kl,
+		Policy:       guard.DefaultPolicy(),
 	})
 	if err != nil {
 		b.Fatal(err)

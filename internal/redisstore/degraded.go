@@ -104,6 +104,7 @@ func (f *Failover) callPrimary(ctx context.Context, fn func(context.Context) err
 type FailoverKnownNetworks struct {
 	f              *Failover
 	primary, local guard.KnownNetworks
+	reserver       guard.KnownReserver // nil: ReserveKnown takes two steps
 }
 
 var _ guard.KnownNetworks = (*FailoverKnownNetworks)(nil)

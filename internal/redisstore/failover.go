@@ -129,9 +129,18 @@ func primaryFailed(ctx context.Context, err error) bool {
 
 // Reserve implements limit.Store.
 func (f *Failover) Reserve(ctx context.Context, now time.Time, reqs []limit.Request) (limit.Result, error) {
+	return f.reserve(ctx, now, reqs, func(ctx context.Context) (limit.Result, error) {
+		return f.primary.Reserve(ctx, now, reqs)
+	})
+}
+
+// reserve is Reserve with primary as the primary's part: a
+// FailoverKnownNetworks reserves through the same rules with the
+// known-network lookup folded in.
+func (f *Failover) reserve(ctx context.Context, now time.Time, reqs []limit.Request, primary func(context.Context) (limit.Result, error)) (limit.Result, error) {
 	if f.usePrimary(now) {
 		cctx, cancel := context.WithTimeout(ctx, f.cfg.CallTimeout)
-		res, err := f.primary.Reserve(cctx, now, reqs)
+		res, err := primary(cctx)
 		cancel()
 		if !primaryFailed(ctx, err) {
 			if err == nil {

@@ -27,6 +27,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -91,33 +93,88 @@ local function put(k, r)
 end
 `
 
-var reserveScript = redis.NewScript(luaPrelude + `
-local n = #KEYS
-local out = {1}
-local seen = {}
--- One MGET instead of a GET per key: each redis.call from Lua has a
--- fixed cost that a refused login pays once per key.
-local vals = {}
-if n > 0 then vals = redis.call('MGET', unpack(KEYS)) end
-for i = 1, n do
-  local T, tol = tonumber(ARGV[2 + 2*i]), tonumber(ARGV[3 + 2*i])
-  local k = KEYS[i]
-  local cur = seen[k]
-  if cur == nil then
-    cur = rel(vals[i]) or 0
-    if cur < 0 then cur = 0 end
+// luaReserve defines reserve(ks, as): the body of reserveScript over the
+// keys KEYS[ks[1]], KEYS[ks[2]]..., whose interval and tolerance are
+// ARGV[as[i]] and ARGV[as[i] + 1], so that reserveKnownScript runs the
+// very same decision.
+const luaReserve = `
+local function reserve(ks, as)
+  local n = #ks
+  local out = {1}
+  local seen = {}
+  local mk = {}
+  for i = 1, n do mk[i] = KEYS[ks[i]] end
+  -- One MGET instead of a GET per key: each redis.call from Lua has a
+  -- fixed cost that a refused login pays once per key.
+  local vals = {}
+  if n > 0 then vals = redis.call('MGET', unpack(mk)) end
+  for i = 1, n do
+    local T, tol = tonumber(ARGV[as[i]]), tonumber(ARGV[as[i] + 1])
+    local k = mk[i]
+    local cur = seen[k]
+    if cur == nil then
+      cur = rel(vals[i]) or 0
+      if cur < 0 then cur = 0 end
+    end
+    out[i + 1] = cur
+    if cur + T <= tol then
+      seen[k] = cur + T
+    else
+      out[1] = 0
+      seen[k] = cur
+    end
   end
-  out[i + 1] = cur
-  if cur + T <= tol then
-    seen[k] = cur + T
-  else
-    out[1] = 0
-    seen[k] = cur
+  if out[1] == 1 then
+    for k, r in pairs(seen) do put(k, r) end
   end
+  return out
 end
-if out[1] == 1 then
-  for k, r in pairs(seen) do put(k, r) end
+`
+
+var reserveScript = redis.NewScript(luaPrelude + luaReserve + `
+local ks, as = {}, {}
+for i = 1, #KEYS do ks[i], as[i] = i, 2 + 2*i end
+return reserve(ks, as)
+`)
+
+// reserveKnownScript is KnownNetworks.Known and reserveScript in one
+// round trip. KEYS[1] is the pair's known-network key, KEYS[2..n+1] the
+// keys to reserve when it is not known, then the keys only the known
+// set has. ARGV[1..3] as reserveScript; ARGV[4] is n; ARGV[5] the
+// caller's now in Unix ns (KnownNetworks compares its entries with the
+// caller's clock); ARGV[6] is m, the number of keys to reserve when the
+// pair is known, and ARGV[7..m+6] their indexes in KEYS; then the
+// interval and tolerance of KEYS[2], KEYS[3]... in order. It returns
+// reserveScript's answer with known (1 or 0) in front.
+//
+// The stored value and ARGV[5] are decimal integers, compared as
+// strings: Lua's doubles are not exact at 19 digits.
+var reserveKnownScript = redis.NewScript(luaPrelude + luaReserve + `
+-- gt(a, b) is a > b for decimal integers without leading zeros.
+local function gt(a, b)
+  local na, nb = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'
+  if na ~= nb then return nb end
+  if a == b then return false end
+  local c
+  if #a ~= #b then c = #a > #b else c = a > b end
+  if na then return not c end
+  return c
 end
+local v = redis.call('GET', KEYS[1])
+local known = v and gt(v, ARGV[5])
+local n, m = tonumber(ARGV[4]), tonumber(ARGV[6])
+local base = 7 + m
+local ks, as = {}, {}
+if known then
+  for i = 1, m do
+    local j = tonumber(ARGV[6 + i])
+    ks[i], as[i] = j, base + 2*(j - 2)
+  end
+else
+  for i = 1, n do ks[i], as[i] = 1 + i, base + 2*(i - 1) end
+end
+local out = reserve(ks, as)
+table.insert(out, 1, known and 1 or 0)
 return out
 `)
 
@@ -199,6 +256,56 @@ func (l *Limiter) Reserve(ctx context.Context, now time.Time, reqs []limit.Reque
 	if err != nil {
 		return limit.Result{}, fmt.Errorf("redisstore: reserve: %w", err)
 	}
+	return reserveResult(reqs, vals)
+}
+
+// ReserveKnown implements guard.KnownReserver for a Limiter and the
+// KnownNetworks known in the same Redis: the pair's lookup and the
+// Reserve of ifKnown or ifUnknown in one script, one round trip.
+func (l *Limiter) ReserveKnown(ctx context.Context, now time.Time, kn *KnownNetworks, username string, network netip.Prefix, ifUnknown, ifKnown []limit.Request) (bool, limit.Result, error) {
+	// The two sets share all but a key or two: each key is named, hashed
+	// and sent once, and the known set refers to it by its index.
+	keys, args, err := l.scriptArgs(now, ifUnknown)
+	if err != nil {
+		return false, limit.Result{}, err
+	}
+	n := len(keys)
+	idx := make([]any, len(ifKnown))
+	var extra []limit.Request
+	for i, r := range ifKnown {
+		j := slices.Index(ifUnknown, r)
+		if j < 0 {
+			j = n + len(extra)
+			extra = append(extra, r)
+		}
+		idx[i] = strconv.Itoa(j + 2) // KEYS[1] is the known-network key
+	}
+	ekeys, eargs, err := l.scriptArgs(now, extra)
+	if err != nil {
+		return false, limit.Result{}, err
+	}
+	all := make([]any, 0, 6+len(idx)+len(args)-3+len(eargs)-3)
+	all = append(all, args[:3]...)
+	all = append(all, strconv.Itoa(n), strconv.FormatInt(now.UnixNano(), 10), strconv.Itoa(len(idx)))
+	all = append(append(append(all, idx...), args[3:]...), eargs[3:]...)
+	keys = append(append([]string{kn.key(username, network)}, keys...), ekeys...)
+	vals, err := reserveKnownScript.Run(ctx, l.rdb, keys, all...).Int64Slice()
+	if err != nil {
+		return false, limit.Result{}, fmt.Errorf("redisstore: known networks and reserve: %w", err)
+	}
+	if len(vals) == 0 {
+		return false, limit.Result{}, errors.New("redisstore: known networks and reserve: empty answer")
+	}
+	known, reqs := vals[0] == 1, ifUnknown
+	if known {
+		reqs = ifKnown
+	}
+	res, err := reserveResult(reqs, vals[1:])
+	return known, res, err
+}
+
+// reserveResult reads reserveScript's answer vals to reqs.
+func reserveResult(reqs []limit.Request, vals []int64) (limit.Result, error) {
 	if len(vals) != len(reqs)+1 {
 		return limit.Result{}, fmt.Errorf("redisstore: reserve: script returned %d values for %d keys", len(vals), len(reqs))
 	}
@@ -258,13 +365,15 @@ func (l *Limiter) scriptArgs(now time.Time, reqs []limit.Request) ([]string, []a
 
 // limitKey names r's key in Redis (see Limiter).
 func (l *Limiter) limitKey(r limit.Request) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(r.Limit.Burst))
-	binary.BigEndian.PutUint64(b[8:], uint64(r.Limit.Period))
-	h := sha256.New()
-	h.Write(b[:])
-	h.Write([]byte(r.Key))
-	return l.prefix + "l:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
+	// On the stack for every key of a usual length: this runs for each
+	// key of each login.
+	var in [128]byte
+	b := binary.BigEndian.AppendUint64(in[:0], uint64(r.Limit.Burst))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.Limit.Period))
+	sum := sha256.Sum256(append(b, r.Key...))
+	var out [64]byte
+	k := append(append(out[:0], l.prefix...), "l:"...)
+	return string(base64.RawURLEncoding.AppendEncode(k, sum[:16]))
 }
 
 // interval is limit's emission interval in ns, as limit.Limit computes it.

@@ -2,10 +2,14 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -221,6 +225,24 @@ func TestInvalidLimit(t *testing.T) {
 		_, err := rl.Reserve(context.Background(), time.Now(), []limit.Request{{Key: "k", Limit: l}})
 		if !errors.Is(err, limit.ErrInvalidLimit) {
 			t.Errorf("%+v: err %v, want ErrInvalidLimit", l, err)
+		}
+	}
+}
+
+// TestLimitKeyName pins how a budget's key is named in Redis (see
+// Limiter): replicas of two versions must name one budget alike.
+func TestLimitKeyName(t *testing.T) {
+	l := &Limiter{prefix: "p:"}
+	for _, r := range []limit.Request{
+		{Key: "ip:192.0.2.1", Limit: limit.Limit{Burst: 20, Period: time.Minute}},
+		{Key: "userip:" + strings.Repeat("long name ", 30) + "|2001:db8::/64", Limit: limit.Limit{Burst: 5, Period: time.Hour}},
+	} {
+		h := sha256.New()
+		_ = binary.Write(h, binary.BigEndian, [2]uint64{uint64(r.Limit.Burst), uint64(r.Limit.Period)})
+		h.Write([]byte(r.Key))
+		want := "p:l:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
+		if got := l.limitKey(r); got != want {
+			t.Errorf("limitKey(%.20q) = %q, want %q", r.Key, got, want)
 		}
 	}
 }

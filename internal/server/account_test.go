@@ -151,7 +151,7 @@ func TestAccessTokenDiesOnPasswordReset(t *testing.T) {
 	if res := e.me("Bearer " + access); res.status != http.StatusOK {
 		t.Fatalf("before reset: /users/me %d", res.status)
 	}
-	if err := e.st.SetPassword(context.Background(), "bob", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$x", "argon2id$v=19$m=19456,t=2,p=1", time.Now()); err != nil {
+	if _, err := e.st.SetPassword(context.Background(), "bob", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$x", "argon2id$v=19$m=19456,t=2,p=1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	wantTokenDead(t, e, "after reset", access)
@@ -164,11 +164,11 @@ func TestAccessTokenStaysDeadAfterReEnable(t *testing.T) {
 	e.addUser("bob", accountPW)
 	access := e.accessToken("bob", accountPW)
 	ctx := context.Background()
-	if err := e.st.SetDisabled(ctx, "bob", true, time.Now()); err != nil {
+	if _, err := e.st.SetDisabled(ctx, "bob", true, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	wantTokenDead(t, e, "disabled", access)
-	if err := e.st.SetDisabled(ctx, "bob", false, time.Now()); err != nil {
+	if _, err := e.st.SetDisabled(ctx, "bob", false, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	wantTokenDead(t, e, "enabled again", access)
@@ -221,7 +221,7 @@ func TestTokenWithoutEpochClaim(t *testing.T) {
 	if res := e.me("Bearer " + legacy); res.status != http.StatusOK {
 		t.Errorf("unchanged account: /users/me %d, want 200", res.status)
 	}
-	if err := e.st.SetDisabled(context.Background(), "bob", false, now); err != nil {
+	if _, err := e.st.SetDisabled(context.Background(), "bob", false, now); err != nil {
 		t.Fatal(err)
 	}
 	wantTokenDead(t, e, "changed account", legacy)

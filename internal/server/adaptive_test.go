@@ -167,7 +167,7 @@ func TestRealUserDuringAttack(t *testing.T) {
 	}
 
 	// A password reset revokes alice's device credential.
-	if err := e.st.SetPassword(context.Background(), "alice", mustHash(t, "a brand new password"), "$argon2id$v=19$m=64,t=1,p=1", time.Now()); err != nil {
+	if _, err := e.st.SetPassword(context.Background(), "alice", mustHash(t, "a brand new password"), "$argon2id$v=19$m=64,t=1,p=1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.loginFrom("100.64.0.1", "alice", "a brand new password", url.Values{"device_token": {deviceToken}}); r.status != http.StatusTooManyRequests {

@@ -48,10 +48,12 @@ func unavailableResource(cause error) *verify.Error {
 func (s *Server) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
-		var ve *verify.Error
-		if errors.As(err, &ve) && !isResponder(err) {
-			s.refuseResource(w, r, ve)
-			return
+		if _, ok := err.(httpapi.Responder); !ok && err != nil {
+			var ve *verify.Error
+			if errors.As(err, &ve) && !isResponder(err) {
+				s.refuseResource(w, r, ve)
+				return
+			}
 		}
 		httpapi.WriteError(w, r, s.log, err)
 	})

@@ -45,7 +45,7 @@ func TestForwardAuthBearer(t *testing.T) {
 		t.Errorf("revoked token: %d", res.status)
 	}
 	other := e.accessToken("alice", "correct horse battery")
-	if err := e.st.SetDisabled(context.Background(), "alice", true, time.Now()); err != nil {
+	if _, err := e.st.SetDisabled(context.Background(), "alice", true, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if res := get(t, e, "/verify", "Authorization", "Bearer "+other); res.status != http.StatusUnauthorized {

@@ -133,10 +133,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	user, err = s.passwords.ChangePassword(ctx, user.ID, user.DeviceEpoch, user.PasswordHash, hash, class, now)
 	switch {
 	case errors.Is(err, store.ErrStale), errors.Is(err, store.ErrNotFound):
-		// A reset, a disable or another change won the race: this token
-		// is dead too, and says so as verify would on the next request.
-		return &verify.Error{Status: http.StatusUnauthorized, Scheme: tokenScheme(claims.JKT), Code: "invalid_token",
-			Description: "the account changed during the request; sign in again", Err: err}
+		return accountChanged(claims.JKT, err)
 	case err != nil:
 		return unavailable(err)
 	}
@@ -151,8 +148,11 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	refresh, err := s.startRefreshFamily(ctx, now, user.ID, client, scope, claims.JKT)
-	if err != nil {
+	refresh, err := s.startRefreshFamily(ctx, now, user, client, scope, claims.JKT)
+	switch {
+	case errors.Is(err, store.ErrStale), errors.Is(err, store.ErrNotFound):
+		return accountChanged(claims.JKT, err)
+	case err != nil:
 		return unavailable(err)
 	}
 	s.writeTokens(w, tokenResponse{AccessToken: access, Scope: scope, RefreshToken: refresh, DeviceToken: deviceToken}, claims.JKT)
@@ -230,4 +230,12 @@ func tokenScheme(jkt string) string {
 		return schemeDPoP
 	}
 	return schemeBearer
+}
+
+// accountChanged is the answer to a password change that a reset, a
+// disable or another change overtook: the request's token is dead too, and
+// says so as verify would on the next request.
+func accountChanged(jkt string, err error) error {
+	return &verify.Error{Status: http.StatusUnauthorized, Scheme: tokenScheme(jkt), Code: "invalid_token",
+		Description: "the account changed during the request; sign in again", Err: err}
 }

@@ -382,7 +382,7 @@ func TestPasswordChangeRaceWithReset(t *testing.T) {
 			select {
 			case <-reset:
 				hash, class := testHash(t, "reset by the administrator")
-				if err := e.st.SetPassword(context.Background(), "alice", hash, class, time.Now()); err != nil {
+				if _, err := e.st.SetPassword(context.Background(), "alice", hash, class, time.Now()); err != nil {
 					t.Error(err)
 				}
 			default:

@@ -110,7 +110,7 @@ func TestRefreshRefusals(t *testing.T) {
 
 	// A disabled account's refresh tokens stop working.
 	tk = login()
-	if err := e.st.SetDisabled(context.Background(), "bob", true, clock.now); err != nil {
+	if _, err := e.st.SetDisabled(context.Background(), "bob", true, clock.now); err != nil {
 		t.Fatal(err)
 	}
 	wantRefreshRefused(t, "disabled user", e.refresh(tk.refresh, url.Values{"client_id": {"app"}}))

@@ -72,7 +72,7 @@ func TestMeAnswersAsVerify(t *testing.T) {
 	// only the token's epoch is stale.
 	stale := e.accessToken("carol", "correct horse battery")
 	for _, disabled := range []bool{true, false} {
-		if err := e.st.SetDisabled(ctx, "carol", disabled, now); err != nil {
+		if _, err := e.st.SetDisabled(ctx, "carol", disabled, now); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -172,8 +172,14 @@ func (s *Server) passwordToken(w http.ResponseWriter, r *http.Request, form map[
 	if err != nil {
 		return err
 	}
-	refresh, err := s.startRefreshFamily(ctx, now, user.ID, req.clientID, req.scope, jkt)
-	if err != nil {
+	refresh, err := s.startRefreshFamily(ctx, now, user, req.clientID, req.scope, jkt)
+	switch {
+	case errors.Is(err, store.ErrStale), errors.Is(err, store.ErrNotFound):
+		// A change, reset or disable committed while the password was
+		// checked: the hash it matched is no longer the account's, and
+		// neither are the tokens signed above.
+		return loginFailed
+	case err != nil:
 		return unavailable(err)
 	}
 	s.writeTokens(w, tokenResponse{AccessToken: access, Scope: req.scope, RefreshToken: refresh, DeviceToken: deviceToken}, jkt)
@@ -253,11 +259,18 @@ func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request, form map[s
 		// RFC 9449 §5: a bound refresh token is redeemable only with a
 		// proof from its key; a thief holding the token alone gets nothing.
 		return fail(gate.Failure, "dpop_key_mismatch")
-	case user.Disabled:
+	case user.Disabled, fam.AccountEpoch != user.DeviceEpoch:
+		// A disable, or a reset or change of the password since the login
+		// that started the family (or a family from before families
+		// carried the epoch): the session ends with the state it began in.
 		if err := s.refresh.RevokeRefreshFamily(ctx, fam.ID, now); err != nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "revoke refresh family", slog.String("error", err.Error()))
 		}
-		return fail(gate.Failure, "disabled")
+		reason := "account_changed"
+		if user.Disabled {
+			reason = "disabled"
+		}
+		return fail(gate.Failure, reason)
 	case scope != "" && !scopeWithin(scope, fam.Scope):
 		res.Settle(gate.Invalid, slog.String("family", fam.ID), slog.String("reason", "scope_beyond_family"))
 		return &oauthError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "the requested scope exceeds the scope originally granted"}
@@ -373,7 +386,17 @@ func readForm(w http.ResponseWriter, r *http.Request) (map[string]string, error)
 	if r.ContentLength > httpapi.MaxFormBytes {
 		return nil, invalidRequest("request body exceeds %d bytes", httpapi.MaxFormBytes)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpapi.MaxFormBytes))
+	var body []byte
+	var err error
+	if n := r.ContentLength; n >= 0 {
+		// A declared length within the cap (checked above), past which
+		// net/http never reads: one buffer of that size, where ReadAll
+		// and MaxBytesReader cost three allocations.
+		body = make([]byte, n)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, httpapi.MaxFormBytes))
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -606,15 +629,17 @@ func (s *Server) signAccess(now time.Time, user store.User, clientID, scope, jkt
 	})
 }
 
-// startRefreshFamily starts a refresh-token family for a login and returns
-// its first token; "" when refresh tokens are off.
-func (s *Server) startRefreshFamily(ctx context.Context, now time.Time, userID, clientID, scope, jkt string) (string, error) {
+// startRefreshFamily starts a refresh-token family for a login of user (as
+// read before its password was checked) and returns its first token; ""
+// when refresh tokens are off. An account epoch that moved since the read
+// wraps store.ErrStale and starts nothing.
+func (s *Server) startRefreshFamily(ctx context.Context, now time.Time, user store.User, clientID, scope, jkt string) (string, error) {
 	if s.refresh == nil {
 		return "", nil
 	}
 	tok, hash := newRefreshToken()
 	_, err := s.refresh.CreateRefreshFamily(ctx, store.RefreshFamily{
-		UserID: userID, ClientID: clientID, Scope: scope, JKT: jkt,
+		UserID: user.ID, ClientID: clientID, Scope: scope, JKT: jkt, AccountEpoch: user.DeviceEpoch,
 		CreatedAt: now, AbsoluteExpiresAt: now.Add(s.cfg.RefreshTTL),
 	}, hash, now.Add(s.cfg.RefreshIdleTTL), s.cfg.RefreshFamiliesPerUser)
 	if err != nil {

@@ -61,7 +61,7 @@ func TestLoginFlow(t *testing.T) {
 	}
 
 	// Disabling the account stops its tokens at once.
-	if err := e.st.SetDisabled(context.Background(), "alice", true, time.Now()); err != nil {
+	if _, err := e.st.SetDisabled(context.Background(), "alice", true, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	me = e.me("Bearer " + tok)
@@ -161,7 +161,7 @@ func TestFailuresIndistinguishable(t *testing.T) {
 	e := newTestEnv(t)
 	e.addUser("carol", "correct horse battery")
 	e.addUser("dave", "correct horse battery")
-	if err := e.st.SetDisabled(context.Background(), "dave", true, time.Now()); err != nil {
+	if _, err := e.st.SetDisabled(context.Background(), "dave", true, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	bh, err := bcrypt.GenerateFromPassword([]byte("correct horse battery"), 10)

@@ -32,8 +32,8 @@ type Accounts interface {
 	UserByName(ctx context.Context, username string) (User, error)
 	UserByID(ctx context.Context, id string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
-	SetDisabled(ctx context.Context, username string, disabled bool, now time.Time) error
-	SetPassword(ctx context.Context, username, hash, class string, now time.Time) error
+	SetDisabled(ctx context.Context, username string, disabled bool, now time.Time) (int64, error)
+	SetPassword(ctx context.Context, username, hash, class string, now time.Time) (int64, error)
 	SetScopes(ctx context.Context, username, scopes string, now time.Time) error
 	// DeleteUser removes an account and everything kept for it (refresh
 	// families, pending screening); store.ErrNotFound when unknown.
@@ -44,7 +44,7 @@ type Accounts interface {
 }
 
 // RefreshTokens are the refresh-token families, kept by token hash, and
-// the revoked access-token jtis (migrations 00003, 00004).
+// the revoked access-token jtis (migrations 00003, 00004, 00008).
 type RefreshTokens interface {
 	CreateRefreshFamily(ctx context.Context, f RefreshFamily, tokenHash string, idleExpiresAt time.Time, maxLive int) (RefreshFamily, error)
 	RefreshFamilyByToken(ctx context.Context, tokenHash string) (RefreshFamily, error)

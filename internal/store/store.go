@@ -79,12 +79,18 @@ type NewUser struct {
 // revoking the family revokes all of them. JKT is the RFC 7638 thumbprint of
 // the DPoP key the family is bound to, "" when it is not bound. RevokedAt is
 // zero while the family is live.
+//
+// AccountEpoch is the account epoch (User.DeviceEpoch) the login that
+// started the family read: the family lives only while it is still the
+// account's, so a password checked against a hash that a change or reset
+// replaced meanwhile never yields a session.
 type RefreshFamily struct {
 	ID                string
 	UserID            string
 	ClientID          string
 	Scope             string
 	JKT               string
+	AccountEpoch      uint32
 	CreatedAt         time.Time
 	AbsoluteExpiresAt time.Time
 	RevokedAt         time.Time

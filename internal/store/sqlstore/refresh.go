@@ -9,7 +9,7 @@ import (
 	"github.com/credshield/credshield/internal/store"
 )
 
-// Refresh tokens (migration 00003) are stored by hash (the caller's
+// Refresh tokens (migrations 00003, 00008) are stored by hash (the caller's
 // SHA-256, hex): the database never holds a token that could be redeemed.
 // Families and tokens are written in transactions; rotation locks the
 // family before it reads the token (SQLite: the transaction's write lock;
@@ -17,7 +17,7 @@ import (
 // token, on any number of processes or replicas, are serialised: one
 // rotates, the rest see reuse.
 
-const familyColumns = `f.id, f.user_id, f.client_id, f.scope, f.jkt, f.created_at, f.absolute_expires_at, f.revoked_at`
+const familyColumns = `f.id, f.user_id, f.client_id, f.scope, f.jkt, f.account_epoch, f.created_at, f.absolute_expires_at, f.revoked_at`
 
 func scanFamily(r scanner) (store.RefreshFamily, error) {
 	var (
@@ -25,7 +25,7 @@ func scanFamily(r scanner) (store.RefreshFamily, error) {
 		created, absolute int64
 		revoked           sql.NullInt64
 	)
-	if err := r.Scan(&f.ID, &f.UserID, &f.ClientID, &f.Scope, &f.JKT, &created, &absolute, &revoked); err != nil {
+	if err := r.Scan(&f.ID, &f.UserID, &f.ClientID, &f.Scope, &f.JKT, &f.AccountEpoch, &created, &absolute, &revoked); err != nil {
 		return store.RefreshFamily{}, err
 	}
 	f.CreatedAt = fromMillis(created)
@@ -39,6 +39,12 @@ func scanFamily(r scanner) (store.RefreshFamily, error) {
 // CreateRefreshFamily starts a family for f (its ID is generated; RevokedAt
 // is ignored) holding one token, tokenHash, usable until idleExpiresAt (at
 // most f.AbsoluteExpiresAt). It returns the family as stored.
+//
+// The family is stored only while the account's epoch is still
+// f.AccountEpoch (the one the login read): a change, reset or disable
+// that committed since, and revoked the account's families, would
+// otherwise miss this one. A moved epoch wraps store.ErrStale, an unknown
+// user store.ErrNotFound; nothing is stored then.
 //
 // When maxLive is positive, the user's live families (not revoked, not
 // expired at f.CreatedAt) beyond the maxLive newest, the new one included,
@@ -58,18 +64,22 @@ func (s *Store) CreateRefreshFamily(ctx context.Context, f store.RefreshFamily, 
 	f.AbsoluteExpiresAt = f.AbsoluteExpiresAt.Truncate(time.Millisecond).UTC()
 	f.RevokedAt = time.Time{}
 	err = s.inTx(ctx, what, func(tx *sql.Tx) error {
-		if maxLive > 0 && s.d.ForUpdate != "" {
-			// The user's row is the lock: two logins of one user at once
-			// must not both count the other's family out and leave more
-			// than maxLive live.
-			if _, err := tx.ExecContext(ctx, s.d.sql(`SELECT 1 FROM users WHERE id = ?`+s.d.ForUpdate), f.UserID); err != nil {
-				return fmt.Errorf("%s: %s: lock user: %w", s.d.Name, what, s.d.mapErr(err))
-			}
+		// The user's row is the lock (SQLite: the transaction's write
+		// lock): a change of the epoch waits for this family or this
+		// waits for it and sees the new epoch; and two logins of one user
+		// at once must not both count the other's family out and leave
+		// more than maxLive live.
+		var epoch uint32
+		if err := tx.QueryRowContext(ctx, s.d.sql(`SELECT device_epoch FROM users WHERE id = ?`+s.d.ForUpdate), f.UserID).Scan(&epoch); err != nil {
+			return fmt.Errorf("%s: %s: lock user: %w", s.d.Name, what, s.d.mapErr(err))
+		}
+		if epoch != f.AccountEpoch {
+			return fmt.Errorf("%s: %s: account epoch moved: %w", s.d.Name, what, store.ErrStale)
 		}
 		if _, err := tx.ExecContext(ctx,
-			s.d.sql(`INSERT INTO refresh_families (id, user_id, client_id, scope, jkt, created_at, absolute_expires_at, revoked_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, NULL)`),
-			f.ID, f.UserID, f.ClientID, f.Scope, f.JKT, f.CreatedAt.UnixMilli(), f.AbsoluteExpiresAt.UnixMilli()); err != nil {
+			s.d.sql(`INSERT INTO refresh_families (id, user_id, client_id, scope, jkt, account_epoch, created_at, absolute_expires_at, revoked_at)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`),
+			f.ID, f.UserID, f.ClientID, f.Scope, f.JKT, f.AccountEpoch, f.CreatedAt.UnixMilli(), f.AbsoluteExpiresAt.UnixMilli()); err != nil {
 			return fmt.Errorf("%s: %s: %w", s.d.Name, what, s.d.mapErr(err))
 		}
 		if err := s.insertToken(ctx, tx, f, tokenHash, f.CreatedAt, idleExpiresAt); err != nil {
@@ -214,13 +224,14 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, id string, now time.Tim
 }
 
 // RevokeUserRefreshFamilies revokes every live family of the user id at
-// now (a password reset or a disable) and returns how many it revoked.
+// now and returns how many it revoked. (A reset or a disable revokes them
+// itself, in its own transaction: SetPassword, SetDisabled.)
 func (s *Store) RevokeUserRefreshFamilies(ctx context.Context, userID string, now time.Time) (int64, error) {
 	return s.revokeUserFamilies(ctx, s.w, userID, now)
 }
 
 // revokeUserFamilies is RevokeUserRefreshFamilies through db
-// (ChangePassword passes its transaction).
+// (ChangePassword, SetPassword and SetDisabled pass their transaction).
 func (s *Store) revokeUserFamilies(ctx context.Context, db execer, userID string, now time.Time) (int64, error) {
 	n, err := affected(db.ExecContext(ctx,
 		s.d.sql(`UPDATE refresh_families SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`), now.UnixMilli(), userID))

@@ -117,45 +117,87 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 // SetDisabled disables or re-enables the account with the given username,
 // or returns an error wrapping store.ErrNotFound. Both raise the account
 // epoch, so no device credential or access token issued before survives
-// the change (see store.User.DeviceEpoch).
-func (s *Store) SetDisabled(ctx context.Context, username string, disabled bool, now time.Time) error {
-	return s.updateUser(ctx, "set disabled", username, now, `disabled = ?`, disabled)
+// the change (see store.User.DeviceEpoch), and revoke the account's
+// refresh-token families, in one transaction; it returns how many it
+// revoked.
+func (s *Store) SetDisabled(ctx context.Context, username string, disabled bool, now time.Time) (int64, error) {
+	return s.updateUser(ctx, "set disabled", username, now, s.revokeUserFamilies, `disabled = ?`, disabled)
 }
 
 // SetScopes replaces the scopes granted to the account with the given
 // username (space-delimited, already validated) and raises its account
 // epoch, so access tokens issued under the old grants stop working; or
-// returns an error wrapping store.ErrNotFound.
+// returns an error wrapping store.ErrNotFound. The account's live
+// refresh-token families move to the new epoch in the same transaction:
+// its sessions continue, and each refresh carries only the scopes still
+// granted.
 func (s *Store) SetScopes(ctx context.Context, username, scopes string, now time.Time) error {
-	return s.updateUser(ctx, "set scopes", username, now, `scopes = ?`, scopes)
+	_, err := s.updateUser(ctx, "set scopes", username, now, s.keepSessions, `scopes = ?`, scopes)
+	return err
 }
 
 // SetPassword replaces the hash of the account with the given username
-// unconditionally (an administrator's reset) and raises its account epoch,
-// revoking its device credentials, or returns an error wrapping
-// store.ErrNotFound. A concurrent ReplaceHash of the old hash, in this
-// process or another, then fails with store.ErrStale, so the reset wins.
-func (s *Store) SetPassword(ctx context.Context, username, hash, class string, now time.Time) error {
+// unconditionally (an administrator's reset) and, in one transaction,
+// raises its account epoch (revoking its device credentials and access
+// tokens), revokes its refresh-token families and clears its
+// password-screening state (the new password was screened); it returns
+// how many families it revoked, or an error wrapping store.ErrNotFound. A
+// concurrent ReplaceHash of the old hash, in this process or another,
+// then fails with store.ErrStale, so the reset wins.
+func (s *Store) SetPassword(ctx context.Context, username, hash, class string, now time.Time) (int64, error) {
 	if hash == "" || class == "" {
-		return fmt.Errorf("%s: set password: empty hash or hash class", s.d.Name)
+		return 0, fmt.Errorf("%s: set password: empty hash or hash class", s.d.Name)
 	}
-	return s.updateUser(ctx, "set password", username, now, `password_hash = ?, hash_class = ?`, hash, class)
+	return s.updateUser(ctx, "set password", username, now, func(ctx context.Context, tx execer, id string, now time.Time) (int64, error) {
+		n, err := s.revokeUserFamilies(ctx, tx, id, now)
+		if err != nil {
+			return 0, err
+		}
+		return n, s.setScreening(ctx, tx, id, store.Screening{}, now)
+	}, `password_hash = ?, hash_class = ?`, hash, class)
+}
+
+// keepSessions moves the live refresh-token families of the account id in
+// tx to its current epoch: a change that must not end its sessions.
+func (s *Store) keepSessions(ctx context.Context, tx execer, id string, _ time.Time) (int64, error) {
+	_, err := tx.ExecContext(ctx, s.d.sql(
+		`UPDATE refresh_families SET account_epoch = (SELECT device_epoch FROM users WHERE id = ?)
+		  WHERE user_id = ? AND revoked_at IS NULL`), id, id)
+	if err != nil {
+		return 0, fmt.Errorf("%s: move refresh families to the account epoch: %w", s.d.Name, err)
+	}
+	return 0, nil
 }
 
 // updateUser sets the columns of the account username that set names
 // ("column = ?, ..." bound to values), with updated_at, and raises its
-// account epoch; an unknown username wraps store.ErrNotFound.
-func (s *Store) updateUser(ctx context.Context, what, username string, now time.Time, set string, values ...any) error {
-	res, err := s.w.ExecContext(ctx,
-		s.d.sql(`UPDATE users SET `+set+`, updated_at = ?, device_epoch = device_epoch + 1 WHERE username = ?`),
-		append(values, now.UnixMilli(), username)...)
-	if err == nil {
-		err = requireOne(res)
-	}
+// account epoch; then, in the same transaction, runs then on the account's
+// ID (what the change does to its sessions) and returns its count. An
+// unknown username wraps store.ErrNotFound.
+func (s *Store) updateUser(ctx context.Context, what, username string, now time.Time,
+	then func(ctx context.Context, tx execer, id string, now time.Time) (int64, error), set string, values ...any) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, what, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			s.d.sql(`UPDATE users SET `+set+`, updated_at = ?, device_epoch = device_epoch + 1 WHERE username = ?`),
+			append(values, now.UnixMilli(), username)...)
+		if err == nil {
+			err = requireOne(res)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", s.d.Name, what, err)
+		}
+		var id string
+		if err := tx.QueryRowContext(ctx, s.d.sql(`SELECT id FROM users WHERE username = ?`), username).Scan(&id); err != nil {
+			return fmt.Errorf("%s: %s: %w", s.d.Name, what, s.d.mapErr(err))
+		}
+		n, err = then(ctx, tx, id, now)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("%s: %s: %w", s.d.Name, what, err)
+		return 0, err
 	}
-	return nil
+	return n, nil
 }
 
 // ReplaceHash is the compare-and-swap a login uses to upgrade an imported or

@@ -53,7 +53,7 @@ func testSharedState(t *testing.T, a, b store.Store) {
 	if _, err := a.RotateRefreshToken(ctx, hashOf("shared"), hashOf("next"), t0.Add(time.Minute), t0.Add(time.Hour)); err == nil {
 		t.Error("a family the other store revoked still rotates")
 	}
-	if err := b.SetDisabled(ctx, "alice", true, t0); err != nil {
+	if _, err := b.SetDisabled(ctx, "alice", true, t0); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := a.UserByName(ctx, "alice"); err != nil || !got.Disabled || got.DeviceEpoch != 1 {

@@ -43,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RefreshRevocation", testRefreshRevocation},
 		{"RefreshFamiliesCappedPerUser", testRefreshFamiliesCappedPerUser},
 		{"RefreshRotationRace", testRefreshRotationRace},
+		{"RefreshFamilyEpoch", testRefreshFamilyEpoch},
+		{"RefreshFamilyEpochRace", testRefreshFamilyEpochRace},
 		{"RevokedJTIs", testRevokedJTIs},
 		{"SecretGetOrCreate", testSecretGetOrCreate},
 		{"SecretGetOrCreateRace", testSecretGetOrCreateRace},
@@ -171,7 +173,7 @@ func testUserCRUD(t *testing.T, open func(t *testing.T) store.Store) {
 	t1 := t0.Add(time.Hour)
 	t.Run("disable and enable", func(t *testing.T) {
 		for _, disabled := range []bool{true, false, true} {
-			if err := s.SetDisabled(ctx, "bob", disabled, t1); err != nil {
+			if _, err := s.SetDisabled(ctx, "bob", disabled, t1); err != nil {
 				t.Fatalf("SetDisabled(%v): %v", disabled, err)
 			}
 			got, err := s.UserByName(ctx, "bob")
@@ -185,13 +187,13 @@ func testUserCRUD(t *testing.T, open func(t *testing.T) store.Store) {
 				t.Errorf("times = %v / %v, want created %v updated %v", got.CreatedAt, got.UpdatedAt, bob.CreatedAt, t1)
 			}
 		}
-		if err := s.SetDisabled(ctx, "carol", true, t1); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.SetDisabled(ctx, "carol", true, t1); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("SetDisabled(unknown) = %v, want ErrNotFound", err)
 		}
 	})
 
 	t.Run("set password", func(t *testing.T) {
-		if err := s.SetPassword(ctx, "alice", "$2b$12$resethash", "bcrypt$12", t1); err != nil {
+		if _, err := s.SetPassword(ctx, "alice", "$2b$12$resethash", "bcrypt$12", t1); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.UserByID(ctx, alice.ID)
@@ -201,10 +203,10 @@ func testUserCRUD(t *testing.T, open func(t *testing.T) store.Store) {
 		if got.PasswordHash != "$2b$12$resethash" || got.HashClass != "bcrypt$12" || !got.UpdatedAt.Equal(t1.Truncate(time.Millisecond)) {
 			t.Errorf("after SetPassword: %+v", got)
 		}
-		if err := s.SetPassword(ctx, "carol", "$2b$12$x", "bcrypt$12", t1); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.SetPassword(ctx, "carol", "$2b$12$x", "bcrypt$12", t1); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("SetPassword(unknown) = %v, want ErrNotFound", err)
 		}
-		if err := s.SetPassword(ctx, "alice", "", "bcrypt$12", t1); err == nil {
+		if _, err := s.SetPassword(ctx, "alice", "", "bcrypt$12", t1); err == nil {
 			t.Error("SetPassword with empty hash succeeded")
 		}
 	})
@@ -353,7 +355,7 @@ func testReplaceHash(t *testing.T, open func(t *testing.T) store.Store) {
 			ctx := t.Context()
 			u := MustCreate(t, s, "alice")
 			if tt.reset {
-				if err := s.SetPassword(ctx, "alice", "$2b$12$reset", "bcrypt$12", t1); err != nil {
+				if _, err := s.SetPassword(ctx, "alice", "$2b$12$reset", "bcrypt$12", t1); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -463,8 +465,8 @@ func testContextCancelled(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UserByName", func() error { _, err := s.UserByName(ctx, "alice"); return err }},
 		{"UserByID", func() error { _, err := s.UserByID(ctx, u.ID); return err }},
 		{"ListUsers", func() error { _, err := s.ListUsers(ctx); return err }},
-		{"SetDisabled", func() error { return s.SetDisabled(ctx, "alice", true, t0) }},
-		{"SetPassword", func() error { return s.SetPassword(ctx, "alice", "$x", "x", t0) }},
+		{"SetDisabled", func() error { _, err := s.SetDisabled(ctx, "alice", true, t0); return err }},
+		{"SetPassword", func() error { _, err := s.SetPassword(ctx, "alice", "$x", "x", t0); return err }},
 		{"ReplaceHash", func() error { return s.ReplaceHash(ctx, u.ID, u.PasswordHash, "$x", "x", t0) }},
 		{"HashClasses", func() error { _, err := s.HashClasses(ctx); return err }},
 		{"CreateRefreshFamily", func() error {
@@ -524,10 +526,10 @@ func testDeviceEpoch(t *testing.T, open func(t *testing.T) store.Store) {
 		want uint32
 	}{
 		{"new account", func() error { return nil }, 0},
-		{"reset", func() error { return s.SetPassword(ctx, "eve", "$h2", "c", now) }, 1},
+		{"reset", func() error { _, err := s.SetPassword(ctx, "eve", "$h2", "c", now); return err }, 1},
 		{"rehash", func() error { return s.ReplaceHash(ctx, u.ID, "$h2", "$h3", "c", now) }, 1},
-		{"disable", func() error { return s.SetDisabled(ctx, "eve", true, now) }, 2},
-		{"enable", func() error { return s.SetDisabled(ctx, "eve", false, now) }, 3},
+		{"disable", func() error { _, err := s.SetDisabled(ctx, "eve", true, now); return err }, 2},
+		{"enable", func() error { _, err := s.SetDisabled(ctx, "eve", false, now); return err }, 3},
 		{"scopes", func() error { return s.SetScopes(ctx, "eve", "read", now) }, 4},
 	}
 	for _, st := range steps {
