@@ -3,16 +3,10 @@ package protect
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/credshield/credshield/internal/gate/gatetest"
-	"github.com/credshield/credshield/internal/guard"
-	"github.com/credshield/credshield/internal/limit"
 	"github.com/credshield/credshield/internal/loginapi/standin"
 )
 
@@ -60,12 +54,7 @@ func (k *keycloakReauth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // spent budget.
 func TestKeycloakLoginFormNeverEarnsTrustForPostedUsername(t *testing.T) {
 	k := &keycloakReauth{}
-	up := httptest.NewServer(k)
-	t.Cleanup(up.Close)
-	u, _ := url.Parse(up.URL)
-	pol := guard.DefaultPolicy()
-	pol.User = limit.Limit{Burst: 2, Period: time.Hour}
-	e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol, Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, withProfile(t, "keycloak", u))
+	e := newTrustEnv(t, k, "keycloak")
 	base := "/realms/" + standin.KeycloakRealm
 	// Read Keycloak's 302, do not follow it.
 	e.ts.Client().CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -86,19 +75,8 @@ func TestKeycloakLoginFormNeverEarnsTrustForPostedUsername(t *testing.T) {
 		return e.post(base+"/protocol/openid-connect/token", "application/x-www-form-urlencoded", body,
 			append([]string{"X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1)}, header...)...)
 	}
-	for i := range 10 {
-		guess(i)
-	}
-	if r := guess(20); r.status == http.StatusUnauthorized {
-		t.Fatalf("alice's budget not spent: %d %s", r.status, r.body)
-	}
 	before := k.directGrants.Load()
-	var passed int
-	for i := 30; i < 130; i++ {
-		if r := guess(i, DeviceHeader, dev); r.status == http.StatusUnauthorized {
-			passed++
-		}
-	}
+	passed := guessesPastBudget(t, guess, dev, http.StatusUnauthorized)
 	t.Errorf("with that credential, %d of 100 guesses at alice's password reached Keycloak after her budget was spent (Keycloak judged %d)",
 		passed, k.directGrants.Load()-before)
 }

@@ -57,12 +57,7 @@ func (k *kratosAAL2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // budget is spent.
 func TestKratosSecondFactorCodeNeverEarnsTrustForAnotherAccount(t *testing.T) {
 	k := &kratosAAL2{}
-	up := httptest.NewServer(k)
-	t.Cleanup(up.Close)
-	u, _ := url.Parse(up.URL)
-	pol := guard.DefaultPolicy()
-	pol.User = limit.Limit{Burst: 2, Period: time.Hour}
-	e := newProxyEnv(t, newApp(), gatetest.Config{Policy: pol, Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, withProfile(t, "kratos", u))
+	e := newTrustEnv(t, k, "kratos")
 	guess := func(i int, header ...string) response {
 		body := fmt.Sprintf(`{"method":"password","identifier":"alice@example.com","password":"guess %d"}`, i)
 		return e.post("/self-service/login?flow=f", "application/json", body, append([]string{"X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1)}, header...)...)
@@ -79,20 +74,42 @@ func TestKratosSecondFactorCodeNeverEarnsTrustForAnotherAccount(t *testing.T) {
 		return // fixed: no credential for a second factor
 	}
 	t.Errorf("mallory's own second factor, naming alice's address, earned a device credential for alice")
-	// The attack spends alice's budget: she is challenged now.
+	before := k.passwordLogins.Load()
+	passed := guessesPastBudget(t, guess, dev, http.StatusBadRequest)
+	t.Errorf("with that credential, %d of 100 guesses at alice's password reached Kratos after her budget was spent (Kratos judged %d)",
+		passed, k.passwordLogins.Load()-before)
+}
+
+// newTrustEnv puts protect with profile in front of upstream, with a
+// per-username budget of two (so an account's budget is quickly spent)
+// and loopback as the trusted proxy (so each guess names its address).
+func newTrustEnv(t *testing.T, upstream http.Handler, profile string) *proxyEnv {
+	t.Helper()
+	up := httptest.NewServer(upstream)
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	pol := guard.DefaultPolicy()
+	pol.User = limit.Limit{Burst: 2, Period: time.Hour}
+	return newProxyEnv(t, newApp(), gatetest.Config{Policy: pol, Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, withProfile(t, profile, u))
+}
+
+// guessesPastBudget spends the victim's budget with ten guesses, checks it
+// is spent (the next guess is no longer judged by the service, whose
+// failure status is judged), then sends 100 guesses with the device
+// credential dev and returns how many the service judged.
+func guessesPastBudget(t *testing.T, guess func(i int, header ...string) response, dev string, judged int) int {
+	t.Helper()
 	for i := range 10 {
 		guess(i)
 	}
-	if r := guess(20); r.status == http.StatusBadRequest {
-		t.Fatalf("alice's budget not spent: %d %s", r.status, r.body)
+	if r := guess(20); r.status == judged {
+		t.Fatalf("the victim's budget not spent: %d %s", r.status, r.body)
 	}
-	before := k.passwordLogins.Load()
 	var passed int
 	for i := 30; i < 130; i++ {
-		if r := guess(i, DeviceHeader, dev); r.status == http.StatusBadRequest {
+		if r := guess(i, DeviceHeader, dev); r.status == judged {
 			passed++
 		}
 	}
-	t.Errorf("with that credential, %d of 100 guesses at alice's password reached Kratos after her budget was spent (Kratos judged %d)",
-		passed, k.passwordLogins.Load()-before)
+	return passed
 }
