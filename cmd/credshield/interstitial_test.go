@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,24 +90,21 @@ func jsString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
-// TestBrowserChallengePage: behind protect, with every untrusted
-// sign-in challenged at the under-attack difficulty (10), a new browser
-// posting the stand-in app's HTML form gets the challenge page, which
-// solves it and signs in by itself; the app receives the form without any
-// challenge field; the device cookie comes back __Host-, HttpOnly and
-// Secure, and the returning browser signs in straight away.
-func TestBrowserChallengePage(t *testing.T) {
-	browsertest.Path(t)
-	app := protecttest.NewFormApp(map[string]string{"alice@example.com": "correct horse battery"})
+// challengedFormApp starts the stand-in HTML-form app for users behind
+// protect, with every untrusted sign-in from loopback challenged at the
+// under-attack difficulty (10), and returns the app and the proxy's URL.
+func challengedFormApp(t *testing.T, users map[string]string, flags ...string) (*protecttest.FormApp, string) {
+	t.Helper()
+	app := protecttest.NewFormApp(users)
 	up := httptest.NewServer(app)
 	t.Cleanup(up.Close)
-	proxy := startCommand(t, "protect", "--upstream", up.URL, "--profile", "kratos", "--data-dir", t.TempDir(),
+	proxy := startCommand(t, "protect", append([]string{"--upstream", up.URL, "--profile", "kratos", "--data-dir", t.TempDir(),
 		"--guard-ip-soft-limit", "1/1h", "--challenge-difficulty", "10", "--challenge-attack-difficulty", "10",
-		"--attack-min-failures", "1000000", "--known-network-ttl", "0")
-	login := proxy + "/self-service/login?flow=" + protecttest.FormFlow
+		"--attack-min-failures", "1000000", "--known-network-ttl", "0"}, flags...)...)
 	// The address's one unchallenged attempt: from now on untrusted
 	// sign-ins from loopback are challenged.
-	wrong := url.Values{"csrf_token": {"csrf-ok"}, "method": {"password"}, "identifier": {"alice@example.com"}, "password": {"wrong"}}
+	login := proxy + "/self-service/login?flow=" + protecttest.FormFlow
+	wrong := url.Values{"csrf_token": {"csrf-ok"}, "method": {"password"}, "identifier": {"nobody@example.com"}, "password": {"wrong"}}
 	res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).PostForm(login, wrong)
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +113,71 @@ func TestBrowserChallengePage(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("failed sign-in: %d", res.StatusCode)
 	}
+	return app, proxy
+}
+
+// TestMeasureChallengePage measures what a person at a browser waits
+// during an attack: from the click on the sign-in button to the app's
+// welcome page, through the challenge page at difficulty 10, for browsers
+// with neither the device cookie nor the solver in their cache. It runs
+// only when asked, since it takes a minute and wants a quiet machine:
+//
+//	CREDSHIELD_MEASURE=1 go test -count=1 -run TestMeasureChallengePage -v ./cmd/credshield/
+//
+// CREDSHIELD_MEASURE_CHALLENGES (default 40) sets how many sign-ins.
+func TestMeasureChallengePage(t *testing.T) {
+	if os.Getenv("CREDSHIELD_MEASURE") == "" {
+		t.Skip("set CREDSHIELD_MEASURE=1 to measure sign-ins through the challenge page (a minute)")
+	}
+	browsertest.Path(t)
+	n := 40
+	if v, err := strconv.Atoi(os.Getenv("CREDSHIELD_MEASURE_CHALLENGES")); err == nil && v > 0 {
+		n = v
+	}
+	users := make(map[string]string)
+	for i := range n {
+		users[fmt.Sprintf("user%d@example.com", i)] = "correct horse battery"
+	}
+	// Budgets wide enough for n sign-ins from one address; every one of
+	// them is still challenged (the soft limit is spent).
+	_, proxy := challengedFormApp(t, users, "--guard-ip-limit", "10000/1h", "--guard-subnet-limit", "10000/1h",
+		"--guard-subnet48-limit", "10000/1h", "--guard-network-limit", "10000/24h")
+	ctx := browsertest.New(t, time.Duration(n)*30*time.Second)
+	var ms []float64
+	for i := range n {
+		if err := chromedp.Do(ctx, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			if _, err := cdp.Call(ctx, tg, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+				return chromedp.Void{}, err
+			}
+			_, err := cdp.Call(ctx, tg, network.ClearBrowserCache, cdp.Empty{})
+			return chromedp.Void{}, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// A new tab each time: its history counts the challenge page.
+		tab, closeTab := chromedp.NewContext(ctx)
+		took, entries, _ := signInAtForm(t, tab, proxy, fmt.Sprintf("user%d@example.com", i), "correct horse battery", false)
+		closeTab()
+		if entries != 2 {
+			t.Fatalf("sign-in %d added %d history entries; want 2 (through the challenge page)", i, entries)
+		}
+		ms = append(ms, float64(took.Microseconds())/1000)
+	}
+	slices.Sort(ms)
+	q := func(p float64) float64 { return ms[int(p*float64(len(ms)-1)+0.5)] / 1000 }
+	t.Logf("%d new browsers, click to the app's welcome page through the challenge page at difficulty 10: median %.2f s, p90 %.2f s, max %.2f s",
+		n, q(0.5), q(0.9), ms[len(ms)-1]/1000)
+}
+
+// TestBrowserChallengePage: behind protect, with every untrusted
+// sign-in challenged at the under-attack difficulty (10), a new browser
+// posting the stand-in app's HTML form gets the challenge page, which
+// solves it and signs in by itself; the app receives the form without any
+// challenge field; the device cookie comes back __Host-, HttpOnly and
+// Secure, and the returning browser signs in straight away.
+func TestBrowserChallengePage(t *testing.T) {
+	browsertest.Path(t)
+	app, proxy := challengedFormApp(t, map[string]string{"alice@example.com": "correct horse battery"})
 
 	ctx := browsertest.New(t, 120*time.Second)
 	took, entries, png := signInAtForm(t, ctx, proxy, "alice@example.com", "correct horse battery", true)

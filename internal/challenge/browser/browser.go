@@ -1,9 +1,11 @@
 // Package browser serves what a web page needs to pass credshield's
 // proof-of-work challenge (package challenge) without any Go: credshield.js,
 // an ES module that wraps fetch for a login endpoint, the Web Worker that
-// solves a challenge, and the argon2id it runs, hash-wasm's WebAssembly
-// build (MIT licence; version and SHA-256 in static/vendor/VERSION,
-// re-fetched and checked by scripts/fetch-hash-wasm.sh).
+// solves a challenge, and the argon2id it runs: hash-wasm's BLAKE2b and
+// argon2 WebAssembly modules (MIT licence; version and SHA-256 sums in
+// static/vendor/VERSION, re-fetched and checked by
+// scripts/fetch-hash-wasm.sh), driven by argon2id.js, which instantiates
+// them once per worker and reuses them for every evaluation.
 //
 // Everything lives under one URL prefix, DefaultPrefix unless configured,
 // so that `credshield protect` takes nothing else from the app it guards.
@@ -12,10 +14,10 @@
 // a hash of their content and cached for a year as immutable, so a new
 // release can never be mixed with an old worker in a browser's cache.
 //
-// hash-wasm was chosen over Go compiled to WebAssembly: in Chromium the
-// two take about as long for one evaluation (each wins depending on load),
-// and hash-wasm ships as 30 KB instead of 2.7 MB, which a new browser must
-// download before its first challenge (docs/benchmarks.md).
+// hash-wasm's modules were chosen over Go compiled to WebAssembly: reused
+// for every evaluation they fill argon2's memory about twice as fast in
+// Chromium, and they ship as 15 KB instead of 2.7 MB, which a new browser
+// must download before its first challenge (docs/benchmarks.md).
 package browser
 
 import (
@@ -36,7 +38,7 @@ import (
 // is unlikely to use itself.
 const DefaultPrefix = "/.well-known/credshield/"
 
-//go:embed static/credshield.js static/credshield.d.ts static/solver.js static/vendor/hash-wasm-argon2.umd.min.js
+//go:embed static/credshield.js static/credshield.d.ts static/solver.js static/argon2id.js static/vendor/hash-wasm-argon2.wasm static/vendor/hash-wasm-blake2b.wasm
 var static embed.FS
 
 // Cache-Control values: stable names are revalidated on every use,
@@ -71,7 +73,7 @@ func New(prefix string) (*Handler, error) {
 		return nil, fmt.Errorf("browser assets prefix %w", err)
 	}
 	src := make(map[string][]byte)
-	for _, name := range []string{"vendor/hash-wasm-argon2.umd.min.js", "solver.js", "credshield.js", "credshield.d.ts"} {
+	for _, name := range []string{"vendor/hash-wasm-argon2.wasm", "vendor/hash-wasm-blake2b.wasm", "argon2id.js", "solver.js", "credshield.js", "credshield.d.ts"} {
 		b, err := static.ReadFile("static/" + name)
 		if err != nil {
 			return nil, fmt.Errorf("browser assets: %w", err)
@@ -79,10 +81,16 @@ func New(prefix string) (*Handler, error) {
 		src[name] = b
 	}
 	h := &Handler{prefix: prefix, files: make(map[string]asset)}
-	argon2Name := h.addVersioned("hash-wasm-argon2", ".js", src["vendor/hash-wasm-argon2.umd.min.js"])
-	solver, err := substitute(src["solver.js"], "__ARGON2__", argon2Name)
-	if err != nil {
-		return nil, err
+	solver := src["solver.js"]
+	for _, v := range []struct{ placeholder, name string }{
+		{"__ARGON2ID__", h.addVersioned("argon2id", ".js", src["argon2id.js"])},
+		{"__ARGON2_WASM__", h.addVersioned("hash-wasm-argon2", ".wasm", src["vendor/hash-wasm-argon2.wasm"])},
+		{"__BLAKE2B_WASM__", h.addVersioned("hash-wasm-blake2b", ".wasm", src["vendor/hash-wasm-blake2b.wasm"])},
+	} {
+		var err error
+		if solver, err = substitute(solver, v.placeholder, v.name); err != nil {
+			return nil, err
+		}
 	}
 	solverName := h.addVersioned("solver", ".js", solver)
 	js, err := substitute(src["credshield.js"], "__WORKER__", solverName)
@@ -114,12 +122,17 @@ func substitute(b []byte, placeholder, value string) ([]byte, error) {
 	return bytes.Replace(b, []byte(placeholder), []byte(value), 1), nil
 }
 
-// addVersioned adds a JavaScript file under base.<hash>ext and returns
-// that name.
+// addVersioned adds a JavaScript or WebAssembly file under
+// base.<hash>ext and returns that name.
 func (h *Handler) addVersioned(base, ext string, body []byte) string {
 	sum := sha256.Sum256(body)
 	name := base + "." + hex.EncodeToString(sum[:8]) + ext
-	h.add(name, body, "text/javascript; charset=utf-8", cacheImmutable)
+	contentType := "text/javascript; charset=utf-8"
+	if ext == ".wasm" {
+		// WebAssembly.instantiateStreaming accepts nothing else.
+		contentType = "application/wasm"
+	}
+	h.add(name, body, contentType, cacheImmutable)
 	return name
 }
 
@@ -151,8 +164,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 	// A worker runs under the CSP of its own script's response: it may
-	// load scripts from here and compile WebAssembly, nothing else.
-	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'")
+	// load scripts from here, fetch its WebAssembly modules from here and
+	// compile them, nothing else.
+	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; frame-ancestors 'none'")
 	a, ok := h.files[strings.TrimPrefix(r.URL.Path, h.prefix)]
 	if !ok || !strings.HasPrefix(r.URL.Path, h.prefix) {
 		writeError(w, http.StatusNotFound, "not_found", "no such file")

@@ -51,7 +51,9 @@ func TestHandlerServesAssets(t *testing.T) {
 	res, js := read(prefix + "credshield.js")
 	solver := versioned(t, js, `solver\.[0-9a-f]{16}\.js`)
 	_, solverBody := read(prefix + solver)
-	argon2 := versioned(t, solverBody, `hash-wasm-argon2\.[0-9a-f]{16}\.js`)
+	argon2id := versioned(t, solverBody, `argon2id\.[0-9a-f]{16}\.js`)
+	argon2 := versioned(t, solverBody, `hash-wasm-argon2\.[0-9a-f]{16}\.wasm`)
+	blake2b := versioned(t, solverBody, `hash-wasm-blake2b\.[0-9a-f]{16}\.wasm`)
 	_, dts := read(prefix + "credshield.d.ts")
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(dts), "class Credshield") {
 		t.Fatalf("credshield.js %d, d.ts %.60q", res.StatusCode, dts)
@@ -64,7 +66,9 @@ func TestHandlerServesAssets(t *testing.T) {
 		{"module", "credshield.js", "text/javascript; charset=utf-8", "no-cache", false},
 		{"types", "credshield.d.ts", "text/plain; charset=utf-8", "no-cache", false},
 		{"worker", solver, "text/javascript; charset=utf-8", "public, max-age=31536000, immutable", true},
-		{"argon2id", argon2, "text/javascript; charset=utf-8", "public, max-age=31536000, immutable", true},
+		{"argon2id", argon2id, "text/javascript; charset=utf-8", "public, max-age=31536000, immutable", true},
+		{"argon2 module", argon2, "application/wasm", "public, max-age=31536000, immutable", true},
+		{"blake2b module", blake2b, "application/wasm", "public, max-age=31536000, immutable", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,23 +172,25 @@ func TestCheckPrefix(t *testing.T) {
 	}
 }
 
-// TestVendoredLibraryIsRecorded: the hash-wasm build served to browsers is
-// the one static/vendor/VERSION records (and scripts/fetch-hash-wasm.sh
+// TestVendoredLibraryIsRecorded: the hash-wasm modules served to browsers
+// are the ones static/vendor/VERSION records (and scripts/fetch-hash-wasm.sh
 // checks against npm), byte for byte.
 func TestVendoredLibraryIsRecorded(t *testing.T) {
 	version, err := os.ReadFile("static/vendor/VERSION")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^sha256=([0-9a-f]{64})$`).FindSubmatch(version)
-	if m == nil {
-		t.Fatal("no sha256= line in static/vendor/VERSION")
-	}
-	lib, err := static.ReadFile("static/vendor/hash-wasm-argon2.umd.min.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum := sha256.Sum256(lib); hex.EncodeToString(sum[:]) != string(m[1]) {
-		t.Errorf("embedded hash-wasm has sha256 %x, VERSION records %s", sum, m[1])
+	for _, name := range []string{"argon2", "blake2b"} {
+		m := regexp.MustCompile(`(?m)^` + name + `_sha256=([0-9a-f]{64})$`).FindSubmatch(version)
+		if m == nil {
+			t.Fatalf("no %s_sha256= line in static/vendor/VERSION", name)
+		}
+		lib, err := static.ReadFile("static/vendor/hash-wasm-" + name + ".wasm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(lib); hex.EncodeToString(sum[:]) != string(m[1]) {
+			t.Errorf("embedded hash-wasm %s module has sha256 %x, VERSION records %s", name, sum, m[1])
+		}
 	}
 }

@@ -261,7 +261,7 @@ var pageHead = template.Must(template.New("page").Parse(`{{define "head"}}<!DOCT
 const pageStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:32em;margin:4em auto;padding:0 1em;color:#222}h1{font-size:1.4em}progress{width:100%;height:1em}`
 
 // challengePage solves the challenge with credshield.js (its Web Workers
-// run hash-wasm's argon2id) and submits the continuation form by itself.
+// run argon2id in WebAssembly) and submits the continuation form by itself.
 // Every value reaches the script through the DOM: the script holds no
 // template action, so html/template never has to escape into JavaScript.
 var challengePage = template.Must(template.Must(pageHead.Clone()).Parse(`{{template "head" .}}

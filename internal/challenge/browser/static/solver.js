@@ -1,7 +1,8 @@
 // credshield solver: a classic Web Worker that solves one share of a
-// credshield proof-of-work challenge (version 1) with the argon2id of
-// hash-wasm (WebAssembly). credshield.js starts one per core and tells
-// each which counters to try: start, start+step, start+2·step, ...
+// credshield proof-of-work challenge (version 1) with argon2id in
+// WebAssembly (argon2id.js over hash-wasm's modules, instantiated once per
+// worker). credshield.js starts one per core and tells each which counters
+// to try: start, start+step, start+2·step, ...
 //
 // The byte layout and the evaluation are documented in the Go package
 // internal/challenge; this file follows it exactly:
@@ -10,7 +11,9 @@
 //   out      = argon2id(password, salt, t, m, p, 32 bytes), version 0x13
 // and counter solves the challenge when out starts with difficulty zero bits.
 "use strict";
-importScripts("__ARGON2__");
+importScripts("__ARGON2ID__");
+const ARGON2_WASM = new URL("__ARGON2_WASM__", self.location.href);
+const BLAKE2B_WASM = new URL("__BLAKE2B_WASM__", self.location.href);
 
 const TOKEN_BYTES = 88;
 const MAX_MEMORY_KIB = 64 << 10, MAX_TIME = 16, MAX_THREADS = 16, MAX_DIFFICULTY = 32;
@@ -50,18 +53,20 @@ function leadingZeroBits(out) {
 async function solve(msg) {
   const t = decodeToken(msg.token);
   const salt = new Uint8Array(await crypto.subtle.digest("SHA-256", t.raw));
+  const argon2id = await createArgon2id(ARGON2_WASM, BLAKE2B_WASM, {
+    salt, memoryKiB: t.memoryKiB, time: t.time, threads: t.threads, hashLength: 32,
+  });
   const password = new Uint8Array(24);
   password.set(t.nonce, 0);
   const counter = new DataView(password.buffer, 16, 8);
   let evaluations = 0, reported = 0;
+  // Synchronous from here: nothing else runs in this worker, and the page
+  // stops it with terminate().
   for (let c = msg.start; ; c += msg.step) {
     if (c > Number.MAX_SAFE_INTEGER) throw new Error("no counter fits");
     counter.setUint32(0, Math.floor(c / 2 ** 32));
     counter.setUint32(4, c >>> 0);
-    const out = await hashwasm.argon2id({
-      password, salt, parallelism: t.threads, iterations: t.time, memorySize: t.memoryKiB,
-      hashLength: 32, outputType: "binary",
-    });
+    const out = argon2id(password);
     evaluations++;
     if (leadingZeroBits(out) >= t.difficulty) {
       postMessage({ type: "solved", solution: String(c), evaluations: evaluations - reported });
