@@ -114,7 +114,7 @@ func TestHandlerRefusals(t *testing.T) {
 		{"unknown file", "GET", DefaultPrefix + "nope.js", http.StatusNotFound},
 		{"the directory", "GET", DefaultPrefix, http.StatusNotFound},
 		{"the embedded source of the worker", "GET", DefaultPrefix + "solver.js", http.StatusNotFound},
-		{"the unversioned library", "GET", DefaultPrefix + "vendor/hash-wasm-argon2.umd.min.js", http.StatusNotFound},
+		{"the unversioned module", "GET", DefaultPrefix + "vendor/hash-wasm-argon2.wasm", http.StatusNotFound},
 		{"dot segments", "GET", DefaultPrefix + "../credshield.js", http.StatusNotFound},
 		{"POST", "POST", DefaultPrefix + "credshield.js", http.StatusMethodNotAllowed},
 	}
