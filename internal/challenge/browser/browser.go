@@ -129,7 +129,8 @@ func (h *Handler) addVersioned(base, ext string, body []byte) string {
 	name := base + "." + hex.EncodeToString(sum[:8]) + ext
 	contentType := "text/javascript; charset=utf-8"
 	if ext == ".wasm" {
-		// WebAssembly.instantiateStreaming accepts nothing else.
+		// The type WebAssembly modules are served with (browsers that
+		// compile while downloading accept no other).
 		contentType = "application/wasm"
 	}
 	h.add(name, body, contentType, cacheImmutable)

@@ -33,6 +33,12 @@ var clientKey = []byte("ip:127.0.0.1|user:alice")
 // headless Chromium with credshield.js imported as window.CS.
 func solverPage(t testing.TB, timeout time.Duration) context.Context {
 	t.Helper()
+	return solverPageWith(t, timeout, func(h http.Handler) http.Handler { return h })
+}
+
+// solverPageWith is solverPage with the server's handler wrapped.
+func solverPageWith(t testing.TB, timeout time.Duration, wrap func(http.Handler) http.Handler) context.Context {
+	t.Helper()
 	h, err := browser.New(browser.DefaultPrefix)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,7 @@ func solverPage(t testing.TB, timeout time.Duration) context.Context {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, "<!doctype html><title>solver</title>")
 	})
-	srv := httptest.NewServer(h.Wrap(page))
+	srv := httptest.NewServer(wrap(h.Wrap(page)))
 	t.Cleanup(srv.Close)
 	ctx := browsertest.New(t, timeout)
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
@@ -207,6 +213,29 @@ func TestBrowserRefusesBadToken(t *testing.T) {
 	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new window.CS.Credshield({ workers: 1 }).solve({ token: "AAAA", difficulty: 1 }).then(() => "solved", (e) => e.name + ": " + e.message)`, chromedp.EvalAwaitPromise))
 	if err != nil || msg != "ChallengeError: challenge solver: malformed challenge token" {
 		t.Errorf("bad token: %q %v", msg, err)
+	}
+}
+
+// TestBrowserReportsUnloadableSolver: when the solver's WebAssembly
+// cannot be loaded (here a proxy answers 404 for it), solving fails with
+// an error that says so, rather than hanging.
+func TestBrowserReportsUnloadableSolver(t *testing.T) {
+	ctx := solverPageWith(t, 30*time.Second, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, ".wasm") {
+				http.NotFound(w, r)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	c, err := newIssuer(t).Issue(context.Background(), time.Now(), clientKey, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`new window.CS.Credshield({ workers: 1 }).solve({ token: %q, difficulty: 1 }).then(() => "solved", (e) => e.name + ": " + e.message)`, c.Token), chromedp.EvalAwaitPromise))
+	if err != nil || !strings.HasPrefix(msg, "ChallengeError: challenge solver: cannot load ") || !strings.Contains(msg, "HTTP 404") {
+		t.Errorf("solving without the WebAssembly: %q %v", msg, err)
 	}
 }
 

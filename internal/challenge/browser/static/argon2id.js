@@ -25,12 +25,18 @@ const ARGON2_VERSION = 0x13, ARGON2ID = 2, BLOCK = 1024;
  * hash(password), which returns the tag as a view that the next call
  * overwrites. Salt and parameters are fixed, as they are for every counter
  * of a challenge.
- * @param {string|URL} argon2URL hash-wasm's argon2 module (application/wasm)
+ * @param {string|URL} argon2URL hash-wasm's argon2 module
  * @param {string|URL} blake2bURL hash-wasm's blake2b module
  * @param {{salt: Uint8Array, memoryKiB: number, time: number, threads: number, hashLength: number}} p
  */
 async function createArgon2id(argon2URL, blake2bURL, p) {
-  const instantiate = async (url) => (await WebAssembly.instantiateStreaming(fetch(url), {})).instance.exports;
+  // Not instantiateStreaming: the modules are 7 KB each, and this way a
+  // proxy that serves them with another Content-Type breaks nothing.
+  const instantiate = async (url) => {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error("cannot load " + url + ": HTTP " + res.status);
+    return (await WebAssembly.instantiate(await res.arrayBuffer(), {})).instance.exports;
+  };
   const [argon2, blake] = await Promise.all([instantiate(argon2URL), instantiate(blake2bURL)]);
 
   // The argon2 module's blocks start at the offset Hash_GetBuffer returns
