@@ -16,10 +16,11 @@ sum() { sha256sum "$1" | cut -d' ' -f1; }
 
 version=$(field version)
 update=
-if [ "${1:-}" = "--update" ]; then
-	version=${2:?usage: $0 [--update VERSION]}
-	update=1
-fi
+case "$#:${1:-}" in
+0:) ;;
+2:--update) version=$2 update=1 ;;
+*) echo "usage: $0 [--update VERSION]" >&2; exit 2 ;;
+esac
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -41,6 +42,7 @@ if [ -n "$update" ]; then
 	cp "$tmp/package/LICENSE" "$dir/hash-wasm-LICENSE"
 	echo "hash-wasm $version: record in $dir/VERSION:"
 	echo "  version=$version"
+	echo "  source=https://registry.npmjs.org/hash-wasm/-/hash-wasm-$version.tgz"
 	echo "  integrity=$(cd "$tmp" && npm view "hash-wasm@$version" dist.integrity)"
 	echo "  from_sha256=$(sum "$tmp/package/dist/argon2.umd.min.js")"
 	echo "  argon2_sha256=$(sum "$tmp/hash-wasm-argon2.wasm")"
@@ -55,8 +57,10 @@ check() { # what, file from npm, vendored file, recorded sum
 	[ -z "$3" ] || [ "$(sum "$3")" = "$4" ] || { echo "the vendored $1 has sha256 $(sum "$3"), VERSION records $4" >&2; status=1; }
 }
 check dist/argon2.umd.min.js "$tmp/package/dist/argon2.umd.min.js" "" "$(field from_sha256)"
-check "the argon2 module" "$tmp/hash-wasm-argon2.wasm" "$dir/hash-wasm-argon2.wasm" "$(field argon2_sha256)"
-check "the blake2b module" "$tmp/hash-wasm-blake2b.wasm" "$dir/hash-wasm-blake2b.wasm" "$(field blake2b_sha256)"
+check "argon2 module" "$tmp/hash-wasm-argon2.wasm" "$dir/hash-wasm-argon2.wasm" "$(field argon2_sha256)"
+check "blake2b module" "$tmp/hash-wasm-blake2b.wasm" "$dir/hash-wasm-blake2b.wasm" "$(field blake2b_sha256)"
+integrity=$(cd "$tmp" && npm view "hash-wasm@$version" dist.integrity)
+[ "$integrity" = "$(field integrity)" ] || { echo "npm's hash-wasm $version has integrity $integrity, VERSION records $(field integrity)" >&2; status=1; }
 check LICENSE "$tmp/package/LICENSE" "$dir/hash-wasm-LICENSE" "$(field licence_sha256)"
 [ $status = 0 ] && echo "hash-wasm $version: the vendored modules match npm"
 exit $status

@@ -85,6 +85,12 @@ func TestHandlerServesAssets(t *testing.T) {
 			if got := res.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 				t.Errorf("X-Content-Type-Options %q", got)
 			}
+			// The worker runs under this policy: it fetches its modules
+			// and compiles them, nothing more.
+			const csp = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; frame-ancestors 'none'"
+			if got := res.Header.Get("Content-Security-Policy"); got != csp {
+				t.Errorf("Content-Security-Policy %q, want %q", got, csp)
+			}
 			if tt.hashed {
 				sum := sha256.Sum256(body)
 				if !strings.Contains(tt.path, "."+hex.EncodeToString(sum[:8])+".") {

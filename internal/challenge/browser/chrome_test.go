@@ -126,13 +126,11 @@ func TestBrowserSolutionsVerify(t *testing.T) {
 	}
 }
 
-// TestArgon2idMatchesGo: argon2id.js over hash-wasm's modules gives
-// x/crypto/argon2's output for parameters beyond the challenge's (several
-// lanes and passes, memory not a multiple of the lanes, tags shorter and
-// longer than one BLAKE2b digest), and evaluations reusing one instance do
-// not leak into each other.
-func TestArgon2idMatchesGo(t *testing.T) {
-	ctx := solverPage(t, 60*time.Second)
+// argon2idPage opens the solver page with argon2id.js loaded as a
+// script and returns the addresses of the two modules.
+func argon2idPage(t *testing.T) (ctx context.Context, argon2Wasm, blakeWasm string) {
+	t.Helper()
+	ctx = solverPage(t, 60*time.Second)
 	h, err := browser.New(browser.DefaultPrefix)
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +149,7 @@ func TestArgon2idMatchesGo(t *testing.T) {
 	}
 	solver := asset(name(asset("credshield.js"), `solver\.[0-9a-f]{16}\.js`)[len(browser.DefaultPrefix):])
 	script := name(solver, `argon2id\.[0-9a-f]{16}\.js`)
-	argon2Wasm, blakeWasm := name(solver, `hash-wasm-argon2\.[0-9a-f]{16}\.wasm`), name(solver, `hash-wasm-blake2b\.[0-9a-f]{16}\.wasm`)
+	argon2Wasm, blakeWasm = name(solver, `hash-wasm-argon2\.[0-9a-f]{16}\.wasm`), name(solver, `hash-wasm-blake2b\.[0-9a-f]{16}\.wasm`)
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`new Promise((resolve, reject) => {
 		const s = document.createElement("script");
 		s.src = `+strconv.Quote(script)+`;
@@ -162,6 +160,16 @@ func TestArgon2idMatchesGo(t *testing.T) {
 		t.Fatalf("load argon2id.js: %v", err)
 	}
 
+	return ctx, argon2Wasm, blakeWasm
+}
+
+// TestArgon2idMatchesGo: argon2id.js over hash-wasm's modules gives
+// x/crypto/argon2's output for parameters beyond the challenge's (several
+// lanes and passes, memory not a multiple of the lanes, tags shorter and
+// longer than one BLAKE2b digest), and evaluations reusing one instance do
+// not leak into each other.
+func TestArgon2idMatchesGo(t *testing.T) {
+	ctx, argon2Wasm, blakeWasm := argon2idPage(t)
 	passwords := [][]byte{[]byte("password"), bytes.Repeat([]byte{0xa5}, 24), []byte("password")}
 	for _, tt := range []struct {
 		memory, time uint32
@@ -175,6 +183,8 @@ func TestArgon2idMatchesGo(t *testing.T) {
 		{256, 2, 2, bytes.Repeat([]byte{2}, 32), 64},
 		{100, 1, 3, bytes.Repeat([]byte{3}, 16), 100},
 		{33, 2, 1, bytes.Repeat([]byte{4}, 16), 65},
+		{64, 1, 1, bytes.Repeat([]byte{5}, 16), 96},    // H''s last block exactly 64 bytes
+		{2048, 1, 16, bytes.Repeat([]byte{6}, 32), 32}, // past the module's first 512 KiB, the most lanes
 	} {
 		t.Run(fmt.Sprintf("m=%d,t=%d,p=%d,len=%d", tt.memory, tt.time, tt.threads, tt.keyLen), func(t *testing.T) {
 			js := fmt.Sprintf(`(async () => {
@@ -203,6 +213,23 @@ func TestArgon2idMatchesGo(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestArgon2idRefusesBadParameters: parameters outside RFC 9106's bounds
+// are an error, not a wrong hash.
+func TestArgon2idRefusesBadParameters(t *testing.T) {
+	ctx, argon2Wasm, blakeWasm := argon2idPage(t)
+	for _, params := range []string{
+		"memoryKiB: 8, time: 1, threads: 2, hashLength: 32", // m < 8p
+		"memoryKiB: 64, time: 0, threads: 1, hashLength: 32",
+		"memoryKiB: 64, time: 1, threads: 0, hashLength: 32",
+		"memoryKiB: 64, time: 1, threads: 1, hashLength: 3",
+	} {
+		msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`createArgon2id(%q, %q, { salt: new Uint8Array(16), %s }).then(() => "accepted", (e) => e.message)`, argon2Wasm, blakeWasm, params), chromedp.EvalAwaitPromise))
+		if err != nil || msg != "argon2id parameters out of range" {
+			t.Errorf("{%s}: %q %v", params, msg, err)
+		}
 	}
 }
 
@@ -237,6 +264,122 @@ func TestBrowserReportsUnloadableSolver(t *testing.T) {
 	if err != nil || !strings.HasPrefix(msg, "ChallengeError: challenge solver: cannot load ") || !strings.Contains(msg, "HTTP 404") {
 		t.Errorf("solving without the WebAssembly: %q %v", msg, err)
 	}
+}
+
+// TestWorkersStopWhenAbandoned: once a challenge is given up (or
+// solved), its workers stop computing at once. Chromium stops a
+// terminated worker only between tasks, so a solver that never yields
+// kept both cores busy afterwards: 2.0 s of CPU in the second after
+// giving up, in this test, against 0.4 s (the new browser's own start-up
+// work) for one that yields.
+func TestWorkersStopWhenAbandoned(t *testing.T) {
+	ctx := solverPage(t, 60*time.Second)
+	// Difficulty 32: no solution in the time the test runs.
+	c, err := newIssuer(t).Issue(context.Background(), time.Now(), clientKey, challenge.MaxDifficulty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(async () => {
+		const abort = new AbortController();
+		const cs = new window.CS.Credshield({ workers: 2 });
+		let progress = 0;
+		cs.addEventListener("progress", () => progress++);
+		setTimeout(() => abort.abort(), 500);
+		const outcome = await cs.solve({ token: %q, difficulty: %d }, { signal: abort.signal }).then(() => "solved", (e) => e.name);
+		return outcome + " after " + progress + " progress events";
+	})()`, c.Token, c.Difficulty), chromedp.EvalAwaitPromise))
+	if err != nil || !strings.HasPrefix(msg, "AbortError after ") || strings.HasPrefix(msg, "AbortError after 0 ") {
+		t.Fatalf("solving, then giving up: %q %v; want an AbortError after some progress", msg, err)
+	}
+	before, err := descendantsCPU()
+	if err != nil {
+		t.Skipf("cannot read the browser's CPU time: %v", err)
+	}
+	time.Sleep(time.Second)
+	after, err := descendantsCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used := after - before; used > time.Second {
+		t.Errorf("the browser used %v of CPU in the second after the challenge was given up; want its workers stopped", used)
+	}
+}
+
+// descendantsCPU sums the CPU time (user and system) of this process's
+// descendants, the browser's processes, from /proc (Linux).
+func descendantsCPU() (time.Duration, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	parent := make(map[int]int)
+	ticks := make(map[int]int64)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone since the listing
+		}
+		// The command name may hold spaces and parentheses: the fields
+		// after it start after the last ')'.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		parent[pid], ticks[pid] = ppid, utime+stime
+	}
+	self := os.Getpid()
+	var sum int64
+	for pid, tk := range ticks {
+		for p := parent[pid]; p > 1; p = parent[p] {
+			if p == self {
+				sum += tk
+				break
+			}
+		}
+	}
+	// USER_HZ is 100 on every Linux that Go supports.
+	return time.Duration(sum) * 10 * time.Millisecond, nil
+}
+
+// TestSolverToleratesWasmContentType: a proxy in front that serves the
+// WebAssembly as application/octet-stream breaks nothing.
+func TestSolverToleratesWasmContentType(t *testing.T) {
+	ctx := solverPageWith(t, 30*time.Second, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, ".wasm") {
+				w = retyped{w}
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	is := newIssuer(t)
+	now := time.Now()
+	c, err := is.Issue(context.Background(), now, clientKey, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := solveInBrowser(ctx, c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := is.Verify(context.Background(), now, clientKey, c.Token, s.Solution); err != nil {
+		t.Errorf("solution %q refused: %v", s.Solution, err)
+	}
+}
+
+// retyped answers with Content-Type application/octet-stream.
+type retyped struct{ http.ResponseWriter }
+
+func (w retyped) WriteHeader(code int) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // TestMeasure measures the solver in headless Chromium against the native

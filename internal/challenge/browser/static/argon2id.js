@@ -18,7 +18,9 @@
 // check every output against golang.org/x/crypto/argon2.
 "use strict";
 
-const ARGON2_VERSION = 0x13, ARGON2ID = 2, BLOCK = 1024;
+// createArgon2id is this file's one global; its constants stay inside.
+const createArgon2id = (() => {
+const ARGON2_VERSION = 0x13, ARGON2ID = 2, BLOCK = 1024, BLAKE2B_BUFFER = 16 << 10;
 
 /**
  * Instantiates the modules for one parameter set and resolves to
@@ -29,7 +31,13 @@ const ARGON2_VERSION = 0x13, ARGON2ID = 2, BLOCK = 1024;
  * @param {string|URL} blake2bURL hash-wasm's blake2b module
  * @param {{salt: Uint8Array, memoryKiB: number, time: number, threads: number, hashLength: number}} p
  */
-async function createArgon2id(argon2URL, blake2bURL, p) {
+return async function createArgon2id(argon2URL, blake2bURL, p) {
+  // RFC 9106's bounds that the layout below relies on (the challenge's
+  // decoder keeps to narrower ones).
+  if (!(p.threads >= 1 && p.time >= 1 && p.memoryKiB >= 8 * p.threads && p.hashLength >= 4 &&
+        p.salt.length + 64 <= BLAKE2B_BUFFER)) {
+    throw new Error("argon2id parameters out of range");
+  }
   // Not instantiateStreaming: the modules are 7 KB each, and this way a
   // proxy that serves them with another Content-Type breaks nothing.
   const instantiate = async (url) => {
@@ -53,8 +61,8 @@ async function createArgon2id(argon2URL, blake2bURL, p) {
 
   // BLAKE2b reads its input from the start of its 16 KiB buffer and writes
   // its digest there: digest(n, outLen) hashes buf[0..n) into buf[0..outLen).
-  const buf = new Uint8Array(blake.memory.buffer, blake.Hash_GetBuffer(), 16 << 10);
-  const view = new DataView(blake.memory.buffer, blake.Hash_GetBuffer(), 16 << 10);
+  const buf = new Uint8Array(blake.memory.buffer, blake.Hash_GetBuffer(), BLAKE2B_BUFFER);
+  const view = new DataView(blake.memory.buffer, blake.Hash_GetBuffer(), BLAKE2B_BUFFER);
   const digest = (n, outLen) => blake.Hash_Calculate(n, outLen * 8);
 
   // hPrime writes H'^outLen of buf[4..4+n) into dst, following RFC 9106
@@ -84,6 +92,7 @@ async function createArgon2id(argon2URL, blake2bURL, p) {
   const tag = new Uint8Array(p.hashLength);
 
   return (password) => {
+    if (password.length + p.salt.length + 64 > BLAKE2B_BUFFER) throw new Error("argon2id password too long");
     let o = 0;
     for (const v of [p.threads, p.hashLength, p.memoryKiB, p.time, ARGON2_VERSION, ARGON2ID, password.length]) {
       view.setUint32(o, v, true);
@@ -115,4 +124,5 @@ async function createArgon2id(argon2URL, blake2bURL, p) {
     hPrime(BLOCK, p.hashLength, tag, 0);
     return tag;
   };
-}
+};
+})();
