@@ -113,7 +113,7 @@ func (d *Defence) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Var(limitValue{&d.Guard.Success}, "guard-success-limit", "successful logins allowed per account, per device credential, and per account from one address; beyond it, 429")
 	fs.DurationVar(&d.Guard.KnownNetworkTTL, "known-network-ttl", d.Guard.KnownNetworkTTL, "how long a successful login makes its network (IPv4 /24, IPv6 /48) known for the user")
 	fs.IntVar(&d.Guard.Difficulty, "challenge-difficulty", d.Guard.Difficulty, "proof-of-work difficulty past a soft budget: 2^N argon2id evaluations of 1 MiB on average, each step doubles the wait (6: under 0.1 s in a browser)")
-	fs.IntVar(&d.Guard.AttackDifficulty, "challenge-attack-difficulty", d.Guard.AttackDifficulty, "proof-of-work difficulty while the service is under attack (10: about 1,000 evaluations, a median of about 0.5 s in a browser, docs/browser.md)")
+	fs.IntVar(&d.Guard.AttackDifficulty, "challenge-attack-difficulty", d.Guard.AttackDifficulty, "proof-of-work difficulty while the service is under attack (10: about 1,000 evaluations, a median under 0.5 s in a browser, docs/browser.md)")
 	fs.StringVar(&d.AssetsPrefix, "assets-prefix", d.AssetsPrefix, "URL path under which browsers get credshield.js and the challenge solver (protect takes it from the app); empty serves none")
 	fs.IntVar(&d.ChallengeReplayCapacity, "challenge-replay-capacity", d.ChallengeReplayCapacity, "solved challenges remembered until they expire (about 64 bytes each); when full, challenges give way to 429")
 	fs.IntVar(&d.Detector.MinFailures, "attack-min-failures", d.Detector.MinFailures, "failed logins per minute below which the service is never considered under attack")

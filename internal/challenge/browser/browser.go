@@ -15,9 +15,10 @@
 // release can never be mixed with an old worker in a browser's cache.
 //
 // hash-wasm's modules were chosen over Go compiled to WebAssembly: reused
-// for every evaluation they fill argon2's memory about twice as fast in
-// Chromium, and they ship as 15 KB instead of 2.7 MB, which a new browser
-// must download before its first challenge (docs/benchmarks.md).
+// for every evaluation they take a third to two thirds of the time in
+// Chromium, and with argon2id.js they ship as 20 KB instead of 2.7 MB,
+// which a new browser must download before its first challenge
+// (docs/benchmarks.md).
 package browser
 
 import (
