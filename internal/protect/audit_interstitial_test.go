@@ -1,0 +1,56 @@
+package protect
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/credshield/credshield/internal/challenge/interstitial"
+	"github.com/credshield/credshield/internal/protect/protecttest"
+)
+
+// TestAuditChallengePageLaundersCrossSitePost: an app that defends its
+// login against cross-site request forgery by Fetch Metadata / Origin
+// (Go's http.CrossOriginProtection, Rails' origin check, Django's Origin
+// check, SameSite session or CSRF cookies) refuses a form that another
+// site makes a browser post. Under challenge, protect answers that
+// cross-site post with the challenge page, and the page re-posts the form
+// itself, from the app's own origin: the browser then sends
+// Sec-Fetch-Site: same-origin, Origin: the app's origin and every
+// SameSite=Strict/Lax cookie (the device cookie included), and protect
+// forwards the sealed cross-site form with those headers. The app's CSRF
+// defence is laundered: an attacker's page signs the victim in to the
+// attacker's account (login CSRF), or spends the victim's device budget.
+//
+// The browser's headers on the page's own post are emulated here (the
+// page is same-origin and submits its form by script: Sec-Fetch-Site:
+// same-origin, Origin: the proxy's origin).
+func TestAuditChallengePageLaundersCrossSitePost(t *testing.T) {
+	app := protecttest.NewFormApp(map[string]string{"mallory@example.com": "attacker's password"})
+	e := newPageEnv(t, http.NewCrossOriginProtection().Handler(app), "kratos")
+	login := "/self-service/login?flow=" + protecttest.FormFlow
+	form := url.Values{"csrf_token": {"csrf-ok"}, "method": {"password"}, "identifier": {"mallory@example.com"}, "password": {"attacker's password"}}
+	const victim = "198.51.100.20"
+	crossSite := append([]string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}, browserHeaders...)
+	sameOrigin := append([]string{"Sec-Fetch-Site", "same-origin", "Origin", e.ts.URL}, browserHeaders...)
+
+	// Unchallenged (the address's first attempt), the app's CSRF defence
+	// refuses the cross-site post.
+	if r := e.post(login, form, victim, crossSite...); r.status != http.StatusForbidden || strings.Contains(string(r.body), interstitial.FormSealed) {
+		t.Fatalf("control: unchallenged cross-site post got %d %q; want the app's 403", r.status, r.body)
+	}
+	// Challenged: the cross-site post gets the challenge page...
+	page := e.post(login, form, victim, crossSite...)
+	if !strings.Contains(string(page.body), interstitial.FormSealed) {
+		return // not offered the page: the cross-site post is refused
+	}
+	// ...which the browser solves and posts from the app's own origin.
+	action, cont := continuation(t, page)
+	r := e.post(action, cont, victim, sameOrigin...)
+	if r.status == http.StatusSeeOther && r.header.Get("Location") == "/welcome" &&
+		strings.Contains(strings.Join(r.header.Values("Set-Cookie"), "\n"), "ory_kratos_session=") {
+		t.Errorf("a form posted cross-site by another site's page reached the app as a same-origin post and signed in " +
+			"(the app's CSRF defence refused the same form unchallenged): the challenge page launders cross-site posts")
+	}
+}
