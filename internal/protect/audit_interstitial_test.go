@@ -54,3 +54,28 @@ func TestAuditChallengePageLaundersCrossSitePost(t *testing.T) {
 			"(the app's CSRF defence refused the same form unchallenged): the challenge page launders cross-site posts")
 	}
 }
+
+// TestAuditChallengePageActionRespelled: the page's form posts back to
+// the login URL as html/template writes it into the action attribute,
+// and html/template's URL normaliser percent-encodes characters a browser
+// sends raw in a query ({, }, |, ^, `, \): the browser then posts the
+// continuation to another spelling of the URL than the one the form was
+// sealed for, and every sign-in through the page ends on "This sign-in
+// page has expired".
+func TestAuditChallengePageActionRespelled(t *testing.T) {
+	app := protecttest.NewFormApp(map[string]string{"alice@example.com": "correct horse battery"})
+	e := newPageEnv(t, app, "kratos")
+	// Chromium and Firefox leave these characters of a query unencoded.
+	login := "/self-service/login?flow=" + protecttest.FormFlow + "&return_to=a|b{c}"
+	form := url.Values{"csrf_token": {"csrf-ok"}, "method": {"password"}, "identifier": {"alice@example.com"}, "password": {"correct horse battery"}}
+	const client = "198.51.100.21"
+	wrong := url.Values{"csrf_token": {"csrf-ok"}, "method": {"password"}, "identifier": {"alice@example.com"}, "password": {"wrong"}}
+	if r := e.post(login, wrong, client, browserHeaders...); r.status != http.StatusSeeOther {
+		t.Fatalf("first attempt: %d %s", r.status, r.body)
+	}
+	action, cont := continuation(t, e.post(login, form, client, browserHeaders...))
+	r := e.post(action, cont, client, browserHeaders...)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/welcome" {
+		t.Errorf("page posted to %q (the login was %q): %d %s; want the sign-in to go on", action, login, r.status, r.body)
+	}
+}
