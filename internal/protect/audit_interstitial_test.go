@@ -1,12 +1,14 @@
 package protect
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/credshield/credshield/internal/challenge/interstitial"
+	"github.com/credshield/credshield/internal/gate"
 	"github.com/credshield/credshield/internal/protect/protecttest"
 )
 
@@ -77,5 +79,61 @@ func TestAuditChallengePageActionRespelled(t *testing.T) {
 	r := e.post(action, cont, client, browserHeaders...)
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/welcome" {
 		t.Errorf("page posted to %q (the login was %q): %d %s; want the sign-in to go on", action, login, r.status, r.body)
+	}
+}
+
+// TestAuditChallengePageSpendsDeviceBudgetCrossSite: the device cookie is
+// SameSite=Strict so that another site cannot make a browser spend its
+// trusted budget: a cross-site form post carries no cookie. Through the
+// challenge page it does: the page's own post is same-origin, so the
+// browser adds the Strict device cookie, and protect reads the sealed
+// cross-site guess as the trusted device's. An attacker's page that posts
+// wrong passwords for the victim's account from the victim's browser
+// exhausts the victim's device budget, and the victim, right password and
+// device cookie in hand, is refused during an attack.
+//
+// The browser's cookie and headers on the page's own post are emulated
+// (same-origin: Cookie with the Strict device cookie).
+func TestAuditChallengePageSpendsDeviceBudgetCrossSite(t *testing.T) {
+	app := protecttest.NewFormApp(map[string]string{"alice@example.com": "correct horse battery"})
+	e := newPageEnv(t, app, "kratos")
+	login := "/self-service/login?flow=" + protecttest.FormFlow
+	form := func(pw string) url.Values {
+		return url.Values{"csrf_token": {"csrf-ok"}, "method": {"password"}, "identifier": {"alice@example.com"}, "password": {pw}}
+	}
+	const victim = "198.51.100.40"
+	if r := e.post(login, form("wrong"), victim, browserHeaders...); r.status != http.StatusSeeOther {
+		t.Fatalf("first attempt: %d", r.status)
+	}
+	// The victim signs in through the page and keeps the device cookie.
+	action, cont := continuation(t, e.post(login, form("correct horse battery"), victim, browserHeaders...))
+	r := e.post(action, cont, victim, browserHeaders...)
+	var device string
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == gate.DeviceCookie {
+			device = c.Value
+		}
+	}
+	if device == "" {
+		t.Fatalf("no device cookie: %d %v", r.status, r.header)
+	}
+	cookie := gate.DeviceCookie + "=" + device
+	crossSite := append([]string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}, browserHeaders...)
+	sameOrigin := append([]string{"Sec-Fetch-Site", "same-origin", "Origin", e.ts.URL, "Cookie", cookie}, browserHeaders...)
+	// The attacker's page posts wrong passwords cross-site (no Strict
+	// cookie); the challenge page re-posts each same-origin (with it).
+	for i := range 12 {
+		page := e.post(login, form(fmt.Sprintf("guess %d", i)), victim, crossSite...)
+		if !strings.Contains(string(page.body), interstitial.FormSealed) {
+			break
+		}
+		action, cont := continuation(t, page)
+		e.post(action, cont, victim, sameOrigin...)
+	}
+	// The victim, with the right password and the device cookie.
+	r = e.post(login, form("correct horse battery"), victim, append([]string{"Cookie", cookie}, browserHeaders...)...)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/welcome" {
+		t.Errorf("after another site's page posted guesses through the challenge page, the victim's own sign-in with its device cookie got %d (RateLimit-Policy %q); "+
+			"the Strict device cookie never rides a cross-site post, so its budget should be untouched", r.status, r.header.Get("Ratelimit-Policy"))
 	}
 }
