@@ -11,6 +11,7 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	target string // the path and query posted to, where a challenge page posts back
 }
 
 // errorCode is the "error" member of r's JSON body; "ok" for a 200.

@@ -28,13 +28,14 @@ import (
 
 // offerPage answers a login refused with a challenge with the challenge
 // page, when the proxy has one and the request is a browser's form
-// navigation; it reports whether it answered.
+// navigation from a page of the same origin; it reports whether it
+// answered.
 func (p *Proxy) offerPage(w http.ResponseWriter, r *http.Request, ex *exchange, body []byte, err error) bool {
 	var ref *gate.Refusal
 	if p.page == nil || !errors.As(err, &ref) || ref.Challenge == nil || !interstitial.Wanted(r.Header) ||
-		interstitial.ContinuationSize(len(body), ref.Challenge.Token) > httpapi.MaxFormBytes {
-		// A form too large to come back sealed within the login body cap
-		// gets the usual answer.
+		!interstitial.SameOrigin(r) || interstitial.ContinuationSize(len(body), ref.Challenge.Token) > httpapi.MaxFormBytes {
+		// A post from another site's page, or a form too large to come
+		// back sealed within the login body cap, gets the usual answer.
 		return false
 	}
 	resp, rerr := p.page.Render(p.cfg.Now(), *ref.Challenge, ex.ip.String(), r.URL.RequestURI(), body)
@@ -64,6 +65,12 @@ func (p *Proxy) continuation(r *http.Request, body []byte) (*interstitial.Contin
 		return nil, nil, httpapi.InvalidRequest("%v", err)
 	}
 	ex := exchangeFrom(r.Context())
+	if !interstitial.SameOrigin(r) {
+		// The page posts from the login's own origin; nothing else has a
+		// sealed form to send (offerPage never answers another site).
+		p.log.InfoContext(r.Context(), "challenge_page.refused", "ip", ex.ip.String(), "reason", "not posted from the same origin")
+		return nil, nil, &pageError{resp: p.page.Expired(), cause: errors.New("continuation not posted from the same origin")}
+	}
 	form, err := p.page.Open(r.Context(), p.cfg.Now(), c, ex.ip.String(), r.URL.RequestURI())
 	switch {
 	case errors.Is(err, interstitial.ErrMalformed), errors.Is(err, interstitial.ErrExpired), errors.Is(err, interstitial.ErrReplayed):

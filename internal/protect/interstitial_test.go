@@ -82,7 +82,9 @@ func newPageEnv(t *testing.T, upstream http.Handler, profile string) *pageEnv {
 }
 
 // browserHeaders are what a browser sends with a form it posts.
-var browserHeaders = []string{"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document", "Accept", "text/html,application/xhtml+xml,*/*;q=0.8"}
+// browserHeaders are those of a browser's form post from a page of the
+// proxy's own origin.
+var browserHeaders = []string{"Sec-Fetch-Site", "same-origin", "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document", "Accept", "text/html,application/xhtml+xml,*/*;q=0.8"}
 
 // post posts a form to target (a path and query) from client, with
 // header pairs, and does not follow redirects.
@@ -101,7 +103,7 @@ func (e *pageEnv) post(target string, form url.Values, client string, header ...
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	return response{status: res.StatusCode, header: res.Header, body: b, target: target}
 }
 
 var hiddenField = regexp.MustCompile(`name="([a-z_]+)" value="([^"]*)"`)
@@ -117,13 +119,38 @@ func continuation(t *testing.T, r response) (string, url.Values) {
 	for _, m := range hiddenField.FindAllStringSubmatch(string(r.body), -1) {
 		form.Set(m[1], html.UnescapeString(m[2]))
 	}
-	action := regexp.MustCompile(`action="([^"]*)"`).FindStringSubmatch(string(r.body))
+	// The page's form has no action: the browser posts it to the page's
+	// own URL, the login URL as the browser sent it.
+	if strings.Contains(string(r.body), "action=") {
+		t.Fatalf("the challenge page names an action; want none (it posts to its own URL)")
+	}
 	sol, _, err := challenge.Solve(context.Background(), form.Get(challenge.FormToken), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	form.Set(challenge.FormSolution, sol)
-	return html.UnescapeString(action[1]), form
+	return r.target, form
+}
+
+// formLogin is the stand-in form app's login URL behind the proxy.
+const formLogin = "/self-service/login?flow=" + protecttest.FormFlow
+
+// aliceForm is alice's sign-in form with password pw.
+func aliceForm(pw string) url.Values {
+	return url.Values{"csrf_token": {"csrf-ok"}, "method": {"password"}, "identifier": {"alice@example.com"}, "password": {pw}}
+}
+
+// challengedAlice puts the proxy in front of the form app with alice and
+// spends client's one unchallenged attempt, so that its next sign-in is
+// challenged.
+func challengedAlice(t *testing.T, client string) (*protecttest.FormApp, *pageEnv) {
+	t.Helper()
+	app := protecttest.NewFormApp(map[string]string{"alice@example.com": "correct horse battery"})
+	e := newPageEnv(t, app, "kratos")
+	if r := e.post(formLogin, aliceForm("wrong"), client, browserHeaders...); r.status != http.StatusSeeOther {
+		t.Fatalf("first attempt: %d %s", r.status, r.body)
+	}
+	return app, e
 }
 
 // TestChallengePageForFormLogins: a browser's form post under challenge
@@ -133,17 +160,9 @@ func continuation(t *testing.T, r response) (string, url.Values) {
 // returning browser the page; a continuation replayed, expired or posted
 // from another address is refused and never reaches the app.
 func TestChallengePageForFormLogins(t *testing.T) {
-	app := protecttest.NewFormApp(map[string]string{"alice@example.com": "correct horse battery"})
-	e := newPageEnv(t, app, "kratos")
-	login := "/self-service/login?flow=" + protecttest.FormFlow
-	form := func(pw string) url.Values {
-		return url.Values{"csrf_token": {"csrf-ok"}, "method": {"password"}, "identifier": {"alice@example.com"}, "password": {pw}}
-	}
 	const client = "198.51.100.7"
-	// The address's one unchallenged attempt.
-	if r := e.post(login, form("wrong"), client, browserHeaders...); r.status != http.StatusSeeOther {
-		t.Fatalf("first attempt: %d %s", r.status, r.body)
-	}
+	app, e := challengedAlice(t, client)
+	login, form := formLogin, aliceForm
 	if r := e.post(login, form("correct horse battery"), client, "Accept", "application/json"); r.status != http.StatusForbidden ||
 		!strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || !strings.Contains(string(r.body), challenge.ErrorCode) {
 		t.Fatalf("API client: %d %s %s; want the JSON challenge", r.status, r.header.Get("Content-Type"), r.body)

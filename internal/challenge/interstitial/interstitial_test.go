@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -131,6 +132,37 @@ func TestWanted(t *testing.T) {
 	}
 }
 
+func TestSameOrigin(t *testing.T) {
+	tests := []struct {
+		name, host string
+		header     map[string]string
+		want       bool
+	}{
+		{"same origin", "app.example", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "https://app.example"}, true},
+		{"same site", "app.example", map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "https://ui.app.example"}, false},
+		{"cross site", "app.example", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, false},
+		{"cross site naming this origin", "app.example", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://app.example"}, false},
+		{"user typed", "app.example", map[string]string{"Sec-Fetch-Site": "none"}, false},
+		{"no Fetch Metadata, own Origin", "app.example:8443", map[string]string{"Origin": "https://APP.example:8443"}, true},
+		{"no Fetch Metadata, other Origin", "app.example", map[string]string{"Origin": "https://evil.example"}, false},
+		{"no Fetch Metadata, other port", "app.example", map[string]string{"Origin": "https://app.example:8443"}, false},
+		{"opaque Origin", "app.example", map[string]string{"Origin": "null"}, false},
+		{"no Origin at all", "app.example", map[string]string{}, false},
+		{"Origin with a path", "app.example", map[string]string{"Origin": "javascript:app.example"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "http://"+tt.host+"/login", nil)
+			for k, v := range tt.header {
+				r.Header.Set(k, v)
+			}
+			if got := SameOrigin(r); got != tt.want {
+				t.Errorf("SameOrigin = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestReadContinuation(t *testing.T) {
 	const form = "application/x-www-form-urlencoded"
 	tests := []struct {
@@ -208,10 +240,15 @@ func TestPage(t *testing.T) {
 	if strings.Count(page, `nonce="`+nonce+`"`) != 2 {
 		t.Errorf("want the style and the script under the nonce:\n%s", page)
 	}
-	for _, want := range []string{English.NoScript, `action="/self-service/login?flow=1&amp;x=%3cb%3e"`, `data-script="/.well-known/credshield/credshield.js"`, `data-difficulty="10"`, `name="credshield_form"`} {
+	for _, want := range []string{English.NoScript, `<form id="credshield-continue" method="post">`, `data-script="/.well-known/credshield/credshield.js"`, `data-difficulty="10"`, `name="credshield_form"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+	// The form posts to the page's own URL, the login URL as the browser
+	// sent it: the URL is not written into the page at all.
+	if strings.Contains(page, "action=") || strings.Contains(page, "flow=1") {
+		t.Errorf("the page names the login URL:\n%s", page)
 	}
 	if r1.Status != http.StatusForbidden || r1.Header.Get("Cache-Control") != "no-store" || r1.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
 		r1.Header.Get("Referrer-Policy") != "same-origin" {

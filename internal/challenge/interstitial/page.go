@@ -59,6 +59,28 @@ func New(assetsPrefix string, sealer *Sealer, text Text) (*Page, error) {
 	return &Page{assets: assetsPrefix, sealer: sealer, text: text, rand: rand.Reader}, nil
 }
 
+// SameOrigin reports whether a browser's form post came from a page of
+// the origin it was posted to (Sec-Fetch-Site: same-origin; from a
+// browser without Fetch Metadata, an Origin naming the request's host).
+// Only such a post may get the page: the page posts the form again from
+// the app's own origin, so the app would receive a post that another
+// site's page made as a same-origin one, with the SameSite cookies the
+// browser withholds from other sites (the device cookie among them) — a
+// login forgery that the app's own defences (an Origin check, SameSite
+// cookies) stop without the page.
+func SameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin":
+		return true
+	case "":
+		o := r.Header.Get("Origin")
+		u, err := url.Parse(o)
+		return o != "" && err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http") &&
+			strings.EqualFold(u.Host, r.Host)
+	}
+	return false
+}
+
 // Wanted reports whether a refused login with header h gets the page
 // rather than the API answer: only a browser's top-level navigation
 // (Sec-Fetch-Mode: navigate to a document; without Fetch Metadata, an
@@ -101,7 +123,8 @@ func acceptsHTML(lines []string) bool {
 
 // Render returns the page for a login form body refused with c: body,
 // stripped of any challenge field, is sealed for c, the client and
-// target (the login URL the page posts back to).
+// target (the login URL as the request named it: the page posts back to
+// its own URL, which is that one).
 func (p *Page) Render(now time.Time, c challenge.Challenge, client, target string, body []byte) (Response, error) {
 	sealed, err := p.sealer.Seal(p.rand, now, Binding{Challenge: c.Token, Client: client, Target: target}, StripFields(body))
 	if err != nil {
@@ -113,7 +136,7 @@ func (p *Page) Render(now time.Time, c challenge.Challenge, client, target strin
 	}
 	var b bytes.Buffer
 	err = challengePage.Execute(&b, pageData{T: p.text, Title: p.text.Title, Nonce: nonce, Script: p.assets + "credshield.js",
-		Action: target, Sealed: sealed, Challenge: c.Token, Difficulty: c.Difficulty,
+		Sealed: sealed, Challenge: c.Token, Difficulty: c.Difficulty,
 		FormSealed: FormSealed, FormToken: challenge.FormToken, FormSolution: challenge.FormSolution})
 	if err != nil {
 		return Response{}, fmt.Errorf("render challenge page: %w", err)
@@ -240,7 +263,7 @@ func newNonce(rand io.Reader) (string, error) {
 type pageData struct {
 	T                                   Text
 	Title                               string
-	Nonce, Script, Action               string
+	Nonce, Script                       string
 	Sealed, Challenge                   string
 	Difficulty                          int
 	FormSealed, FormToken, FormSolution string
@@ -260,6 +283,13 @@ var pageHead = template.Must(template.New("page").Parse(`{{define "head"}}<!DOCT
 
 const pageStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:32em;margin:4em auto;padding:0 1em;color:#222}h1{font-size:1.4em}progress{width:100%;height:1em}`
 
+// challengePage's form has no action, so the browser posts it to the
+// page's own URL: the login URL exactly as the browser sent it, which the
+// form was sealed for. Writing the URL into an action attribute would let
+// html/template respell it (it percent-encodes "|", "{", "}" and others
+// that browsers send raw in a query) and the continuation would miss its
+// binding.
+//
 // challengePage solves the challenge with credshield.js (its Web Workers
 // run argon2id in WebAssembly) and submits the continuation form by itself.
 // Every value reaches the script through the DOM: the script holds no
@@ -272,7 +302,7 @@ var challengePage = template.Must(template.Must(pageHead.Clone()).Parse(`{{templ
 <p id="credshield-status" role="status" aria-live="polite" hidden>{{.T.Starting}}</p>
 <progress id="credshield-progress" max="100" value="0" hidden></progress>
 <noscript><p><strong>{{.T.NoScript}}</strong></p></noscript>
-<form id="credshield-continue" method="post" action="{{.Action}}">
+<form id="credshield-continue" method="post">
 <input type="hidden" name="{{.FormSealed}}" value="{{.Sealed}}">
 <input type="hidden" id="credshield-token" name="{{.FormToken}}" value="{{.Challenge}}">
 <input type="hidden" id="credshield-solution" name="{{.FormSolution}}" value="">

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 	"github.com/credshield/credshield/internal/protect/protecttest"
 )
 
-// TestAuditChallengePageLaundersCrossSitePost: an app that defends its
+// TestChallengePageNotOfferedToCrossSitePosts: an app that defends its
 // login against cross-site request forgery by Fetch Metadata / Origin
 // (Go's http.CrossOriginProtection, Rails' origin check, Django's Origin
 // check, SameSite session or CSRF cookies) refuses a form that another
@@ -28,14 +29,15 @@ import (
 // The browser's headers on the page's own post are emulated here (the
 // page is same-origin and submits its form by script: Sec-Fetch-Site:
 // same-origin, Origin: the proxy's origin).
-func TestAuditChallengePageLaundersCrossSitePost(t *testing.T) {
+func TestChallengePageNotOfferedToCrossSitePosts(t *testing.T) {
 	app := protecttest.NewFormApp(map[string]string{"mallory@example.com": "attacker's password"})
 	e := newPageEnv(t, http.NewCrossOriginProtection().Handler(app), "kratos")
 	login := "/self-service/login?flow=" + protecttest.FormFlow
 	form := url.Values{"csrf_token": {"csrf-ok"}, "method": {"password"}, "identifier": {"mallory@example.com"}, "password": {"attacker's password"}}
 	const victim = "198.51.100.20"
-	crossSite := append([]string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}, browserHeaders...)
-	sameOrigin := append([]string{"Sec-Fetch-Site", "same-origin", "Origin", e.ts.URL}, browserHeaders...)
+	// Later pairs win: browserHeaders' own Sec-Fetch-Site is overridden.
+	crossSite := append(slices.Clone(browserHeaders), "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")
+	sameOrigin := append(slices.Clone(browserHeaders), "Sec-Fetch-Site", "same-origin", "Origin", e.ts.URL)
 
 	// Unchallenged (the address's first attempt), the app's CSRF defence
 	// refuses the cross-site post.
@@ -57,14 +59,14 @@ func TestAuditChallengePageLaundersCrossSitePost(t *testing.T) {
 	}
 }
 
-// TestAuditChallengePageActionRespelled: the page's form posts back to
+// TestChallengePagePostsBackToItsOwnURL: the page's form posts back to
 // the login URL as html/template writes it into the action attribute,
 // and html/template's URL normaliser percent-encodes characters a browser
 // sends raw in a query ({, }, |, ^, `, \): the browser then posts the
 // continuation to another spelling of the URL than the one the form was
 // sealed for, and every sign-in through the page ends on "This sign-in
 // page has expired".
-func TestAuditChallengePageActionRespelled(t *testing.T) {
+func TestChallengePagePostsBackToItsOwnURL(t *testing.T) {
 	app := protecttest.NewFormApp(map[string]string{"alice@example.com": "correct horse battery"})
 	e := newPageEnv(t, app, "kratos")
 	// Chromium and Firefox leave these characters of a query unencoded.
@@ -82,7 +84,7 @@ func TestAuditChallengePageActionRespelled(t *testing.T) {
 	}
 }
 
-// TestAuditChallengePageSpendsDeviceBudgetCrossSite: the device cookie is
+// TestCrossSitePostsCannotSpendDeviceBudget: the device cookie is
 // SameSite=Strict so that another site cannot make a browser spend its
 // trusted budget: a cross-site form post carries no cookie. Through the
 // challenge page it does: the page's own post is same-origin, so the
@@ -94,17 +96,10 @@ func TestAuditChallengePageActionRespelled(t *testing.T) {
 //
 // The browser's cookie and headers on the page's own post are emulated
 // (same-origin: Cookie with the Strict device cookie).
-func TestAuditChallengePageSpendsDeviceBudgetCrossSite(t *testing.T) {
-	app := protecttest.NewFormApp(map[string]string{"alice@example.com": "correct horse battery"})
-	e := newPageEnv(t, app, "kratos")
-	login := "/self-service/login?flow=" + protecttest.FormFlow
-	form := func(pw string) url.Values {
-		return url.Values{"csrf_token": {"csrf-ok"}, "method": {"password"}, "identifier": {"alice@example.com"}, "password": {pw}}
-	}
+func TestCrossSitePostsCannotSpendDeviceBudget(t *testing.T) {
 	const victim = "198.51.100.40"
-	if r := e.post(login, form("wrong"), victim, browserHeaders...); r.status != http.StatusSeeOther {
-		t.Fatalf("first attempt: %d", r.status)
-	}
+	_, e := challengedAlice(t, victim)
+	login, form := formLogin, aliceForm
 	// The victim signs in through the page and keeps the device cookie.
 	action, cont := continuation(t, e.post(login, form("correct horse battery"), victim, browserHeaders...))
 	r := e.post(action, cont, victim, browserHeaders...)
@@ -118,8 +113,8 @@ func TestAuditChallengePageSpendsDeviceBudgetCrossSite(t *testing.T) {
 		t.Fatalf("no device cookie: %d %v", r.status, r.header)
 	}
 	cookie := gate.DeviceCookie + "=" + device
-	crossSite := append([]string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}, browserHeaders...)
-	sameOrigin := append([]string{"Sec-Fetch-Site", "same-origin", "Origin", e.ts.URL, "Cookie", cookie}, browserHeaders...)
+	crossSite := append(slices.Clone(browserHeaders), "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")
+	sameOrigin := append(slices.Clone(browserHeaders), "Sec-Fetch-Site", "same-origin", "Origin", e.ts.URL, "Cookie", cookie)
 	// The attacker's page posts wrong passwords cross-site (no Strict
 	// cookie); the challenge page re-posts each same-origin (with it).
 	for i := range 12 {
@@ -135,5 +130,35 @@ func TestAuditChallengePageSpendsDeviceBudgetCrossSite(t *testing.T) {
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/welcome" {
 		t.Errorf("after another site's page posted guesses through the challenge page, the victim's own sign-in with its device cookie got %d (RateLimit-Policy %q); "+
 			"the Strict device cookie never rides a cross-site post, so its budget should be untouched", r.status, r.header.Get("Ratelimit-Policy"))
+	}
+}
+
+// TestContinuationFromAnotherSiteRefused: the page posts its sealed form
+// from the login's own origin; a continuation posted from another site
+// (a sealed form lifted from the page, or one sealed for an address the
+// attacker shares) is refused and reaches nothing.
+func TestContinuationFromAnotherSiteRefused(t *testing.T) {
+	const client = "198.51.100.50"
+	app, e := challengedAlice(t, client)
+	login, form := formLogin, aliceForm
+	action, cont := continuation(t, e.post(login, form("correct horse battery"), client, browserHeaders...))
+	before := len(app.FormsReceived())
+	for _, site := range [][]string{
+		{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"},
+		{"Sec-Fetch-Site", "same-site", "Origin", "https://ui.example"},
+		{"Sec-Fetch-Site", "", "Origin", "https://evil.example"},
+	} {
+		r := e.post(action, cont, client, append(slices.Clone(browserHeaders), site...)...)
+		if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), interstitial.English.Expired) {
+			t.Errorf("continuation with %v: %d %.200s; want the page saying to sign in again", site, r.status, r.body)
+		}
+	}
+	if got := len(app.FormsReceived()); got != before {
+		t.Errorf("the app received %d forms from continuations posted by another site", got-before)
+	}
+	// The same continuation from the page itself still goes on: the
+	// refusals above did not spend it.
+	if r := e.post(action, cont, client, browserHeaders...); r.status != http.StatusSeeOther || r.header.Get("Location") != "/welcome" {
+		t.Errorf("the page's own continuation: %d %.200s", r.status, r.body)
 	}
 }
