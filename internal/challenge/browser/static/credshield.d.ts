@@ -50,7 +50,7 @@ export class Credshield extends EventTarget {
   readonly credentials: RequestCredentials;
   /** POST fields as a form to tokenURL, solving any challenge; resolves to the final answer. */
   login(fields: Record<string, string> | URLSearchParams, init?: { signal?: AbortSignal; headers?: HeadersInit }): Promise<Response>;
-  /** window.fetch that solves a challenge_required answer and retries; the body must be a string or URLSearchParams. */
+  /** window.fetch that solves an answer carrying a challenge (challenge_required, in the shape of the service behind the endpoint) and retries; the body must be a string or URLSearchParams. */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** Solve one challenge; resolves to the value of challenge_solution. */
   solve(challenge: Pick<Challenge, "token" | "difficulty">, options?: { signal?: AbortSignal }): Promise<string>;

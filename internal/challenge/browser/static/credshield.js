@@ -15,7 +15,8 @@
 // with no-cache; the files it loads have content-hashed names.
 
 const WORKER_URL = new URL("__WORKER__", import.meta.url);
-const CHALLENGE_REQUIRED = "challenge_required";
+// A challenge token, as the worker reads it: version 1, 88 bytes.
+const TOKEN = /^[A-Za-z0-9_-]{118}$/;
 
 /** Thrown when the endpoint keeps asking for a challenge or solving fails. */
 export class ChallengeError extends Error {
@@ -55,8 +56,9 @@ export class Credshield extends EventTarget {
   }
 
   /**
-   * fetch for a login endpoint: like window.fetch, but a 400
-   * challenge_required answer is solved and the request retried with the
+   * fetch for a login endpoint: like window.fetch, but an answer that
+   * carries a challenge (challenge_required, in the shape of the service
+   * behind the endpoint) is solved and the request retried with the
    * solution added to its body (form fields, or members of a JSON object).
    * The body must be a string, URLSearchParams or absent, so it can be
    * sent again.
@@ -143,18 +145,27 @@ export class Credshield extends EventTarget {
   }
 }
 
-// challengeOf returns the parsed challenge_required answer of res, or null
-// for any other response (which is left unread for the caller).
+// challengeOf returns {challenge} for a refusal of res that carries a
+// challenge, or null for any other response (which is left unread for the
+// caller). The challenge sits where the service's own error shape has
+// room for it, as credshield answers for each:
+//   {"error": "challenge_required", "challenge": {...}}          OAuth2 (RFC 6749), serve
+//   {"status": "KO", ..., "challenge": {...}}                      Authelia (401)
+//   {"error_code": "challenge_required", ..., "challenge": {...}}  Supabase Auth
+//   {"error": {"id": "challenge_required", "details": {"challenge": {...}}}}  Ory Kratos (403)
+// A well-formed token is required, so another service's field that
+// happens to be called "challenge" is never mistaken for one.
 async function challengeOf(res) {
-  if (res.status !== 400 || !/json/i.test(res.headers.get("Content-Type") ?? "")) return null;
+  if (![400, 401, 403].includes(res.status) || !/json/i.test(res.headers.get("Content-Type") ?? "")) return null;
   let body;
   try {
     body = await res.clone().json();
   } catch {
     return null;
   }
-  if (body?.error !== CHALLENGE_REQUIRED || typeof body.challenge?.token !== "string") return null;
-  return body;
+  const challenge = body?.challenge ?? body?.error?.details?.challenge;
+  if (typeof challenge?.token !== "string" || !TOKEN.test(challenge.token) || !Number.isInteger(challenge.difficulty)) return null;
+  return { challenge };
 }
 
 // withSolution returns body with the challenge and its solution added, in
