@@ -21,10 +21,12 @@ func TestUnlockWinsOverSketch(t *testing.T) {
 		reserve(t, m, now, Request{k, long})
 		reserve(t, m, now, Request{k, long})
 	}
-	for _, k := range keys {
-		spend(t0, k)
+	// The victim's penalty ends first, so eviction (the sampled key
+	// closest to idle) takes it as soon as it is sampled.
+	victim := keys[0]
+	for i, k := range keys {
+		spend(t0.Add(time.Duration(min(i, 1))*time.Second), k)
 	}
-	victim := keys[0] // evicted first: in the sketch now
 	if m.containsForTest(victim, long) {
 		t.Fatal("victim still in the table; the test needs it in the sketch")
 	}
@@ -43,15 +45,18 @@ func TestUnlockWinsOverSketch(t *testing.T) {
 	if res := reserve(t, m, now, Request{victim, long}); !res.Allowed {
 		t.Fatalf("unlocked key refused: %+v", res)
 	}
-	// Penalised again, and evicted again by a flood of other keys.
+	// Penalised again, and evicted again by a flood of other keys. The
+	// flood comes a second later, so the victim's penalty ends before
+	// theirs: eviction takes the sampled key closest to idle, and with
+	// equal ends the victim could survive every sample by chance.
 	reserve(t, m, now, Request{victim, long})
 	for _, k := range fresh {
-		spend(now, k)
+		spend(now.Add(time.Second), k)
 	}
 	if m.containsForTest(victim, long) {
 		t.Fatal("victim still in the table; the test needs it evicted again")
 	}
-	if res := reserve(t, m, now.Add(time.Second), Request{victim, long}); res.Allowed {
+	if res := reserve(t, m, now.Add(2*time.Second), Request{victim, long}); res.Allowed {
 		t.Fatal("a penalty earned after the unlock was forgiven by the override")
 	}
 }
