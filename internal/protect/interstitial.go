@@ -33,7 +33,7 @@ import (
 func (p *Proxy) offerPage(w http.ResponseWriter, r *http.Request, ex *exchange, body []byte, err error) bool {
 	var ref *gate.Refusal
 	if p.page == nil || !errors.As(err, &ref) || ref.Challenge == nil || !interstitial.Wanted(r.Header) ||
-		!interstitial.SameOrigin(r) || interstitial.ContinuationSize(len(body), ref.Challenge.Token) > httpapi.MaxFormBytes {
+		!interstitial.SameOrigin(r, p.inboundOrigin(r, ex)) || interstitial.ContinuationSize(len(body), ref.Challenge.Token) > httpapi.MaxFormBytes {
 		// A post from another site's page, or a form too large to come
 		// back sealed within the login body cap, gets the usual answer.
 		return false
@@ -65,7 +65,7 @@ func (p *Proxy) continuation(r *http.Request, body []byte) (*interstitial.Contin
 		return nil, nil, httpapi.InvalidRequest("%v", err)
 	}
 	ex := exchangeFrom(r.Context())
-	if !interstitial.SameOrigin(r) {
+	if !interstitial.SameOrigin(r, p.inboundOrigin(r, ex)) {
 		// The page posts from the login's own origin; nothing else has a
 		// sealed form to send (offerPage never answers another site).
 		p.log.InfoContext(r.Context(), "challenge_page.refused", "ip", ex.ip.String(), "reason", "not posted from the same origin")
@@ -104,4 +104,10 @@ func writePage(w http.ResponseWriter, resp interstitial.Response) {
 	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)
+}
+
+// inboundOrigin is the origin the client addressed, for
+// interstitial.SameOrigin.
+func (p *Proxy) inboundOrigin(r *http.Request, ex *exchange) string {
+	return p.inboundProto(r, ex) + "://" + inboundHost(r, ex)
 }

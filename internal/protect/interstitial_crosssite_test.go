@@ -45,9 +45,17 @@ func TestChallengePageNotOfferedToCrossSitePosts(t *testing.T) {
 		t.Fatalf("control: unchallenged cross-site post got %d %q; want the app's 403", r.status, r.body)
 	}
 	// Challenged: the cross-site post gets the challenge page...
+	before := len(app.FormsReceived())
 	page := e.post(login, form, victim, crossSite...)
 	if !strings.Contains(string(page.body), interstitial.FormSealed) {
-		return // not offered the page: the cross-site post is refused
+		// Not offered the page: the cross-site post must be refused,
+		// in the profile's HTML shape, and never reach the app.
+		if page.status != http.StatusForbidden || !strings.HasPrefix(page.header.Get("Content-Type"), "text/html") ||
+			len(app.FormsReceived()) != before {
+			t.Errorf("challenged cross-site post: %d %s, the app received %d forms; want protect's refusal and nothing for the app",
+				page.status, page.header.Get("Content-Type"), len(app.FormsReceived())-before)
+		}
+		return
 	}
 	// ...which the browser solves and posts from the app's own origin.
 	action, cont := continuation(t, page)
@@ -160,5 +168,35 @@ func TestContinuationFromAnotherSiteRefused(t *testing.T) {
 	// refusals above did not spend it.
 	if r := e.post(action, cont, client, browserHeaders...); r.status != http.StatusSeeOther || r.header.Get("Location") != "/welcome" {
 		t.Errorf("the page's own continuation: %d %.200s", r.status, r.body)
+	}
+}
+
+// TestChallengePageOriginBehindTrustedProxy: a browser without Fetch
+// Metadata (an older one, or any on plain HTTP away from localhost) is
+// judged by its Origin against the origin it addressed, which a trusted
+// proxy in front names (X-Forwarded-Proto, X-Forwarded-Host): its own
+// origin gets the page, with a default port or a trailing dot spelled
+// either way, and another gets the refusal.
+func TestChallengePageOriginBehindTrustedProxy(t *testing.T) {
+	const client = "198.51.100.60"
+	app, e := challengedAlice(t, client)
+	oldBrowser := []string{"Accept", "text/html,application/xhtml+xml,*/*;q=0.8",
+		"X-Forwarded-Proto", "https", "X-Forwarded-Host", "app.example"}
+	for _, tt := range []struct {
+		origin string
+		page   bool
+	}{
+		{"https://app.example", true},
+		{"https://app.example:443", true},
+		{"https://app.example.", true},
+		{"http://app.example", false},
+		{"https://evil.example", false},
+		{e.ts.URL, false}, // the proxy's own address, not the one the client used
+	} {
+		before := len(app.FormsReceived())
+		r := e.post(formLogin, aliceForm("correct horse battery"), client, append(slices.Clone(oldBrowser), "Origin", tt.origin)...)
+		if got := strings.Contains(string(r.body), interstitial.FormSealed); got != tt.page || len(app.FormsReceived()) != before {
+			t.Errorf("Origin %s: %d, page %v, want page %v; the app received %d forms", tt.origin, r.status, got, tt.page, len(app.FormsReceived())-before)
+		}
 	}
 }

@@ -620,11 +620,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	case "X-Forwarded-For":
 		h.Set("X-Forwarded-For", client)
 		h.Set("X-Forwarded-Proto", p.inboundProto(pr.In, ex))
-		host := pr.In.Host
-		if ex.trustedPeer && pr.In.Header.Get("X-Forwarded-Host") != "" {
-			host = pr.In.Header.Get("X-Forwarded-Host")
-		}
-		h.Set("X-Forwarded-Host", host)
+		h.Set("X-Forwarded-Host", inboundHost(pr.In, ex))
 	default:
 		h.Set(p.outHeader, client)
 	}
@@ -665,6 +661,15 @@ func (p *Proxy) inboundProto(in *http.Request, ex *exchange) string {
 		return "https"
 	}
 	return "http"
+}
+
+// inboundHost is the host the client addressed: a trusted proxy's word
+// for it, else this request's Host.
+func inboundHost(in *http.Request, ex *exchange) string {
+	if h := in.Header.Get("X-Forwarded-Host"); ex.trustedPeer && h != "" {
+		return h
+	}
+	return in.Host
 }
 
 func (p *Proxy) peerTrusted(remoteAddr string) bool {

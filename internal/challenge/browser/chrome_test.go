@@ -348,6 +348,46 @@ func descendantsCPU() (time.Duration, error) {
 	return time.Duration(sum) * 10 * time.Millisecond, nil
 }
 
+// TestFetchReturnsLookalikesUnsolved: credshield.js solves only a
+// challenge credshield issued; an answer that merely has a field called
+// "challenge" is returned to the caller as it came.
+func TestFetchReturnsLookalikesUnsolved(t *testing.T) {
+	token := strings.Repeat("A", 118) // well formed, for the wrong status
+	answers := map[string]struct {
+		status int
+		body   string
+	}{
+		"/a": {http.StatusUnauthorized, `{"challenge":"x"}`},
+		"/b": {http.StatusBadRequest, `{"error":"challenge_required","challenge":{"token":"short","difficulty":3}}`},
+		"/c": {http.StatusForbidden, `{"error":{"details":{"challenge":{"token":"` + strings.Repeat("!", 118) + `","difficulty":3}}}}`},
+		"/d": {http.StatusInternalServerError, `{"error":"challenge_required","challenge":{"token":"` + token + `","difficulty":3}}`},
+		"/e": {http.StatusBadRequest, `{"error":"challenge_required","challenge":{"token":"` + token + `","difficulty":"3"}}`},
+	}
+	ctx := solverPageWith(t, 30*time.Second, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if a, ok := answers[r.URL.Path]; ok {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(a.status)
+				fmt.Fprint(w, a.body)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	for path, a := range answers {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(async () => {
+			const cs = new window.CS.Credshield({ workers: 1 });
+			let solved = 0;
+			cs.addEventListener("solved", () => solved++);
+			const res = await cs.fetch(%q, { method: "POST", body: "x=1" });
+			return res.status + " " + solved + " " + await res.text();
+		})()`, path), chromedp.EvalAwaitPromise))
+		if want := fmt.Sprintf("%d 0 %s", a.status, a.body); err != nil || got != want {
+			t.Errorf("%s: %q %v; want %q", path, got, err, want)
+		}
+	}
+}
+
 // TestSolverToleratesWasmContentType: a proxy in front that serves the
 // WebAssembly as application/octet-stream breaks nothing.
 func TestSolverToleratesWasmContentType(t *testing.T) {

@@ -134,29 +134,36 @@ func TestWanted(t *testing.T) {
 
 func TestSameOrigin(t *testing.T) {
 	tests := []struct {
-		name, host string
-		header     map[string]string
-		want       bool
+		name, origin string // origin: as the proxy knows it
+		header       map[string]string
+		want         bool
 	}{
-		{"same origin", "app.example", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "https://app.example"}, true},
-		{"same site", "app.example", map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "https://ui.app.example"}, false},
-		{"cross site", "app.example", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, false},
-		{"cross site naming this origin", "app.example", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://app.example"}, false},
-		{"user typed", "app.example", map[string]string{"Sec-Fetch-Site": "none"}, false},
-		{"no Fetch Metadata, own Origin", "app.example:8443", map[string]string{"Origin": "https://APP.example:8443"}, true},
-		{"no Fetch Metadata, other Origin", "app.example", map[string]string{"Origin": "https://evil.example"}, false},
-		{"no Fetch Metadata, other port", "app.example", map[string]string{"Origin": "https://app.example:8443"}, false},
-		{"opaque Origin", "app.example", map[string]string{"Origin": "null"}, false},
-		{"no Origin at all", "app.example", map[string]string{}, false},
-		{"Origin with a path", "app.example", map[string]string{"Origin": "javascript:app.example"}, false},
+		{"same origin", "https://app.example", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "https://app.example"}, true},
+		{"same site", "https://app.example", map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "https://ui.app.example"}, false},
+		{"cross site", "https://app.example", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, false},
+		{"cross site naming this origin", "https://app.example", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://app.example"}, false},
+		{"user typed", "https://app.example", map[string]string{"Sec-Fetch-Site": "none"}, false},
+		{"Origin only, own", "https://app.example:8443", map[string]string{"Origin": "https://APP.example:8443"}, true},
+		{"Origin only, other host", "https://app.example", map[string]string{"Origin": "https://evil.example"}, false},
+		{"Origin only, other port", "https://app.example", map[string]string{"Origin": "https://app.example:8443"}, false},
+		{"Origin only, other scheme", "https://app.example", map[string]string{"Origin": "http://app.example"}, false},
+		{"Origin only, default port in Host", "https://app.example:443", map[string]string{"Origin": "https://app.example"}, true},
+		{"Origin only, default port in Origin", "http://app.example", map[string]string{"Origin": "http://app.example:80"}, true},
+		{"Origin only, trailing dot", "https://app.example", map[string]string{"Origin": "https://app.example."}, true},
+		{"Origin only, IPv6", "http://[::1]:8080", map[string]string{"Origin": "http://[::1]:8080"}, true},
+		{"Origin with user information", "https://app.example", map[string]string{"Origin": "https://u:p@app.example"}, false},
+		{"Origin with a path", "https://app.example", map[string]string{"Origin": "https://app.example/login"}, false},
+		{"Origin of another scheme", "https://app.example", map[string]string{"Origin": "javascript:app.example"}, false},
+		{"opaque Origin", "https://app.example", map[string]string{"Origin": "null"}, false},
+		{"no Origin at all", "https://app.example", map[string]string{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(http.MethodPost, "http://"+tt.host+"/login", nil)
+			r := httptest.NewRequest(http.MethodPost, "/login", nil)
 			for k, v := range tt.header {
 				r.Header.Set(k, v)
 			}
-			if got := SameOrigin(r); got != tt.want {
+			if got := SameOrigin(r, tt.origin); got != tt.want {
 				t.Errorf("SameOrigin = %v, want %v", got, tt.want)
 			}
 		})

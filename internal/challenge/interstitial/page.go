@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -59,26 +60,55 @@ func New(assetsPrefix string, sealer *Sealer, text Text) (*Page, error) {
 	return &Page{assets: assetsPrefix, sealer: sealer, text: text, rand: rand.Reader}, nil
 }
 
-// SameOrigin reports whether a browser's form post came from a page of
-// the origin it was posted to (Sec-Fetch-Site: same-origin; from a
-// browser without Fetch Metadata, an Origin naming the request's host).
+// SameOrigin reports whether a browser's form post r came from a page of
+// the origin it was posted to, origin ("https://app.example", as the
+// browser addressed the request: the caller knows the scheme and host a
+// trusted proxy in front saw). Modern browsers say it outright over HTTPS
+// and on localhost (Sec-Fetch-Site: same-origin); other browsers, and any
+// browser on plain HTTP elsewhere, send only an Origin, which must then
+// name origin exactly (default ports and a trailing dot aside).
+//
 // Only such a post may get the page: the page posts the form again from
 // the app's own origin, so the app would receive a post that another
 // site's page made as a same-origin one, with the SameSite cookies the
 // browser withholds from other sites (the device cookie among them) — a
 // login forgery that the app's own defences (an Origin check, SameSite
 // cookies) stop without the page.
-func SameOrigin(r *http.Request) bool {
+func SameOrigin(r *http.Request, origin string) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "same-origin":
 		return true
 	case "":
-		o := r.Header.Get("Origin")
-		u, err := url.Parse(o)
-		return o != "" && err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http") &&
-			strings.EqualFold(u.Host, r.Host)
+		o, ok := canonicalOrigin(r.Header.Get("Origin"))
+		want, wok := canonicalOrigin(origin)
+		return ok && wok && o == want
 	}
 	return false
+}
+
+// canonicalOrigin is s, a serialised origin (scheme://host[:port]), with
+// the host in lower case, without a trailing dot and without the scheme's
+// default port; ok is false for anything else (a path, user information,
+// "null", another scheme).
+func canonicalOrigin(s string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", false
+	}
+	host, port := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), u.Port()
+	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		port = ""
+	}
+	if host == "" {
+		return "", false
+	}
+	if port != "" {
+		host = net.JoinHostPort(host, port)
+	} else if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return u.Scheme + "://" + host, true
 }
 
 // Wanted reports whether a refused login with header h gets the page
