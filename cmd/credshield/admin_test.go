@@ -24,10 +24,10 @@ func TestGuardUnlockReadmeBurst(t *testing.T) {
 	}{
 		{"memory", func(*testing.T) []string { return nil }, false},
 		{"redis", func(t *testing.T) []string {
-			return []string{"--guard-store", redisURL(t), "--redis-prefix", randomPrefix(t)}
+			return []string{"--guard-store", redisURL(t), "--redis-prefix", randomPrefix(t), "--guard-store-timeout", steadyRedis}
 		}, false},
 		{"redis direct", func(t *testing.T) []string {
-			return []string{"--guard-store", redisURL(t), "--redis-prefix", randomPrefix(t)}
+			return []string{"--guard-store", redisURL(t), "--redis-prefix", randomPrefix(t), "--guard-store-timeout", steadyRedis}
 		}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -89,6 +89,9 @@ func newGuardState(ctx context.Context, cfg config.Defence, log *slog.Logger, on
 	}
 	fo, err := redisstore.NewFailover(shared, local, redisstore.FailoverConfig{
 		Replicas: cfg.Replicas,
+		// A call is a dial, a write and a read, each bounded by the
+		// client's timeout; the whole call gets a little more.
+		CallTimeout: cfg.GuardStoreTimeout * 5 / 4,
 		OnChange: func(degraded bool, err error) {
 			if degraded {
 				log.Warn("guard.degraded", "store", "local", "replicas", cfg.Replicas, "error", fmt.Sprint(err))
@@ -152,12 +155,12 @@ func newGuardState(ctx context.Context, cfg config.Defence, log *slog.Logger, on
 	}, nil
 }
 
-// redisClient connects to --guard-store with short timeouts and no
-// retries (one dial attempt, no command retry), so an outage is noticed
-// within a fraction of a second and the fallback takes over instead of
-// requests hanging.
+// redisClient connects to --guard-store with short timeouts
+// (--guard-store-timeout) and no retries (one dial attempt, no command
+// retry), so an outage is noticed within a fraction of a second and the
+// fallback takes over instead of requests hanging.
 func redisClient(cfg config.Defence) (redis.UniversalClient, error) {
-	const timeout = 200 * time.Millisecond
+	timeout := cfg.GuardStoreTimeout
 	if cfg.RedisSentinelMaster != "" {
 		opt, err := redis.ParseFailoverURL(cfg.GuardStore)
 		if err != nil {

@@ -127,7 +127,7 @@ func TestProtectReplicasShareOneBudget(t *testing.T) {
 	_, _ = rand.Read(b[:])
 	app, up, combos := stuffingApp(t)
 	shared := []string{"--upstream", up.URL, "--trusted-proxies", "127.0.0.1/32", "--db", dsn, "--kek-file", testKEKFile(t),
-		"--guard-store", redisU, "--redis-prefix", "credshield-test-" + hex.EncodeToString(b[:]) + ":", "--replicas", "2"}
+		"--guard-store", redisU, "--redis-prefix", "credshield-test-" + hex.EncodeToString(b[:]) + ":", "--replicas", "2", "--guard-store-timeout", steadyRedis}
 	proxies := []string{
 		startCommand(t, "protect", append([]string{"--data-dir", t.TempDir()}, shared...)...),
 		startCommand(t, "protect", append([]string{"--data-dir", t.TempDir()}, shared...)...),

@@ -23,7 +23,7 @@ func twoReplicas(t *testing.T, extra ...string) (dsn string, bases, metrics [2]s
 	redisU := redisURL(t)
 	dsn = storetest.PostgresDSN(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	shared := append([]string{"--data-dir", dataDir, "--db", dsn, "--kek-file", testKEKFile(t), "--guard-store", redisU, "--redis-prefix", randomPrefix(t),
+	shared := append([]string{"--data-dir", dataDir, "--db", dsn, "--kek-file", testKEKFile(t), "--guard-store", redisU, "--guard-store-timeout", steadyRedis, "--redis-prefix", randomPrefix(t),
 		"--replicas", "2", "--trusted-proxies", "127.0.0.1/32", "--issuer", "http://127.0.0.1"}, cheapHash...)
 	shared = append(shared, extra...)
 	for i := range bases {

@@ -96,7 +96,7 @@ func TestReplicasShareKeysAndSecrets(t *testing.T) {
 	}
 	var pfx [6]byte
 	_, _ = rand.Read(pfx[:])
-	shared := append([]string{"--db", dsn, "--kek-file", kek, "--guard-store", redisU,
+	shared := append([]string{"--db", dsn, "--kek-file", kek, "--guard-store", redisU, "--guard-store-timeout", steadyRedis,
 		"--redis-prefix", "credshield-test-" + hex.EncodeToString(pfx[:]) + ":", "--replicas", "2",
 		"--trusted-proxies", "127.0.0.1/32", "--issuer", "http://127.0.0.1", "--guard-ip-soft-limit", "1/1h", "--challenge-difficulty", "1",
 		"--attack-min-failures", "1000000", "--key-rotation-interval", "1h"}, cheapHash...)

@@ -17,6 +17,14 @@ import (
 
 // redisURL returns CREDSHIELD_TEST_REDIS, skipping the test when it is not
 // set — except under CI=true, where a missing service fails the run.
+
+// steadyRedis is --guard-store-timeout for tests that check what replicas
+// share through a healthy Redis: a loaded machine running the suite with
+// -race can take longer than the default 200 ms to answer, and a replica
+// would then fall back to its own memory and the test see local budgets.
+// The tests of the fallback itself keep the default.
+const steadyRedis = "2s"
+
 func redisURL(t *testing.T) string {
 	t.Helper()
 	u := os.Getenv("CREDSHIELD_TEST_REDIS")
@@ -39,7 +47,7 @@ func TestReplicasShareOneBudget(t *testing.T) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	prefix := "credshield-test-" + hex.EncodeToString(b[:]) + ":"
-	shared := append([]string{"--db", dsn, "--guard-store", redisU, "--redis-prefix", prefix, "--replicas", "2",
+	shared := append([]string{"--db", dsn, "--guard-store", redisU, "--guard-store-timeout", steadyRedis, "--redis-prefix", prefix, "--replicas", "2",
 		"--trusted-proxies", "127.0.0.1/32", "--kek-file", testKEKFile(t)}, cheapHash...)
 
 	if code, _, stderr := credshield(t, "correct horse battery\n", nil, append([]string{"user", "add", "alice", "--data-dir", t.TempDir()}, append([]string{"--db", dsn}, cheapHash...)...)...); code != 0 {

@@ -67,6 +67,10 @@ type Defence struct {
 	RedisSentinelMaster string
 	RedisPrefix         string
 	Replicas            int
+	// GuardStoreTimeout bounds each Redis dial, read and write: past it
+	// the budgets fall back to local memory. Short, so that an outage
+	// costs a login a fraction of a second, not the request's deadline.
+	GuardStoreTimeout time.Duration
 
 	// MetricsListen is the address of the Prometheus /metrics listener;
 	// empty disables it. It is never the public listener.
@@ -91,6 +95,7 @@ func DefaultDefence() Defence {
 		AssetsPrefix:            browser.DefaultPrefix,
 		RedisPrefix:             "credshield:",
 		Replicas:                1,
+		GuardStoreTimeout:       200 * time.Millisecond,
 	}
 }
 
@@ -125,6 +130,7 @@ func (d *Defence) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&d.GuardStore, "guard-store", d.GuardStore, "shared guard state for several replicas: redis://[user:password@]host:port/db or rediss://...; empty keeps it in memory (one node)")
 	fs.StringVar(&d.RedisSentinelMaster, "redis-sentinel-master", d.RedisSentinelMaster, "with --guard-store, the Sentinel master name: the URL's host (and addr= parameters) are Sentinels")
 	fs.StringVar(&d.RedisPrefix, "redis-prefix", d.RedisPrefix, "prefix of every key credshield writes in Redis")
+	fs.DurationVar(&d.GuardStoreTimeout, "guard-store-timeout", d.GuardStoreTimeout, "with --guard-store, how long a Redis call may take before the budgets fall back to this replica's memory (raise it for a distant Redis)")
 	fs.IntVar(&d.Replicas, "replicas", d.Replicas, "processes sharing --guard-store; when Redis is unreachable each falls back to local budgets divided by this")
 	fs.IntVar(&d.GuardMaxKeys, "guard-max-keys", d.GuardMaxKeys, "most keys the in-memory guard tracks (about 40 bytes each); penalties survive eviction")
 	fs.StringVar(&d.MetricsListen, "metrics-listen", d.MetricsListen, "address for Prometheus /metrics (for example 127.0.0.1:9464); empty disables it")
@@ -167,6 +173,9 @@ func (d *Defence) Validate(listen string) error {
 			// Never echo the value: it may hold a password.
 			errs = append(errs, errors.New("--guard-store: want redis://host:port/db or rediss://host:port/db"))
 		}
+	}
+	if d.GuardStoreTimeout < 10*time.Millisecond || d.GuardStoreTimeout > 10*time.Second {
+		errs = append(errs, fmt.Errorf("--guard-store-timeout %v: want between 10ms and 10s", d.GuardStoreTimeout))
 	}
 	if d.Replicas < 1 || d.Replicas > 1000 {
 		errs = append(errs, fmt.Errorf("--replicas %d: want between 1 and 1000", d.Replicas))
