@@ -91,6 +91,17 @@ func launchLine(t *testing.T, command string, args ...string) (string, string, e
 		case <-time.After(20 * time.Second):
 			t.Errorf("%s did not stop", command)
 		}
+		if t.Failed() {
+			// The command's log, for whoever reads the failure: its
+			// last 16 KiB (one JSON line per event).
+			stderr.mu.Lock()
+			log := errBuf.Bytes()
+			stderr.mu.Unlock()
+			if len(log) > 16<<10 {
+				log = log[len(log)-16<<10:]
+			}
+			t.Logf("%s %s log:\n%s", command, strings.Join(args, " "), log)
+		}
 	})
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
