@@ -113,6 +113,7 @@ func protect(ctx context.Context, e *env, cfg config.Protect, kek config.KEK) er
 		UniformFailureTiming: cfg.UniformFailureTiming,
 		FailureFloor:         cfg.FailureFloor,
 		DeviceCookieSameSite: cfg.DeviceCookieSameSite,
+		LoginFormOrigins:     cfg.LoginFormOrigins,
 	}, gateway.Deps{
 		Guard: d.guard, Devices: d.devices, Challenges: d.challenges, Hasher: d.pool,
 		ClientIP: d.clientIP, Log: log, Metrics: d.metrics, Page: page,

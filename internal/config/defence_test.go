@@ -99,7 +99,7 @@ func TestProtectFlagsAreDefenceAndItsOwn(t *testing.T) {
 	shared := append(names(tl.RegisterFlags), defence...)
 	protect := names(p.RegisterFlags)
 	serve := names(s.RegisterFlags)
-	own := []string{"failure-floor", "failure-status", "insecure-success-by-status", "listen", "login-path", "path-prefix", "profile", "profile-file", "rate-limit-header", "realm", "session-cookie", "shutdown-timeout", "success-field", "success-status", "uniform-failure-timing", "upstream", "username-field"}
+	own := []string{"failure-floor", "failure-status", "insecure-success-by-status", "listen", "login-form-origin", "login-path", "path-prefix", "profile", "profile-file", "rate-limit-header", "realm", "session-cookie", "shutdown-timeout", "success-field", "success-status", "uniform-failure-timing", "upstream", "username-field"}
 	for _, n := range protect {
 		if !slices.Contains(shared, n) && !slices.Contains(own, n) {
 			t.Errorf("protect registers --%s, neither the defence's, the listener's nor its own", n)

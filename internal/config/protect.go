@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/credshield/credshield/internal/challenge/interstitial"
 	"github.com/credshield/credshield/internal/loginapi"
 )
 
@@ -80,6 +81,11 @@ type Protect struct {
 	// app's own login latencies, so a fast "unknown user" path does not
 	// tell which accounts exist.
 	UniformFailureTiming bool
+	// LoginFormOrigins are origins of the operator's own login pages
+	// served apart from the login URL (a Kratos self-service UI on its own
+	// host): their form posts get the challenge page too. Validate puts
+	// each in canonical form.
+	LoginFormOrigins []string
 
 	// UpstreamURL is Upstream parsed, set by Validate.
 	UpstreamURL *url.URL
@@ -124,6 +130,7 @@ func (p *Protect) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&p.Realms, "realm", p.Realms, "keycloak: a realm whose logins are guarded (required; repeat the flag for several: a realm not named is not guarded)")
 	fs.StringVar(&p.RateLimitHeader, "rate-limit-header", p.RateLimitHeader, "gotrue: the header GoTrue keys its rate limits by, as its GOTRUE_RATE_LIMIT_HEADER says; set to the client address")
 	fs.StringVar(&p.ProfileFile, "profile-file", p.ProfileFile, "custom: the YAML file that describes the app's login (see docs/login-profiles.md)")
+	fs.StringArrayVar(&p.LoginFormOrigins, "login-form-origin", p.LoginFormOrigins, "an origin (https://login.example.com) of your own login page when it is served apart from the login URL, as a Kratos self-service UI on its own host: its form posts get the challenge page too; list only your own sites (repeat the flag for several)")
 	fs.BoolVar(&p.UniformFailureTiming, "uniform-failure-timing", p.UniformFailureTiming, "pad failed logins to the slowest recent login answer of the app (at most 5s), so timing does not tell which accounts exist")
 	fs.DurationVar(&p.FailureFloor, "failure-floor", p.FailureFloor, "with --uniform-failure-timing, the least time a failed login takes")
 	fs.DurationVar(&p.ShutdownTimeout, "shutdown-timeout", p.ShutdownTimeout, "time allowed for in-flight requests on SIGTERM")
@@ -207,6 +214,17 @@ func (p *Protect) Validate() error {
 			errs = append(errs, fmt.Errorf("--success-status and --failure-status both contain %d", code))
 			break
 		}
+	}
+	for i, o := range p.LoginFormOrigins {
+		c, ok := interstitial.CanonicalOrigin(o)
+		if !ok {
+			errs = append(errs, fmt.Errorf("--login-form-origin %q: want an origin such as https://login.example.com (a scheme and a host, no path)", o))
+			continue
+		}
+		p.LoginFormOrigins[i] = c
+	}
+	if len(p.LoginFormOrigins) > 0 && p.AssetsPrefix == "" {
+		errs = append(errs, errors.New("--login-form-origin needs the challenge page, which needs --assets-prefix"))
 	}
 	if p.FailureFloor < 0 || p.FailureFloor > 5*time.Second {
 		errs = append(errs, fmt.Errorf("--failure-floor %s: want between 0 and 5s", p.FailureFloor))

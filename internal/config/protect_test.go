@@ -100,6 +100,10 @@ func TestProtectProfiles(t *testing.T) {
 		{"a file without custom", []string{"--profile-file", "FILE"}, nil, "--profile-file is read only with --profile custom"},
 		{"custom file missing", []string{"--profile", "custom", "--profile-file", "/nonexistent/acme.yaml"}, nil, "--profile-file: reading the login profile"},
 		{"custom file typo", []string{"--profile", "custom", "--profile-file", "TYPO"}, nil, "--profile-file: login profile"},
+		{"login form origins", []string{"--profile", "kratos", "--login-form-origin", "https://UI.example.com:443", "--login-form-origin", "http://127.0.0.1:4455"}, []string{"kratos"}, ""},
+		{"login form origin with a path", []string{"--login-form-origin", "https://ui.example.com/login"}, nil, "--login-form-origin \"https://ui.example.com/login\": want an origin"},
+		{"login form origin without a scheme", []string{"--login-form-origin", "ui.example.com"}, nil, "want an origin"},
+		{"login form origin without the page", []string{"--login-form-origin", "https://ui.example.com", "--assets-prefix", ""}, nil, "--login-form-origin needs the challenge page"},
 	}
 	dir := t.TempDir()
 	const custom = "service: Example 1\nlogins: [POST /login]\nbody: {identifier: user, secret: pass}\nsuccess: {json_field: token}\nclient_ip: {set: X-Forwarded-For}\n"
@@ -141,6 +145,9 @@ func TestProtectProfiles(t *testing.T) {
 			}
 			if tt.name == "path prefix" && p.LoginProfiles[0].Logins[0].Path != "/authelia/api/firstfactor" {
 				t.Errorf("login route %v", p.LoginProfiles[0].Logins)
+			}
+			if tt.name == "login form origins" && !slices.Equal(p.LoginFormOrigins, []string{"https://ui.example.com", "http://127.0.0.1:4455"}) {
+				t.Errorf("login form origins %q; want them canonical", p.LoginFormOrigins)
 			}
 			switch tt.name {
 			case "keycloak realms":

@@ -33,7 +33,7 @@ import (
 func (p *Proxy) offerPage(w http.ResponseWriter, r *http.Request, ex *exchange, body []byte, err error) bool {
 	var ref *gate.Refusal
 	if p.page == nil || !errors.As(err, &ref) || ref.Challenge == nil || !interstitial.Wanted(r.Header) ||
-		!interstitial.SameOrigin(r, p.inboundOrigin(r, ex)) || interstitial.ContinuationSize(len(body), ref.Challenge.Token) > httpapi.MaxFormBytes {
+		!p.pageOffered(r, ex) || interstitial.ContinuationSize(len(body), ref.Challenge.Token) > httpapi.MaxFormBytes {
 		// A post from another site's page, or a form too large to come
 		// back sealed within the login body cap, gets the usual answer.
 		return false
@@ -110,4 +110,11 @@ func writePage(w http.ResponseWriter, resp interstitial.Response) {
 // interstitial.SameOrigin.
 func (p *Proxy) inboundOrigin(r *http.Request, ex *exchange) string {
 	return p.inboundProto(r, ex) + "://" + inboundHost(r, ex)
+}
+
+// pageOffered reports whether a browser's form post may get the page:
+// posted from the login's own origin, or from one of the operator's login
+// pages served apart from it (--login-form-origin).
+func (p *Proxy) pageOffered(r *http.Request, ex *exchange) bool {
+	return interstitial.SameOrigin(r, p.inboundOrigin(r, ex)) || interstitial.FromListedOrigin(r, p.cfg.LoginFormOrigins)
 }

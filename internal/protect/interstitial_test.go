@@ -40,6 +40,13 @@ type pageEnv struct {
 
 func newPageEnv(t *testing.T, upstream http.Handler, profile string) *pageEnv {
 	t.Helper()
+	return newPageEnvWith(t, upstream, profile, Config{})
+}
+
+// newPageEnvWith is newPageEnv with cfg's settings beyond the upstream,
+// the profile and the clock.
+func newPageEnvWith(t *testing.T, upstream http.Handler, profile string, cfg Config) *pageEnv {
+	t.Helper()
 	up := httptest.NewServer(upstream)
 	t.Cleanup(up.Close)
 	pol := guard.DefaultPolicy()
@@ -70,7 +77,8 @@ func newPageEnv(t *testing.T, upstream http.Handler, profile string) *pageEnv {
 	e := &pageEnv{t: t}
 	e.now.Store(time.Now().UnixNano())
 	u, _ := url.Parse(up.URL)
-	p, err := New(Config{Upstream: u, Profiles: []*loginapi.Profile{prof}, Now: func() time.Time { return time.Unix(0, e.now.Load()) }},
+	cfg.Upstream, cfg.Profiles, cfg.Now = u, []*loginapi.Profile{prof}, func() time.Time { return time.Unix(0, e.now.Load()) }
+	p, err := New(cfg,
 		Deps{Guard: gp.GateGuard(), Devices: gp.Devices, Challenges: gp.Challenges, Hasher: gp.Hasher,
 			ClientIP: gp.Resolver, Log: slog.New(slog.DiscardHandler), Metrics: gp.Metrics, Page: page})
 	if err != nil {

@@ -69,6 +69,10 @@ type Config struct {
 	// DeviceCookieSameSite is the SameSite of the device cookie (default
 	// Strict).
 	DeviceCookieSameSite http.SameSite
+	// LoginFormOrigins are the operator's own login pages served apart
+	// from the login URL (canonical, interstitial.CanonicalOrigin): a form
+	// posted from one gets the challenge page too.
+	LoginFormOrigins []string
 	// Transport reaches the upstream; default a transport with dial
 	// timeouts that ignores HTTP_PROXY.
 	Transport http.RoundTripper

@@ -170,6 +170,35 @@ func TestSameOrigin(t *testing.T) {
 	}
 }
 
+func TestFromListedOrigin(t *testing.T) {
+	listed := []string{"https://ui.example.com", "http://127.0.0.1:4455"}
+	for _, tt := range []struct {
+		origin string
+		want   bool
+	}{
+		{"https://ui.example.com", true},
+		{"https://UI.example.com:443", true},
+		{"http://127.0.0.1:4455", true},
+		{"http://ui.example.com", false},
+		{"https://evil.example.com", false},
+		{"https://ui.example.com.evil.example", false},
+		{"null", false},
+		{"", false},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/login", nil)
+		r.Header.Set("Sec-Fetch-Site", "same-site")
+		if tt.origin != "" {
+			r.Header.Set("Origin", tt.origin)
+		}
+		if got := FromListedOrigin(r, listed); got != tt.want {
+			t.Errorf("Origin %q: %v, want %v", tt.origin, got, tt.want)
+		}
+		if FromListedOrigin(r, nil) {
+			t.Errorf("Origin %q: listed with no origins", tt.origin)
+		}
+	}
+}
+
 func TestReadContinuation(t *testing.T) {
 	const form = "application/x-www-form-urlencoded"
 	tests := []struct {

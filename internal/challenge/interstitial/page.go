@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,18 +80,32 @@ func SameOrigin(r *http.Request, origin string) bool {
 	case "same-origin":
 		return true
 	case "":
-		o, ok := canonicalOrigin(r.Header.Get("Origin"))
-		want, wok := canonicalOrigin(origin)
+		o, ok := CanonicalOrigin(r.Header.Get("Origin"))
+		want, wok := CanonicalOrigin(origin)
 		return ok && wok && o == want
 	}
 	return false
 }
 
-// canonicalOrigin is s, a serialised origin (scheme://host[:port]), with
+// FromListedOrigin reports whether the browser's form post r came from a
+// page at one of origins (each as CanonicalOrigin gives it): login pages
+// of the operator's own served apart from the login URL, such as a Kratos
+// self-service UI on its own host. Only the Origin header says so: such a
+// post is same-site or cross-site by nature. The operator vouches for
+// these origins: the page turns their posts into same-origin ones.
+func FromListedOrigin(r *http.Request, origins []string) bool {
+	if len(origins) == 0 {
+		return false
+	}
+	o, ok := CanonicalOrigin(r.Header.Get("Origin"))
+	return ok && slices.Contains(origins, o)
+}
+
+// CanonicalOrigin is s, a serialised origin (scheme://host[:port]), with
 // the host in lower case, without a trailing dot and without the scheme's
 // default port; ok is false for anything else (a path, user information,
 // "null", another scheme).
-func canonicalOrigin(s string) (string, bool) {
+func CanonicalOrigin(s string) (string, bool) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
 		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
