@@ -26,26 +26,25 @@ import (
 // (its redirect, its cookies, its relative links) lands where a plain
 // form post would have, and no second path has to be guarded.
 
-// offerPage answers a login refused with a challenge with the challenge
-// page, when the proxy has one and the request is a browser's form
-// navigation from a page of the same origin; it reports whether it
-// answered.
-func (p *Proxy) offerPage(w http.ResponseWriter, r *http.Request, ex *exchange, body []byte, err error) bool {
+// challengePage is the challenge page for a login refused with err, when
+// the proxy has one and the request is a browser's form navigation from a
+// page of the same origin (or of a listed login form origin); ok is false
+// when the refusal should be answered as usual. The caller writes it.
+func (p *Proxy) challengePage(r *http.Request, ex *exchange, body []byte, err error) (resp interstitial.Response, ok bool) {
 	var ref *gate.Refusal
 	if p.page == nil || !errors.As(err, &ref) || ref.Challenge == nil || !interstitial.Wanted(r.Header) ||
 		!p.pageOffered(r, ex) || interstitial.ContinuationSize(len(body), ref.Challenge.Token) > httpapi.MaxFormBytes {
 		// A post from another site's page, or a form too large to come
 		// back sealed within the login body cap, gets the usual answer.
-		return false
+		return interstitial.Response{}, false
 	}
 	resp, rerr := p.page.Render(p.cfg.Now(), *ref.Challenge, ex.ip.String(), r.URL.RequestURI(), body)
 	if rerr != nil {
 		// The API answer still works for the scripts a page may run.
 		p.log.WarnContext(r.Context(), "challenge page not rendered", "error", rerr.Error())
-		return false
+		return interstitial.Response{}, false
 	}
-	writePage(w, resp)
-	return true
+	return resp, true
 }
 
 // continuation opens the login form a continuation carries, when body is
@@ -67,7 +66,7 @@ func (p *Proxy) continuation(r *http.Request, body []byte) (*interstitial.Contin
 	ex := exchangeFrom(r.Context())
 	if !interstitial.SameOrigin(r, p.inboundOrigin(r, ex)) {
 		// The page posts from the login's own origin; nothing else has a
-		// sealed form to send (offerPage never answers another site).
+		// sealed form to send (challengePage never answers another site).
 		p.log.InfoContext(r.Context(), "challenge_page.refused", "ip", ex.ip.String(), "reason", "not posted from the same origin")
 		return nil, nil, &pageError{resp: p.page.Expired(), cause: errors.New("continuation not posted from the same origin")}
 	}

@@ -206,12 +206,8 @@ func TestChallengePageOriginBehindTrustedProxy(t *testing.T) {
 // self-service UI on its own host) gets the challenge page for its form
 // posts, and the sign-in goes on; any other site still gets the refusal.
 func TestChallengePageForListedLoginFormOrigin(t *testing.T) {
-	app := protecttest.NewFormApp(map[string]string{"alice@example.com": "correct horse battery"})
-	e := newPageEnvWith(t, app, "kratos", Config{LoginFormOrigins: []string{"https://ui.example.com"}})
 	const client = "198.51.100.70"
-	if r := e.post(formLogin, aliceForm("wrong"), client, browserHeaders...); r.status != http.StatusSeeOther {
-		t.Fatalf("first attempt: %d %s", r.status, r.body)
-	}
+	_, e := challengedAliceWith(t, client, Config{LoginFormOrigins: []string{"https://ui.example.com"}})
 	other := append(slices.Clone(browserHeaders), "Sec-Fetch-Site", "same-site", "Origin", "https://evil.example.com")
 	if r := e.post(formLogin, aliceForm("correct horse battery"), client, other...); strings.Contains(string(r.body), interstitial.FormSealed) {
 		t.Errorf("a post from an origin not listed got the challenge page")

@@ -153,8 +153,14 @@ func aliceForm(pw string) url.Values {
 // challenged.
 func challengedAlice(t *testing.T, client string) (*protecttest.FormApp, *pageEnv) {
 	t.Helper()
+	return challengedAliceWith(t, client, Config{})
+}
+
+// challengedAliceWith is challengedAlice with the proxy's settings cfg.
+func challengedAliceWith(t *testing.T, client string, cfg Config) (*protecttest.FormApp, *pageEnv) {
+	t.Helper()
 	app := protecttest.NewFormApp(map[string]string{"alice@example.com": "correct horse battery"})
-	e := newPageEnv(t, app, "kratos")
+	e := newPageEnvWith(t, app, "kratos", cfg)
 	if r := e.post(formLogin, aliceForm("wrong"), client, browserHeaders...); r.status != http.StatusSeeOther {
 		t.Fatalf("first attempt: %d %s", r.status, r.body)
 	}

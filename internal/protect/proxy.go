@@ -369,7 +369,9 @@ func (p *Proxy) login(w http.ResponseWriter, r *http.Request, ex *exchange) erro
 			Challenge: req.creds.Challenge, Solution: req.creds.Solution})
 	}
 	if err != nil {
-		if !p.offerPage(w, r, ex, body, err) {
+		if page, ok := p.challengePage(r, ex, body, err); ok {
+			writePage(w, page)
+		} else {
 			p.refuse(w, r, ex.prof, err)
 		}
 		return nil
