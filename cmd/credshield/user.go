@@ -104,9 +104,9 @@ func exactArgs(n int) cobra.PositionalArgs {
 }
 
 func userSetPassword(ctx context.Context, e *env, cfg config.Passwords, rawName string, create bool) error {
-	name, err := username.Normalize(rawName)
+	name, err := accountName(rawName)
 	if err != nil {
-		return usageError{fmt.Errorf("username %q: %w", rawName, err)}
+		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
@@ -208,9 +208,9 @@ func readPassword(e *env, name string) (string, error) {
 }
 
 func userSetDisabled(ctx context.Context, e *env, rawName string, disabled bool) error {
-	name, err := username.Normalize(rawName)
+	name, err := accountName(rawName)
 	if err != nil {
-		return usageError{fmt.Errorf("username %q: %w", rawName, err)}
+		return err
 	}
 	st, err := e.openExistingStore(ctx)
 	if err != nil {
@@ -260,9 +260,9 @@ carries only the scopes still granted.`,
 // the given ones. Two administrators changing one account's scopes at the
 // same moment may lose one change (read, then write); run it again to check.
 func userScopes(ctx context.Context, e *env, rawName string, add, remove []string) error {
-	name, err := username.Normalize(rawName)
+	name, err := accountName(rawName)
 	if err != nil {
-		return usageError{fmt.Errorf("username %q: %w", rawName, err)}
+		return err
 	}
 	for _, sc := range slices.Concat(add, remove) {
 		if !scope.ValidToken(sc) {
@@ -362,4 +362,14 @@ func userImport(ctx context.Context, e *env, path string) error {
 	}
 	fmt.Fprintf(e.stdout, "imported %d users; at their next successful login their hashes are rehashed to argon2id and their passwords screened\n", len(users))
 	return nil
+}
+
+// accountName is the stored form of the account name a user command was
+// given, or a usage error saying why it cannot be one.
+func accountName(raw string) (string, error) {
+	name, err := username.Normalize(raw)
+	if err != nil {
+		return "", usageError{fmt.Errorf("username %q: %w", raw, err)}
+	}
+	return name, nil
 }

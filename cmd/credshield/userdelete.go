@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/credshield/credshield/internal/store"
-	"github.com/credshield/credshield/internal/username"
 )
 
 func newUserDeleteCmd(e *env) *cobra.Command {
@@ -26,9 +25,9 @@ func newUserDeleteCmd(e *env) *cobra.Command {
 // families, pending screening). Access tokens and device credentials die
 // with the row: both are checked against the account at every use.
 func userDelete(ctx context.Context, e *env, rawName string) error {
-	name, err := username.Normalize(rawName)
+	name, err := accountName(rawName)
 	if err != nil {
-		return usageError{fmt.Errorf("username %q: %w", rawName, err)}
+		return err
 	}
 	st, err := e.openExistingStore(ctx)
 	if err != nil {
